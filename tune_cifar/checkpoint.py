@@ -1,0 +1,44 @@
+"""tune-cifar checkpoints on disk: one ``state.pt`` per checkpoint folder.
+
+A checkpoint holds a ``Trainer.state_dict()``: config, epoch, history, model, optimizer,
+schedule and RNG states. It is written with ``torch.save`` and read only with
+``weights_only=True``, so a planted pickle cannot run code; a file that is not a tune-cifar
+checkpoint is a one-line error.
+"""
+
+from __future__ import annotations
+
+import pickle
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from tune_cifar.errors import UsageError
+from tune_cifar.training import CHECKPOINT_FORMAT
+
+STATE_FILE = "state.pt"
+
+
+def save_state(state: dict[str, Any], folder: Path) -> Path:
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / STATE_FILE
+    torch.save(state, path)
+    return path
+
+
+def load_state(path: Path) -> dict[str, Any]:
+    """Read a checkpoint file, or a checkpoint folder holding ``state.pt``."""
+    path = Path(path)
+    if path.is_dir():
+        path = path / STATE_FILE
+    if not path.is_file():
+        raise UsageError(f"no tune-cifar checkpoint at {path}")
+    try:
+        state = torch.load(path, map_location="cpu", weights_only=True)
+    except (pickle.UnpicklingError, RuntimeError, EOFError, OSError, ValueError) as exc:
+        first_line = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise UsageError(f"{path} is not a tune-cifar checkpoint ({first_line})") from None
+    if not isinstance(state, dict) or state.get("format") != CHECKPOINT_FORMAT:
+        raise UsageError(f"{path} is not a tune-cifar checkpoint (no '{CHECKPOINT_FORMAT}' tag)")
+    return state

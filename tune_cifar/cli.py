@@ -1,0 +1,224 @@
+"""The ``tune-cifar`` command line.
+
+    tune-cifar search --space quick --data sample --num-samples 4 --max-epochs 4
+    tune-cifar train --model cnn_v4 --epochs 10 --data sample --out runs/v4
+    tune-cifar spaces          # the built-in search spaces
+    tune-cifar keys            # every hyperparameter key, its range and default
+
+Errors are one line on stderr: exit 2 for a bad request, 1 for a runtime failure
+(``--debug`` shows the traceback).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import traceback
+from collections.abc import Callable, Sequence
+from pathlib import Path
+
+from tune_cifar.config import KEYS, TrialConfig, format_keys_table
+from tune_cifar.data import DataSpec, load_data
+from tune_cifar.data.datasets import DATA_DIR_ENV, SOURCES
+from tune_cifar.errors import TuneCifarError, UsageError
+from tune_cifar.tuner import DEFAULT_STORAGE, SCHEDULERS, SEARCHES, SearchOptions
+
+
+def _bool_flag(text: str) -> bool:
+    if text.lower() in ("1", "true", "yes", "on"):
+        return True
+    if text.lower() in ("0", "false", "no", "off"):
+        return False
+    raise argparse.ArgumentTypeError(f"expected true or false, got {text!r}")
+
+
+def add_data_flags(parser: argparse.ArgumentParser) -> None:
+    group = parser.add_argument_group("data")
+    group.add_argument("--data", choices=SOURCES, default="cifar10",
+                       help="cifar10: the full set from --data-dir; sample: the real 2,000/500 "
+                            "image sample shipped with tune-cifar; synthetic: generated test "
+                            "images (default: cifar10)")
+    group.add_argument("--data-dir", default=None,
+                       help=f"folder holding cifar-10-batches-py, or that folder itself "
+                            f"(default: ${DATA_DIR_ENV})")
+    group.add_argument("--download", action="store_true",
+                       help="download CIFAR-10 with torchvision (needs a network)")
+    group.add_argument("--val-source", choices=("holdout", "test"), default="holdout",
+                       help="holdout: a seeded class-balanced split of the training images "
+                            "(default); test: the test set, as the seed study did")
+    group.add_argument("--val-size", type=int, default=None,
+                       help="holdout size (default 5,000 for cifar10, 10%% otherwise)")
+    group.add_argument("--train-subset", type=int, default=None, metavar="N",
+                       help="train on a seeded class-balanced subset of N images")
+
+
+def data_spec_from(args: argparse.Namespace) -> DataSpec:
+    return DataSpec(source=args.data, data_dir=args.data_dir, download=args.download,
+                    val_source=args.val_source, val_size=args.val_size,
+                    train_subset=args.train_subset)
+
+
+def add_search_parser(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("search", help="run a hyperparameter search with Ray Tune",
+                       description="Run a Ray Tune search over a space of CNN configurations.")
+    d = SearchOptions()
+    p.add_argument("--space", default=d.space,
+                   help="built-in space name (see 'tune-cifar spaces') or path to a .py file "
+                        f"(default: {d.space})")
+    p.add_argument("--search", choices=SEARCHES, default=d.search,
+                   help="random (Ray's variant generator), grid (every choice combined) or "
+                        "optuna (seeded multivariate TPE) (default: random)")
+    p.add_argument("--scheduler", choices=SCHEDULERS, default=d.scheduler,
+                   help="asha stops weak trials early; fifo runs every trial to the end")
+    p.add_argument("--num-samples", type=int, default=None,
+                   help="trials to sample (default 8; for grid and fixed lists: repeats, 1)")
+    p.add_argument("--max-epochs", type=int, default=d.max_epochs,
+                   help=f"epochs per trial at most; ASHA's max_t (default {d.max_epochs})")
+    p.add_argument("--grace-period", type=int, default=d.grace_period,
+                   help="ASHA: epochs before a trial can be stopped (default 1)")
+    p.add_argument("--reduction-factor", type=int, default=d.reduction_factor,
+                   help="ASHA: keep 1/N of the trials at each rung (default 3)")
+    p.add_argument("--max-concurrent", type=int, default=None,
+                   help="trials running at once at most (default: as resources allow)")
+    p.add_argument("--cpus-per-trial", type=int, default=d.cpus_per_trial,
+                   help="CPUs (and torch threads) per trial (default 1)")
+    p.add_argument("--gpus-per-trial", type=float, default=None,
+                   help="GPU share per trial, e.g. 0.25 (default: 0.25 where there are GPUs, "
+                        "else 0)")
+    p.add_argument("--storage-path", default=d.storage_path,
+                   help=f"where experiments go: a local folder or a shared path "
+                        f"(default: {DEFAULT_STORAGE})")
+    p.add_argument("--name", default=None,
+                   help="experiment name (default: SPACE-YYYYmmdd-HHMMSS)")
+    p.add_argument("--overwrite", action="store_true",
+                   help="replace an existing experiment of the same name")
+    p.add_argument("--seed", type=int, default=d.seed,
+                   help="seed of the search algorithm and of every trial (default 0)")
+    p.add_argument("--time-budget", type=float, default=None, metavar="SECONDS",
+                   help="stop starting trials and end the search after this many seconds")
+    p.add_argument("--address", default=None,
+                   help="join an existing Ray cluster (e.g. 'auto' or HOST:PORT)")
+    p.add_argument("--keep-checkpoints", type=int, default=d.keep_checkpoints,
+                   help="checkpoints kept per trial: the best N by val_acc, plus the latest "
+                        "(default 2)")
+    p.add_argument("--max-failures", type=int, default=d.max_failures,
+                   help="retries of a crashed trial from its last checkpoint (default 2)")
+    p.add_argument("--progress-interval", type=float, default=d.progress_interval_s,
+                   help="seconds between progress lines when nothing changes (default 30)")
+    add_data_flags(p)
+    p.set_defaults(func=cmd_search)
+
+
+def cmd_search(args: argparse.Namespace) -> int:
+    from tune_cifar.tuner import raise_if_all_failed, run_search
+
+    opts = SearchOptions(
+        space=args.space, search=args.search, scheduler=args.scheduler,
+        num_samples=args.num_samples, max_epochs=args.max_epochs,
+        grace_period=args.grace_period, reduction_factor=args.reduction_factor,
+        max_concurrent=args.max_concurrent, cpus_per_trial=args.cpus_per_trial,
+        gpus_per_trial=args.gpus_per_trial, storage_path=args.storage_path, name=args.name,
+        seed=args.seed, time_budget=args.time_budget, address=args.address,
+        keep_checkpoints=args.keep_checkpoints, max_failures=args.max_failures,
+        overwrite=args.overwrite, progress_interval_s=args.progress_interval,
+    )
+    outcome = run_search(opts, data_spec_from(args), argv=sys.argv)
+    for error in outcome.errors:
+        print(f"trial error: {error}", file=sys.stderr)
+    raise_if_all_failed(outcome)
+    print(f"{outcome.num_trials} trials; " + outcome.best.summary())
+    print(f"experiment: {outcome.experiment_path}")
+    return 0
+
+
+def add_train_parser(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("train", help="train one configuration, without a search",
+                       description="Train one configuration (the seed study's way) and write "
+                                   "history.csv and a checkpoint. Key flags override --config.")
+    p.add_argument("--config", type=Path, default=None, help="JSON file of config keys")
+    p.add_argument("--epochs", type=int, default=10, help="epochs to train (default 10)")
+    p.add_argument("--out", type=Path, required=True, help="output folder")
+    p.add_argument("--overwrite", action="store_true", help="write into a non-empty --out")
+    p.add_argument("--threads", type=int, default=None, help="torch CPU threads")
+    p.add_argument("--device", default="auto", help="auto, cpu or cuda (default auto)")
+    keys = p.add_argument_group("hyperparameters (see 'tune-cifar keys')")
+    for key in KEYS:
+        kind: Callable = _bool_flag if key.type is bool else key.type
+        keys.add_argument(f"--{key.name.replace('_', '-')}", dest=f"key_{key.name}", type=kind,
+                          default=None, choices=key.choices,
+                          help=f"{key.help} ({key.describe_range()}; default {key.default})")
+    add_data_flags(p)
+    p.set_defaults(func=cmd_train)
+
+
+def cmd_train(args: argparse.Namespace) -> int:
+    from tune_cifar.train_one import prepare_out, read_config_file, train_one
+
+    if args.epochs <= 0:
+        raise UsageError(f"--epochs must be positive, got {args.epochs}")
+    raw = read_config_file(args.config) if args.config else {}
+    raw.update({k.name: getattr(args, f"key_{k.name}") for k in KEYS
+                if getattr(args, f"key_{k.name}") is not None})
+    cfg = TrialConfig.from_dict(raw)
+    bundle = load_data(data_spec_from(args))
+    prepare_out(args.out, args.overwrite)
+    history = train_one(cfg, bundle, args.epochs, args.out, args.threads, args.device)
+    best = max(history, key=lambda r: r["val_acc"])
+    print(f"best val_acc {best['val_acc']:.4f} at epoch {best['epoch']}; wrote "
+          f"{args.out / 'history.csv'} and {args.out / 'checkpoint'}")
+    return 0
+
+
+def cmd_spaces(args: argparse.Namespace) -> int:
+    from tune_cifar.spaces import builtin_spaces, load_space
+
+    spaces = [load_space(args.show)] if args.show else builtin_spaces()
+    width = max(len(s.name) for s in spaces)
+    for space in spaces:
+        print(f"{space.name:<{width}}  {space.description}")
+        if args.show:
+            print(f"  {space.describe()}" if space.points is None else "")
+            for point in space.points or []:
+                print(f"  {json.dumps(point)}")
+    return 0
+
+
+def cmd_keys(args: argparse.Namespace) -> int:
+    print(format_keys_table())
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="tune-cifar",
+        description="Hyperparameter search for the seed study's CIFAR-10 CNNs on Ray Tune.")
+    parser.add_argument("--debug", action="store_true", help="show tracebacks on errors")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    add_search_parser(sub)
+    add_train_parser(sub)
+    p = sub.add_parser("spaces", help="list the built-in search spaces")
+    p.add_argument("show", nargs="?", default=None, help="a space name or file to show in full")
+    p.set_defaults(func=cmd_spaces)
+    p = sub.add_parser("keys", help="list every hyperparameter key with its range and default")
+    p.set_defaults(func=cmd_keys)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        return args.func(args)
+    except TuneCifarError as exc:
+        if args.debug:
+            traceback.print_exc()
+        print(f"tune-cifar: error: {exc}", file=sys.stderr)
+        return exc.exit_code
+    except KeyboardInterrupt:
+        print("tune-cifar: interrupted", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

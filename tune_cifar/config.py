@@ -1,0 +1,213 @@
+"""The per-trial hyperparameters: every allowed key, its range and default, in one table.
+
+A trial's config is one flat dict (what a search space samples). ``TrialConfig.from_dict``
+validates it into a frozen dataclass before any trial starts; a bad key, value or range is a
+``UsageError`` with one line naming the key. ``model`` picks a preset (the seed's CNN_v2,
+CNN_v3 or CNN_v4) that fills in batch norm and the dropout rates; explicit keys override it.
+
+    >>> cfg = TrialConfig.from_dict({"model": "cnn_v3", "optimizer": "sgd", "lr": 0.01})
+    >>> cfg.dropout1, cfg.batch_norm
+    (0.2, False)
+
+``python -m tune_cifar.config`` (or ``tune-cifar keys``) prints the table.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from tune_cifar.errors import UsageError
+
+
+@dataclass(frozen=True)
+class Key:
+    """One allowed hyperparameter: its type, default, allowed values or range, and meaning."""
+
+    name: str
+    type: type
+    default: Any
+    help: str
+    choices: tuple[Any, ...] | None = None
+    low: float | None = None
+    high: float | None = None
+
+    def describe_range(self) -> str:
+        if self.choices is not None:
+            return " | ".join(str(c) for c in self.choices)
+        if self.type is bool:
+            return "true | false"
+        return f"[{self.low:g}, {self.high:g}]"
+
+    def check(self, value: Any) -> Any:
+        """Return ``value`` coerced to this key's type, or raise a one-line UsageError."""
+        if self.type is bool:
+            if not isinstance(value, bool):
+                raise UsageError(f"config key '{self.name}': {value!r} is not true/false")
+            return value
+        if self.type is str:
+            if value not in self.choices:
+                raise UsageError(
+                    f"config key '{self.name}': {value!r} is not one of {self.describe_range()}"
+                )
+            return value
+        if isinstance(value, bool) or not isinstance(value, (int, float)):
+            raise UsageError(f"config key '{self.name}': {value!r} is not a number")
+        if self.type is int and float(value) != int(value):
+            raise UsageError(f"config key '{self.name}': {value!r} is not a whole number")
+        if not math.isfinite(value) or not self.low <= value <= self.high:
+            raise UsageError(
+                f"config key '{self.name}': {value!r} is outside {self.describe_range()}"
+            )
+        return self.type(value)
+
+
+PRESETS: dict[str, dict[str, Any]] = {
+    # The seed's models: CNN_v2 plain, CNN_v3 + dropout, CNN_v4 + dropout + batch norm.
+    "cnn_v2": {"batch_norm": False, "dropout1": 0.0, "dropout2": 0.0, "dropout3": 0.0,
+               "dropout4": 0.0},
+    "cnn_v3": {"batch_norm": False, "dropout1": 0.2, "dropout2": 0.3, "dropout3": 0.4,
+               "dropout4": 0.4},
+    "cnn_v4": {"batch_norm": True, "dropout1": 0.2, "dropout2": 0.3, "dropout3": 0.4,
+               "dropout4": 0.4},
+}
+
+KEYS: tuple[Key, ...] = (
+    Key("model", str, "cnn_v4", "preset that sets batch_norm and dropout1-4 (the seed's models)",
+        choices=tuple(PRESETS)),
+    Key("batch_norm", bool, True, "BatchNorm2d after every conv"),
+    Key("dropout1", float, 0.2, "dropout after the first max-pool", low=0.0, high=0.9),
+    Key("dropout2", float, 0.3, "dropout after the second max-pool", low=0.0, high=0.9),
+    Key("dropout3", float, 0.4, "dropout after the third max-pool", low=0.0, high=0.9),
+    Key("dropout4", float, 0.4, "dropout before the last linear layer", low=0.0, high=0.9),
+    Key("width", float, 1.0, "channel multiplier (1.0 = 32/64/128 channels, 128 hidden)",
+        low=0.25, high=4.0),
+    Key("optimizer", str, "adam", "optimizer", choices=("sgd", "adam", "adamw")),
+    Key("lr", float, 1e-3, "peak learning rate", low=1e-6, high=10.0),
+    Key("momentum", float, 0.9, "SGD momentum (ignored by adam/adamw)", low=0.0, high=0.999),
+    Key("nesterov", bool, False, "Nesterov momentum (used by sgd with momentum > 0 only)"),
+    Key("weight_decay", float, 0.0, "L2 weight decay (decoupled for adamw)", low=0.0, high=0.1),
+    Key("batch_size", int, 100, "training batch size", low=8, high=4096),
+    Key("lr_schedule", str, "constant", "learning-rate schedule, stepped per batch",
+        choices=("constant", "cosine", "onecycle")),
+    Key("label_smoothing", float, 0.0, "cross-entropy label smoothing", low=0.0, high=0.5),
+    Key("hflip_p", float, 0.5, "probability of a horizontal flip", low=0.0, high=1.0),
+    Key("crop_padding", int, 0, "random crop after zero padding by this many pixels (0 = off)",
+        low=0, high=8),
+    Key("erase_p", float, 0.5, "RandomErasing probability (value 0, after normalising)",
+        low=0.0, high=1.0),
+    Key("erase_scale_min", float, 0.02, "RandomErasing smallest erased area fraction",
+        low=0.001, high=1.0),
+    Key("erase_scale_max", float, 0.33, "RandomErasing largest erased area fraction",
+        low=0.001, high=1.0),
+    Key("erase_ratio_min", float, 0.3, "RandomErasing smallest aspect ratio", low=0.05, high=20.0),
+    Key("erase_ratio_max", float, 3.3, "RandomErasing largest aspect ratio", low=0.05, high=20.0),
+    Key("normalize", str, "half", "input normalisation: the seed's (0.5, 0.5) or CIFAR "
+        "per-channel mean/std", choices=("half", "cifar")),
+    Key("seed", int, 0, "per-trial seed for weights, shuffling, augmentation and dropout",
+        low=0, high=2**31 - 1),
+)
+KEYS_BY_NAME: dict[str, Key] = {k.name: k for k in KEYS}
+
+
+@dataclass(frozen=True)
+class TrialConfig:
+    """A validated trial configuration. Defaults are the seed's best run (CNN_v4, Adam, flip
+    + RandomErasing, batch 100)."""
+
+    model: str = "cnn_v4"
+    batch_norm: bool = True
+    dropout1: float = 0.2
+    dropout2: float = 0.3
+    dropout3: float = 0.4
+    dropout4: float = 0.4
+    width: float = 1.0
+    optimizer: str = "adam"
+    lr: float = 1e-3
+    momentum: float = 0.9
+    nesterov: bool = False
+    weight_decay: float = 0.0
+    batch_size: int = 100
+    lr_schedule: str = "constant"
+    label_smoothing: float = 0.0
+    hflip_p: float = 0.5
+    crop_padding: int = 0
+    erase_p: float = 0.5
+    erase_scale_min: float = 0.02
+    erase_scale_max: float = 0.33
+    erase_ratio_min: float = 0.3
+    erase_ratio_max: float = 3.3
+    normalize: str = "half"
+    seed: int = 0
+
+    @classmethod
+    def from_dict(cls, raw: Mapping[str, Any]) -> TrialConfig:
+        """Validate a flat dict; unknown keys, bad values and inverted ranges raise UsageError."""
+        unknown = sorted(set(raw) - set(KEYS_BY_NAME))
+        if unknown:
+            raise UsageError(
+                f"unknown config key(s) {', '.join(unknown)}; allowed: {', '.join(KEYS_BY_NAME)}"
+            )
+        values = {k.name: k.default for k in KEYS}
+        model = KEYS_BY_NAME["model"].check(raw.get("model", values["model"]))
+        values.update(PRESETS[model])
+        for name, value in raw.items():
+            values[name] = KEYS_BY_NAME[name].check(value)
+        cfg = cls(**values)
+        cfg._check_consistency()
+        return cfg
+
+    def _check_consistency(self) -> None:
+        if self.erase_scale_min > self.erase_scale_max:
+            raise UsageError(
+                f"config: erase_scale_min {self.erase_scale_min} > erase_scale_max "
+                f"{self.erase_scale_max}"
+            )
+        if self.erase_ratio_min > self.erase_ratio_max:
+            raise UsageError(
+                f"config: erase_ratio_min {self.erase_ratio_min} > erase_ratio_max "
+                f"{self.erase_ratio_max}"
+            )
+
+    def to_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+
+def check_space_value(name: str, value: Any) -> None:
+    """Check one value a search space may produce for ``name`` (raises UsageError)."""
+    if name not in KEYS_BY_NAME:
+        raise UsageError(f"unknown config key '{name}'; allowed: {', '.join(KEYS_BY_NAME)}")
+    KEYS_BY_NAME[name].check(value)
+
+
+def check_space_range(name: str, low: float, high: float) -> None:
+    """Check that a numeric search range ``[low, high]`` for ``name`` lies inside its bounds."""
+    if name not in KEYS_BY_NAME:
+        raise UsageError(f"unknown config key '{name}'; allowed: {', '.join(KEYS_BY_NAME)}")
+    key = KEYS_BY_NAME[name]
+    if key.low is None:
+        raise UsageError(
+            f"config key '{name}' takes {key.describe_range()}, not a numeric range"
+        )
+    if low < key.low or high > key.high:
+        raise UsageError(
+            f"config key '{name}': search range [{low:g}, {high:g}] is outside "
+            f"{key.describe_range()}"
+        )
+
+
+def format_keys_table(keys: Sequence[Key] = KEYS) -> str:
+    """The table of keys as Markdown (used by ``tune-cifar keys`` and the README)."""
+    lines = ["| key | type | default | allowed | meaning |", "|---|---|---|---|---|"]
+    for k in keys:
+        lines.append(
+            f"| `{k.name}` | {k.type.__name__} | {k.default} | {k.describe_range()} | {k.help} |"
+        )
+    return "\n".join(lines)
+
+
+if __name__ == "__main__":
+    print(format_keys_table())

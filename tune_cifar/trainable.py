@@ -1,0 +1,51 @@
+"""The Ray Tune function trainable: one trial = one ``Trainer``, one report per epoch.
+
+    trainable = tune.with_parameters(train_cifar, data=bundle.training,
+                                     settings=RunSettings(max_epochs=20, threads=1))
+
+Each epoch ends in ``ray.tune.report(metrics, checkpoint=...)``; the checkpoint is the full
+trainer state, so a trial restored from ``ray.tune.get_checkpoint()`` (after a failure, an
+interrupted search or a PBT exploit) continues exactly where it stopped. A trial whose loss
+becomes NaN or inf reports ``diverged=True`` once and stops.
+"""
+
+from __future__ import annotations
+
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import torch
+from ray import tune
+
+from tune_cifar.checkpoint import load_state, save_state
+from tune_cifar.config import TrialConfig
+from tune_cifar.data import TrainingData
+from tune_cifar.training import Trainer
+
+
+@dataclass(frozen=True)
+class RunSettings:
+    """How trials run (not hyperparameters): epochs, CPU threads, device."""
+
+    max_epochs: int
+    threads: int = 1
+    device: str = "auto"
+
+
+def train_cifar(config: dict[str, Any], data: TrainingData, settings: RunSettings) -> None:
+    """Train one configuration, reporting and checkpointing every epoch."""
+    torch.set_num_threads(settings.threads)
+    trainer = Trainer(TrialConfig.from_dict(config), data, settings.max_epochs, settings.device)
+    checkpoint = tune.get_checkpoint()
+    if checkpoint is not None:
+        with checkpoint.as_directory() as folder:
+            trainer.load_state_dict(load_state(Path(folder)))
+    while not trainer.finished:
+        metrics = trainer.run_epoch()
+        with tempfile.TemporaryDirectory() as folder:
+            save_state(trainer.state_dict(), Path(folder))
+            tune.report(metrics, checkpoint=tune.Checkpoint.from_directory(folder))
+        if metrics["diverged"]:
+            return

@@ -1,0 +1,220 @@
+"""One trial's training loop: model, optimizer, schedule and augmentation from a TrialConfig.
+
+The whole data set lives on the training device as uint8 tensors; each epoch shuffles with
+``randperm``, slices batches, converts and augments them on the device. ``Trainer`` is
+resumable: ``state_dict()`` holds model, optimizer, schedule, every RNG state, the epoch and
+the history, and ``Trainer.from_state`` continues exactly where it stopped.
+
+    trainer = Trainer(cfg, data, max_epochs=10)
+    while not trainer.finished:
+        metrics = trainer.run_epoch()   # train_loss, train_acc, val_loss, val_acc, lr, ...
+
+Losses are mean per-sample cross entropy (the seed printed mean loss / batch size).
+"""
+
+from __future__ import annotations
+
+import math
+import time
+import warnings
+from typing import Any
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from tune_cifar.augment import Augmenter
+from tune_cifar.config import TrialConfig
+from tune_cifar.data import TrainingData
+from tune_cifar.model import build_model
+
+CHECKPOINT_FORMAT = "tune-cifar-checkpoint"
+CHECKPOINT_VERSION = 1
+EVAL_BATCH = 500
+NORMALIZATION = {
+    "half": ((0.5, 0.5, 0.5), (0.5, 0.5, 0.5)),
+    "cifar": ((0.4914, 0.4822, 0.4465), (0.2470, 0.2435, 0.2616)),
+}
+
+
+def pick_device(requested: str = "auto") -> torch.device:
+    if requested == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    return torch.device(requested)
+
+
+class Normalizer:
+    """uint8 or [0, 1] float batches -> normalised float batches, on one device."""
+
+    def __init__(self, kind: str, device: torch.device) -> None:
+        mean, std = NORMALIZATION[kind]
+        self.mean = torch.tensor(mean, device=device).view(1, 3, 1, 1)
+        self.std = torch.tensor(std, device=device).view(1, 3, 1, 1)
+
+    @staticmethod
+    def to_unit(x: torch.Tensor) -> torch.Tensor:
+        return x.float().div_(255.0)
+
+    def __call__(self, x: torch.Tensor) -> torch.Tensor:
+        return (x - self.mean) / self.std
+
+
+def build_optimizer(cfg: TrialConfig, model: nn.Module) -> torch.optim.Optimizer:
+    params = model.parameters()
+    if cfg.optimizer == "sgd":
+        return torch.optim.SGD(params, lr=cfg.lr, momentum=cfg.momentum,
+                               nesterov=cfg.nesterov and cfg.momentum > 0,
+                               weight_decay=cfg.weight_decay)
+    if cfg.optimizer == "adam":
+        return torch.optim.Adam(params, lr=cfg.lr, weight_decay=cfg.weight_decay)
+    return torch.optim.AdamW(params, lr=cfg.lr, weight_decay=cfg.weight_decay)
+
+
+def build_scheduler(
+    cfg: TrialConfig, optimizer: torch.optim.Optimizer, total_steps: int
+) -> torch.optim.lr_scheduler.LRScheduler | None:
+    """A per-batch schedule over the whole run (``max_epochs``), or None for a constant lr."""
+    if cfg.lr_schedule == "cosine":
+        return torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, T_max=total_steps)
+    if cfg.lr_schedule == "onecycle":
+        return torch.optim.lr_scheduler.OneCycleLR(optimizer, max_lr=cfg.lr,
+                                                   total_steps=total_steps)
+    return None
+
+
+def _shared_tensor(array: np.ndarray) -> torch.Tensor:
+    """A tensor over ``array`` without copying; arrays from Ray's object store are read-only,
+    which torch warns about, but training never writes to its inputs."""
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message=".*not writable.*")
+        return torch.from_numpy(array)
+
+
+def _autocast(device: torch.device) -> torch.autocast:
+    return torch.autocast(device_type=device.type, dtype=torch.bfloat16,
+                          enabled=device.type == "cuda")
+
+
+class Trainer:
+    """Trains one configuration epoch by epoch; resumable through ``state_dict``."""
+
+    def __init__(
+        self, cfg: TrialConfig, data: TrainingData, max_epochs: int, device: str = "auto"
+    ) -> None:
+        self.cfg = cfg
+        self.max_epochs = max_epochs
+        self.device = pick_device(device)
+        torch.manual_seed(cfg.seed)
+        self.model = build_model(cfg).to(self.device, memory_format=torch.channels_last)
+        self.optimizer = build_optimizer(cfg, self.model)
+        self.steps_per_epoch = math.ceil(len(data.train_y) / cfg.batch_size)
+        self.scheduler = build_scheduler(cfg, self.optimizer, self.steps_per_epoch * max_epochs)
+        self.generator = torch.Generator(self.device).manual_seed(cfg.seed)
+        self.normalize = Normalizer(cfg.normalize, self.device)
+        self.augment = Augmenter(cfg, self.generator, self.normalize)
+        self.train_x, self.train_y, self.val_x, self.val_y = (
+            _shared_tensor(a).to(self.device)
+            for a in (data.train_x, data.train_y, data.val_x, data.val_y)
+        )
+        self.epoch = 0
+        self.history: list[dict[str, float]] = []
+
+    @property
+    def finished(self) -> bool:
+        return self.epoch >= self.max_epochs
+
+    def _loss(self, logits: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+        return F.cross_entropy(logits.float(), y, label_smoothing=self.cfg.label_smoothing)
+
+    def train_epoch(self) -> dict[str, float]:
+        """One pass over the shuffled training set; mean per-sample loss and accuracy."""
+        self.model.train()
+        n = len(self.train_y)
+        order = torch.randperm(n, device=self.device, generator=self.generator)
+        loss_sum = torch.zeros((), device=self.device)
+        correct = torch.zeros((), device=self.device, dtype=torch.long)
+        for start in range(0, n, self.cfg.batch_size):
+            idx = order[start:start + self.cfg.batch_size]
+            x = self.augment(Normalizer.to_unit(self.train_x[idx]))
+            x = x.contiguous(memory_format=torch.channels_last)
+            y = self.train_y[idx]
+            with _autocast(self.device):
+                logits = self.model(x)
+            loss = self._loss(logits, y)
+            self.optimizer.zero_grad(set_to_none=True)
+            loss.backward()
+            self.optimizer.step()
+            if self.scheduler is not None:
+                self.scheduler.step()
+            loss_sum += loss.detach() * len(idx)
+            correct += (logits.argmax(1) == y).sum()
+        return {"train_loss": loss_sum.item() / n, "train_acc": correct.item() / n}
+
+    @torch.no_grad()
+    def predict_logits(self, x: torch.Tensor) -> torch.Tensor:
+        """Logits for uint8 images (N, 3, 32, 32), in eval mode, batched."""
+        self.model.eval()
+        out = []
+        for start in range(0, len(x), EVAL_BATCH):
+            batch = self.normalize(Normalizer.to_unit(x[start:start + EVAL_BATCH].to(self.device)))
+            with _autocast(self.device):
+                out.append(self.model(batch.contiguous(memory_format=torch.channels_last)).float())
+        return torch.cat(out)
+
+    def evaluate(self, x: torch.Tensor, y: torch.Tensor) -> dict[str, float]:
+        logits = self.predict_logits(x)
+        y = y.to(self.device)
+        loss = F.cross_entropy(logits, y).item()
+        return {"loss": loss, "acc": (logits.argmax(1) == y).float().mean().item()}
+
+    def run_epoch(self) -> dict[str, float]:
+        """Train one epoch, validate, append to the history and return the epoch's metrics."""
+        start = time.perf_counter()
+        train = self.train_epoch()
+        train_time = time.perf_counter() - start
+        val = self.evaluate(self.val_x, self.val_y)
+        self.epoch += 1
+        metrics = {
+            "epoch": self.epoch,
+            **train,
+            "val_loss": val["loss"],
+            "val_acc": val["acc"],
+            "lr": self.optimizer.param_groups[0]["lr"],
+            "epoch_time_s": time.perf_counter() - start,
+            "images_per_s": len(self.train_y) / train_time,
+            "diverged": not (math.isfinite(train["train_loss"])
+                             and math.isfinite(val["loss"])),
+        }
+        self.history.append(metrics)
+        return metrics
+
+    def state_dict(self) -> dict[str, Any]:
+        """All it takes to continue exactly; loads with ``torch.load(weights_only=True)``."""
+        rng = {"torch": torch.get_rng_state(), "generator": self.generator.get_state()}
+        if self.device.type == "cuda":
+            rng["cuda"] = torch.cuda.get_rng_state(self.device)
+        return {
+            "format": CHECKPOINT_FORMAT,
+            "version": CHECKPOINT_VERSION,
+            "config": self.cfg.to_dict(),
+            "max_epochs": self.max_epochs,
+            "epoch": self.epoch,
+            "model": self.model.state_dict(),
+            "optimizer": self.optimizer.state_dict(),
+            "scheduler": self.scheduler.state_dict() if self.scheduler else None,
+            "rng": rng,
+            "history": list(self.history),
+        }
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        self.model.load_state_dict(state["model"])
+        self.optimizer.load_state_dict(state["optimizer"])
+        if self.scheduler is not None:
+            self.scheduler.load_state_dict(state["scheduler"])
+        torch.set_rng_state(state["rng"]["torch"])
+        self.generator.set_state(state["rng"]["generator"])
+        if "cuda" in state["rng"] and self.device.type == "cuda":
+            torch.cuda.set_rng_state(state["rng"]["cuda"], self.device)
+        self.epoch = state["epoch"]
+        self.history = list(state["history"])

@@ -1,0 +1,268 @@
+"""Run a search: space + search algorithm + scheduler + resources + storage -> ``tune.Tuner``.
+
+    opts = SearchOptions(space="quick", num_samples=4, max_epochs=4)
+    outcome = run_search(opts, DataSpec(source="sample"))
+    print(outcome.best.summary())
+
+Everything a user can get wrong (space, keys, ranges, resources, storage, an existing
+experiment name) is checked before the first trial starts and raised as a one-line
+``UsageError``. Ray's own console output is replaced by ``LiveView``; trial errors are
+summarised at the end.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import shutil
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from tune_cifar.data import DataBundle, DataSpec, load_data
+from tune_cifar.errors import TuneCifarError, UsageError
+from tune_cifar.experiment import BestTrial, best_trial, write_spec
+from tune_cifar.progress import LiveView
+from tune_cifar.spaces import SearchSpace, as_grid, as_sampled, load_space
+from tune_cifar.trainable import RunSettings, train_cifar
+
+METRIC, MODE = "val_acc", "max"
+SEARCHES = ("random", "grid", "optuna")
+SCHEDULERS = ("asha", "fifo")
+DEFAULT_STORAGE = Path("~/tune-cifar-results")
+
+
+@dataclass(frozen=True)
+class SearchOptions:
+    """Everything ``tune-cifar search`` takes besides the data flags."""
+
+    space: str = "full"
+    search: str = "random"
+    scheduler: str = "asha"
+    num_samples: int | None = None
+    max_epochs: int = 10
+    grace_period: int = 1
+    reduction_factor: int = 3
+    max_concurrent: int | None = None
+    cpus_per_trial: int = 1
+    gpus_per_trial: float | None = None
+    storage_path: str = str(DEFAULT_STORAGE)
+    name: str | None = None
+    seed: int = 0
+    time_budget: float | None = None
+    address: str | None = None
+    keep_checkpoints: int = 2
+    max_failures: int = 2
+    overwrite: bool = False
+    progress_interval_s: float = 30.0
+
+    def check(self) -> None:
+        """Raise a one-line UsageError for any flag out of range."""
+        if self.search not in SEARCHES:
+            raise UsageError(f"--search must be one of {', '.join(SEARCHES)}")
+        if self.scheduler not in SCHEDULERS:
+            raise UsageError(f"--scheduler must be one of {', '.join(SCHEDULERS)}")
+        positive = {"--max-epochs": self.max_epochs, "--grace-period": self.grace_period,
+                    "--cpus-per-trial": self.cpus_per_trial,
+                    "--keep-checkpoints": self.keep_checkpoints}
+        if self.num_samples is not None:
+            positive["--num-samples"] = self.num_samples
+        if self.max_concurrent is not None:
+            positive["--max-concurrent"] = self.max_concurrent
+        if self.time_budget is not None:
+            positive["--time-budget"] = self.time_budget
+        for flag, value in positive.items():
+            if value <= 0:
+                raise UsageError(f"{flag} must be positive, got {value}")
+        if self.scheduler == "asha" and self.grace_period > self.max_epochs:
+            raise UsageError(f"--grace-period {self.grace_period} is above --max-epochs "
+                             f"{self.max_epochs}")
+        if self.reduction_factor < 2:
+            raise UsageError(f"--reduction-factor must be at least 2, got {self.reduction_factor}")
+        if self.gpus_per_trial is not None and self.gpus_per_trial < 0:
+            raise UsageError(f"--gpus-per-trial must be >= 0, got {self.gpus_per_trial}")
+        if self.max_failures < 0:
+            raise UsageError(f"--max-failures must be >= 0, got {self.max_failures}")
+
+
+@dataclass
+class SearchOutcome:
+    experiment_path: Path
+    best: BestTrial | None
+    num_trials: int
+    errors: list[str]
+
+
+def experiment_folder(opts: SearchOptions, space: SearchSpace) -> Path:
+    name = opts.name or f"{space.name}-{time.strftime('%Y%m%d-%H%M%S')}"
+    return Path(opts.storage_path).expanduser().resolve() / name
+
+
+def prepare_folder(folder: Path, overwrite: bool) -> None:
+    """Refuse an existing experiment unless ``overwrite``; check the storage is writable."""
+    if folder.exists():
+        if not overwrite:
+            raise UsageError(f"experiment {folder} already exists; pick another --name, "
+                             "resume it with 'tune-cifar resume', or pass --overwrite")
+        shutil.rmtree(folder)
+    try:
+        folder.mkdir(parents=True)
+        (folder / ".write-test").touch()
+        (folder / ".write-test").unlink()
+    except OSError as exc:
+        raise UsageError(f"cannot write to storage path {folder.parent}: {exc.strerror}") from None
+
+
+def build_search(opts: SearchOptions, space: SearchSpace) -> tuple[Any, dict[str, Any], int]:
+    """(search algorithm, param space, num_samples) for the requested search."""
+    from ray.tune.search import BasicVariantGenerator, ConcurrencyLimiter
+    from ray.tune.search.optuna import OptunaSearch
+
+    seed = {"seed": opts.seed}
+    if space.points is not None:
+        if opts.search == "optuna":
+            raise UsageError(f"space {space.name!r} is a fixed list of configurations; "
+                             "use --search random or grid")
+        points = [{**seed, **p} for p in space.points]
+        return (BasicVariantGenerator(points_to_evaluate=points, random_state=opts.seed),
+                {}, len(points) * (opts.num_samples or 1))
+    if opts.search == "grid":
+        return (BasicVariantGenerator(random_state=opts.seed), {**seed, **as_grid(space)},
+                opts.num_samples or 1)
+    num_samples = opts.num_samples or 8
+    if opts.search == "random":
+        return BasicVariantGenerator(random_state=opts.seed), {**seed, **space.params}, num_samples
+    import optuna
+
+    sampler = optuna.samplers.TPESampler(seed=opts.seed, multivariate=True)
+    searcher: Any = OptunaSearch(metric=METRIC, mode=MODE, sampler=sampler)
+    if opts.max_concurrent:
+        searcher = ConcurrencyLimiter(searcher, max_concurrent=opts.max_concurrent)
+    return searcher, {**seed, **as_sampled(space)}, num_samples
+
+
+def build_scheduler(opts: SearchOptions) -> Any:
+    from ray.tune.schedulers import ASHAScheduler, FIFOScheduler
+
+    if opts.scheduler == "fifo":
+        return FIFOScheduler()
+    return ASHAScheduler(time_attr="training_iteration", max_t=opts.max_epochs,
+                         grace_period=opts.grace_period, reduction_factor=opts.reduction_factor)
+
+
+def quiet_ray() -> None:
+    """Keep Ray's informational logs off the console; real errors still show."""
+    os.environ.setdefault("RAY_AIR_NEW_OUTPUT", "0")  # lets our LiveView replace Ray's table
+    os.environ.setdefault("RAY_DEDUP_LOGS", "0")
+    os.environ.setdefault("TUNE_MAX_PENDING_TRIALS_PG", "4")
+    for name in ("ray", "ray.tune", "ray.train", "ray.data"):
+        logging.getLogger(name).setLevel(logging.ERROR)
+
+
+def start_ray(address: str | None) -> None:
+    import ray
+
+    quiet_ray()
+    if ray.is_initialized():
+        return
+    kwargs: dict[str, Any] = {"log_to_driver": False, "logging_level": logging.ERROR,
+                              "include_dashboard": False}
+    try:
+        ray.init(address=address, **kwargs)
+    except (ConnectionError, RuntimeError, ValueError) as exc:
+        raise UsageError(f"cannot join the Ray cluster at {address}: {exc}") from None
+
+
+def resolve_gpus(opts: SearchOptions, cluster_gpus: float) -> float:
+    """``--gpus-per-trial`` as given, or by default a quarter GPU when the cluster has GPUs."""
+    if opts.gpus_per_trial is not None:
+        return opts.gpus_per_trial
+    return 0.25 if cluster_gpus > 0 else 0.0
+
+
+def check_resources(opts: SearchOptions) -> tuple[int, float]:
+    """(cpus, gpus) per trial, refusing what no node of the cluster can ever give."""
+    import ray
+
+    nodes = [n["Resources"] for n in ray.nodes() if n.get("Alive")]
+    max_cpus = max((n.get("CPU", 0) for n in nodes), default=0)
+    max_gpus = max((n.get("GPU", 0) for n in nodes), default=0)
+    gpus = resolve_gpus(opts, max_gpus)
+    if opts.cpus_per_trial > max_cpus:
+        raise UsageError(f"--cpus-per-trial {opts.cpus_per_trial} is more than any node has "
+                         f"(largest: {max_cpus:g} CPUs)")
+    if gpus > max_gpus:
+        have = "no GPUs" if max_gpus == 0 else f"at most {max_gpus:g} GPUs on a node"
+        raise UsageError(f"--gpus-per-trial {gpus:g} cannot be met: the Ray cluster has {have}")
+    if gpus > 1 and gpus != int(gpus):
+        raise UsageError(f"--gpus-per-trial {gpus:g}: above 1, use a whole number of GPUs")
+    return opts.cpus_per_trial, gpus
+
+
+def run_search(opts: SearchOptions, data_spec: DataSpec, argv: list[str] | None = None,
+               bundle: DataBundle | None = None) -> SearchOutcome:
+    """Validate everything, start Ray, run the search and return the best trial."""
+    import ray
+    from ray import tune
+
+    opts.check()
+    space = load_space(opts.space)
+    search_alg, param_space, num_samples = build_search(opts, space)
+    scheduler = build_scheduler(opts)
+    folder = experiment_folder(opts, space)
+    bundle = bundle or load_data(data_spec)
+    print(bundle.describe(), flush=True)
+    for note in bundle.notes:
+        print(f"note: {note}", flush=True)
+    start_ray(opts.address)
+    try:
+        cpus, gpus = check_resources(opts)
+        prepare_folder(folder, opts.overwrite)
+        write_spec(folder, opts, data_spec, space, argv)
+        settings = RunSettings(max_epochs=opts.max_epochs, threads=cpus,
+                               device="cuda" if gpus > 0 else "cpu")
+        trainable = tune.with_resources(
+            tune.with_parameters(train_cifar, data=bundle.training, settings=settings),
+            {"cpu": cpus, "gpu": gpus},
+        )
+        print(f"search {folder.name}: space {space.name} ({space.describe()}), "
+              f"{opts.search} search, {opts.scheduler} scheduler, {num_samples} trials x "
+              f"up to {opts.max_epochs} epochs, {cpus} CPU + {gpus:g} GPU per trial", flush=True)
+        tuner = tune.Tuner(
+            trainable,
+            param_space=param_space,
+            tune_config=tune.TuneConfig(
+                metric=METRIC, mode=MODE, search_alg=search_alg, scheduler=scheduler,
+                num_samples=num_samples, max_concurrent_trials=opts.max_concurrent,
+                time_budget_s=opts.time_budget,
+            ),
+            run_config=run_config(opts, folder),
+        )
+        results = tuner.fit()
+    finally:
+        ray.shutdown()
+    errors = [f"{r.path}: {str(r.error).strip().splitlines()[-1]}" for r in results if r.error]
+    best = best_trial(folder, METRIC)
+    return SearchOutcome(folder, best, len(results), errors)
+
+
+def run_config(opts: SearchOptions, folder: Path) -> Any:
+    from ray import tune
+
+    return tune.RunConfig(
+        name=folder.name,
+        storage_path=str(folder.parent),
+        checkpoint_config=tune.CheckpointConfig(
+            num_to_keep=opts.keep_checkpoints, checkpoint_score_attribute=METRIC,
+            checkpoint_score_order=MODE),
+        failure_config=tune.FailureConfig(max_failures=opts.max_failures),
+        progress_reporter=LiveView(opts.max_epochs, METRIC, opts.progress_interval_s),
+        verbose=1,
+    )
+
+
+def raise_if_all_failed(outcome: SearchOutcome) -> None:
+    if outcome.best is None:
+        detail = outcome.errors[0] if outcome.errors else "no trial reported a result"
+        raise TuneCifarError(f"the search finished without a result: {detail}")
