@@ -11,7 +11,6 @@ from __future__ import annotations
 import sys
 import time
 from collections import Counter
-from typing import TextIO
 
 from ray.tune import ProgressReporter
 from ray.tune.experiment import Trial
@@ -39,12 +38,12 @@ class LiveView(ProgressReporter):
 
     ORDER = ("running", "pending", "paused", "stopped early", "done", "diverged", "errored")
 
-    def __init__(self, max_epochs: int, metric: str = "val_acc", interval_s: float = 30.0,
-                 stream: TextIO | None = None) -> None:
+    def __init__(self, max_epochs: int, metric: str = "val_acc", interval_s: float = 30.0) -> None:
+        # No stream attribute: Tune pickles the reporter with the run config, so it prints to
+        # whatever sys.stdout is at the time.
         self.max_epochs = max_epochs
         self.metric = metric
         self.interval_s = interval_s
-        self.stream = stream or sys.stdout
         self.start = time.monotonic()
         self._last_time = 0.0
         self._last_line_key: tuple = ()
@@ -75,4 +74,4 @@ class LiveView(ProgressReporter):
         best, trial = self._best(trials)
         if trial is not None:
             line += f" | best {self.metric} {best:.4f} ({trial.trial_id})"
-        print(line, file=self.stream, flush=True)
+        print(line, file=sys.stdout, flush=True)

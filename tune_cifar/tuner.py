@@ -15,6 +15,7 @@ from __future__ import annotations
 import logging
 import os
 import shutil
+import tempfile
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -99,19 +100,24 @@ def experiment_folder(opts: SearchOptions, space: SearchSpace) -> Path:
     return Path(opts.storage_path).expanduser().resolve() / name
 
 
-def prepare_folder(folder: Path, overwrite: bool) -> None:
-    """Refuse an existing experiment unless ``overwrite``; check the storage is writable."""
-    if folder.exists():
-        if not overwrite:
-            raise UsageError(f"experiment {folder} already exists; pick another --name, "
-                             "resume it with 'tune-cifar resume', or pass --overwrite")
-        shutil.rmtree(folder)
+def check_folder_free(folder: Path, overwrite: bool) -> None:
+    """Refuse an existing experiment unless ``overwrite``, and an unwritable storage path;
+    runs before Ray starts, and changes nothing on disk but the storage folder itself."""
+    if folder.exists() and not overwrite:
+        raise UsageError(f"experiment {folder} already exists; pick another --name, "
+                         "resume it with 'tune-cifar resume', or pass --overwrite")
     try:
-        folder.mkdir(parents=True)
-        (folder / ".write-test").touch()
-        (folder / ".write-test").unlink()
+        folder.parent.mkdir(parents=True, exist_ok=True)
+        with tempfile.TemporaryFile(dir=folder.parent):
+            pass
     except OSError as exc:
         raise UsageError(f"cannot write to storage path {folder.parent}: {exc.strerror}") from None
+
+
+def create_folder(folder: Path, overwrite: bool) -> None:
+    if overwrite and folder.exists():
+        shutil.rmtree(folder)
+    folder.mkdir()
 
 
 def build_search(opts: SearchOptions, space: SearchSpace) -> tuple[Any, dict[str, Any], int]:
@@ -211,6 +217,7 @@ def run_search(opts: SearchOptions, data_spec: DataSpec, argv: list[str] | None 
     search_alg, param_space, num_samples = build_search(opts, space)
     scheduler = build_scheduler(opts)
     folder = experiment_folder(opts, space)
+    check_folder_free(folder, opts.overwrite)
     bundle = bundle or load_data(data_spec)
     print(bundle.describe(), flush=True)
     for note in bundle.notes:
@@ -218,7 +225,7 @@ def run_search(opts: SearchOptions, data_spec: DataSpec, argv: list[str] | None 
     start_ray(opts.address)
     try:
         cpus, gpus = check_resources(opts)
-        prepare_folder(folder, opts.overwrite)
+        create_folder(folder, opts.overwrite)
         write_spec(folder, opts, data_spec, space, argv)
         settings = RunSettings(max_epochs=opts.max_epochs, threads=cpus,
                                device="cuda" if gpus > 0 else "cpu")

@@ -23,8 +23,10 @@ TRAIN_FILES = tuple(f"data_batch_{i}" for i in range(1, 6))
 TEST_FILE = "test_batch"
 IMAGE_BYTES = 3 * 32 * 32
 
-# What a CIFAR-10 batch pickle legitimately references: numpy's array reconstruction.
+# What a CIFAR-10 batch pickle legitimately references: numpy's array reconstruction, and
+# _codecs.encode, which Python 3 protocol-2 pickles use to store bytes (it only encodes text).
 _ALLOWED_GLOBALS = {
+    ("_codecs", "encode"),
     ("numpy.core.multiarray", "_reconstruct"),
     ("numpy._core.multiarray", "_reconstruct"),
     ("numpy", "ndarray"),

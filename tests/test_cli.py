@@ -1,0 +1,128 @@
+"""The ``tune-cifar`` command end to end, in subprocesses, as a user runs it."""
+
+import csv
+import os
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from tune_cifar.checkpoint import load_state
+from tune_cifar.experiment import SPEC_FILE
+
+
+def run_cli(*args: str, cwd: Path | None = None, timeout: int = 300) -> subprocess.CompletedProcess:
+    env = {**os.environ, "PYTHONUNBUFFERED": "1"}
+    env.pop("TUNE_CIFAR_DATA", None)
+    return subprocess.run([sys.executable, "-m", "tune_cifar.cli", *args], capture_output=True,
+                          text=True, cwd=cwd, env=env, timeout=timeout)
+
+
+def snapshot(folder: Path) -> dict[str, bytes]:
+    return {str(p.relative_to(folder)): p.read_bytes() for p in folder.rglob("*") if p.is_file()}
+
+
+@pytest.fixture()
+def existing_experiment(tmp_path: Path) -> Path:
+    folder = tmp_path / "results" / "taken"
+    folder.mkdir(parents=True)
+    (folder / SPEC_FILE).write_text('{"old": true}\n')
+    return folder
+
+
+@pytest.fixture()
+def corrupt_data_dir(tmp_path: Path) -> Path:
+    folder = tmp_path / "data" / "cifar-10-batches-py"
+    folder.mkdir(parents=True)
+    for name in ("data_batch_1", "data_batch_2", "data_batch_3", "data_batch_4", "data_batch_5",
+                 "test_batch"):
+        (folder / name).write_bytes(b"\x80\x02}q\x00(X\x04\x00\x00\x00data")  # truncated
+    return folder.parent
+
+
+BAD_INPUTS = [
+    # (args, exit code, stderr pattern)
+    (["search", "--space", "nope"], 2, r"unknown space 'nope'; built-in: "),
+    (["search", "--num-samples", "0"], 2, r"--num-samples must be positive, got 0"),
+    (["search", "--max-epochs", "-1"], 2, r"--max-epochs must be positive, got -1"),
+    (["search", "--max-epochs", "2", "--grace-period", "3"], 2,
+     r"--grace-period 3 is above --max-epochs 2"),
+    (["search", "--space", "optimizers", "--search", "grid"], 2,
+     r"--search grid needs discrete values"),
+    (["search", "--space", "seed_study", "--search", "optuna"], 2,
+     r"fixed list of configurations"),
+    (["search", "--data", "cifar10", "--data-dir", "/no/such/dir"], 2,
+     r"--data-dir /no/such/dir is not a folder"),
+    (["search", "--data", "cifar10"], 2, r"--data cifar10 needs --data-dir"),
+    (["search", "--data", "cifar10", "--data-dir", "{corrupt}"], 1,
+     r"CIFAR-10 file .*data_batch_1 is truncated or corrupt"),
+    (["search", "--data", "sample", "--storage-path", "{experiment_parent}", "--name", "taken"],
+     2, r"experiment .*taken already exists"),
+    (["search", "--data", "sample", "--storage-path", "{a_file}/sub"], 2,
+     r"cannot write to storage path .*: Not a directory"),
+    (["search", "--data", "sample", "--train-subset", "0"], 2, r"--train-subset must be positive"),
+    (["train", "--out", "{out}", "--lr", "50"], 2, r"config key 'lr': 50.0 is outside"),
+    (["train", "--out", "{out}", "--config", "/no/such.json"], 2, r"cannot read --config"),
+    (["train", "--out", "{experiment_parent}", "--data", "synthetic"], 2, r"is not empty"),
+    (["train", "--out", "{out}", "--epochs", "0"], 2, r"--epochs must be positive"),
+]
+
+
+@pytest.mark.parametrize(("args", "code", "pattern"), BAD_INPUTS,
+                         ids=[" ".join(a[:3]) for a, _, _ in BAD_INPUTS])
+def test_bad_input_is_one_line_and_changes_nothing(
+        tmp_path, existing_experiment, corrupt_data_dir, args, code, pattern):
+    a_file = tmp_path / "a_file"
+    a_file.write_text("x")
+    values = {"corrupt": str(corrupt_data_dir), "a_file": str(a_file),
+              "experiment_parent": str(existing_experiment.parent), "out": str(tmp_path / "out")}
+    before = snapshot(tmp_path)
+    result = run_cli(*[a.format(**values) for a in args])
+    assert result.returncode == code, result.stderr
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("tune-cifar: error: "), result.stderr
+    assert re.search(pattern, lines[0]), lines[0]
+    assert snapshot(tmp_path) == before
+
+
+def test_train_writes_history_and_a_checkpoint(tmp_path):
+    out = tmp_path / "run"
+    result = run_cli("train", "--data", "synthetic", "--train-subset", "300", "--epochs", "2",
+                     "--model", "cnn_v3", "--width", "0.5", "--optimizer", "sgd", "--lr", "0.05",
+                     "--out", str(out), "--threads", "1")
+    assert result.returncode == 0, result.stderr
+    assert "epoch [2/2]" in result.stdout and "best val_acc" in result.stdout
+    with (out / "history.csv").open() as f:
+        rows = list(csv.DictReader(f))
+    assert [r["epoch"] for r in rows] == ["1", "2"]
+    assert set(rows[0]) >= {"train_loss", "train_acc", "val_loss", "val_acc", "lr",
+                            "epoch_time_s", "images_per_s"}
+    state = load_state(out / "checkpoint")
+    assert state["epoch"] == 2 and state["config"]["model"] == "cnn_v3"
+    assert state["config"]["batch_norm"] is False and state["config"]["lr"] == 0.05
+
+
+def test_spaces_and_keys_list_what_exists():
+    spaces = run_cli("spaces")
+    assert spaces.returncode == 0
+    for name in ("seed_study", "optimizers", "regularization", "augmentation", "full", "quick"):
+        assert re.search(rf"^{name}\s+\S", spaces.stdout, re.M)
+    keys = run_cli("keys")
+    assert "| `erase_p` | float | 0.5 | [0, 1] |" in keys.stdout
+
+
+@pytest.mark.slow
+def test_search_end_to_end_prints_the_best_trial(tmp_path):
+    result = run_cli("search", "--space", "quick", "--data", "sample", "--train-subset", "200",
+                     "--num-samples", "2", "--max-epochs", "2", "--storage-path",
+                     str(tmp_path), "--name", "e2e")
+    assert result.returncode == 0, result.stderr[-3000:]
+    out = result.stdout
+    assert re.search(r"2 trials; best trial \w+: val_acc 0\.\d{4} at epoch \d of \d", out)
+    assert re.search(r"\[00:00:\d\d\] .*running.*done", out)
+    assert f"experiment: {tmp_path / 'e2e'}" in out
+    checkpoint = re.search(r"checkpoint: (\S+)", out).group(1)
+    assert (Path(checkpoint) / "state.pt").is_file()
+    assert "Traceback" not in result.stderr and "WARNING" not in result.stderr

@@ -1,0 +1,137 @@
+import math
+from pathlib import Path
+
+import pytest
+import torch
+
+from tune_cifar import trainable as trainable_module
+from tune_cifar.checkpoint import load_state, save_state
+from tune_cifar.config import TrialConfig
+from tune_cifar.errors import UsageError
+from tune_cifar.trainable import RunSettings, train_cifar
+from tune_cifar.training import Trainer
+
+FAST = {"model": "cnn_v4", "width": 0.5, "batch_size": 50, "crop_padding": 2}
+METRICS = ("epoch", "train_loss", "train_acc", "val_loss", "val_acc", "lr", "epoch_time_s",
+           "images_per_s", "diverged")
+
+
+@pytest.fixture(autouse=True)
+def one_thread():
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
+
+
+def _strip_timing(history):
+    return [{k: v for k, v in row.items() if k not in ("epoch_time_s", "images_per_s")}
+            for row in history]
+
+
+def test_learns_the_synthetic_task_and_reports_every_metric(synthetic_bundle):
+    trainer = Trainer(TrialConfig.from_dict(FAST), synthetic_bundle.training, max_epochs=3)
+    while not trainer.finished:
+        metrics = trainer.run_epoch()
+    assert tuple(metrics) == METRICS
+    assert metrics["val_acc"] > 0.6 and metrics["train_loss"] < trainer.history[0]["train_loss"]
+    assert metrics["images_per_s"] > 0 and not metrics["diverged"]
+    assert [r["epoch"] for r in trainer.history] == [1, 2, 3]
+
+
+def test_same_config_and_seed_give_the_same_metrics(synthetic_bundle):
+    runs = []
+    for _ in range(2):
+        trainer = Trainer(TrialConfig.from_dict(FAST), synthetic_bundle.training, max_epochs=2)
+        while not trainer.finished:
+            trainer.run_epoch()
+        runs.append(_strip_timing(trainer.history))
+    assert runs[0] == runs[1]
+    other = Trainer(TrialConfig.from_dict({**FAST, "seed": 1}), synthetic_bundle.training, 2)
+    other.run_epoch()
+    assert _strip_timing(other.history)[0] != runs[0][0]
+
+
+@pytest.mark.parametrize("schedule", ["constant", "onecycle"])
+def test_two_plus_restore_plus_two_equals_four_straight(synthetic_bundle, tmp_path, schedule):
+    cfg = TrialConfig.from_dict({**FAST, "optimizer": "sgd", "lr": 0.05, "lr_schedule": schedule})
+    straight = Trainer(cfg, synthetic_bundle.training, max_epochs=4)
+    while not straight.finished:
+        straight.run_epoch()
+
+    first = Trainer(cfg, synthetic_bundle.training, max_epochs=4)
+    first.run_epoch()
+    first.run_epoch()
+    save_state(first.state_dict(), tmp_path / "ckpt")
+    torch.manual_seed(999)  # a fresh process would not share the RNG state
+    resumed = Trainer(cfg, synthetic_bundle.training, max_epochs=4)
+    resumed.load_state_dict(load_state(tmp_path / "ckpt"))
+    while not resumed.finished:
+        resumed.run_epoch()
+
+    assert _strip_timing(resumed.history) == _strip_timing(straight.history)
+    for (name, a), (_, b) in zip(straight.model.state_dict().items(),
+                                 resumed.model.state_dict().items(), strict=True):
+        assert torch.equal(a, b), name
+
+
+def test_trainable_reports_each_epoch_and_resumes_from_its_checkpoint(
+        synthetic_bundle, tmp_path, monkeypatch):
+    """Runs ``train_cifar`` with Tune's report/get_checkpoint replaced by recorders."""
+    reports: list[tuple[dict, Path]] = []
+
+    def fake_report(metrics, checkpoint=None):
+        with checkpoint.as_directory() as folder:
+            kept = tmp_path / f"kept{len(reports)}"
+            save_state(load_state(Path(folder)), kept)
+        reports.append((dict(metrics), kept))
+
+    restore_from: list = [None]
+    monkeypatch.setattr(trainable_module.tune, "report", fake_report)
+    monkeypatch.setattr(trainable_module.tune, "get_checkpoint", lambda: restore_from[0])
+    config = {**FAST, "seed": 3}
+
+    train_cifar(config, synthetic_bundle.training, RunSettings(max_epochs=3))
+    straight = [m for m, _ in reports]
+    assert [m["epoch"] for m in straight] == [1, 2, 3]
+
+    reports.clear()
+    restore_from[0] = trainable_module.tune.Checkpoint.from_directory(str(tmp_path / "kept1"))
+    train_cifar(config, synthetic_bundle.training, RunSettings(max_epochs=3))
+    assert [m["epoch"] for m, _ in reports] == [3]  # continued after epoch 2, did not restart
+    assert _strip_timing([reports[0][0]]) == _strip_timing([straight[2]])
+
+
+def test_a_diverging_trial_reports_once_and_stops(synthetic_bundle, monkeypatch):
+    reports = []
+    monkeypatch.setattr(trainable_module.tune, "report", lambda m, checkpoint=None:
+                        reports.append(m))
+    monkeypatch.setattr(trainable_module.tune, "get_checkpoint", lambda: None)
+    config = {"model": "cnn_v2", "width": 0.5, "optimizer": "sgd", "lr": 10.0,
+              "momentum": 0.99, "hflip_p": 0.0, "erase_p": 0.0}
+    train_cifar(config, synthetic_bundle.training, RunSettings(max_epochs=5))
+    assert len(reports) < 5 and reports[-1]["diverged"]
+    assert not any(r["diverged"] for r in reports[:-1])
+    assert not math.isfinite(reports[-1]["train_loss"])
+
+
+def test_checkpoint_loader_refuses_foreign_and_planted_files(tmp_path):
+    torch.save({"weights": torch.zeros(2)}, tmp_path / "foreign.pt")
+    with pytest.raises(UsageError, match="not a tune-cifar checkpoint"):
+        load_state(tmp_path / "foreign.pt")
+
+    marker = tmp_path / "pwned"
+
+    class Exploit:
+        def __reduce__(self):
+            import os
+
+            return (os.system, (f"touch {marker}",))
+
+    torch.save({"format": "tune-cifar-checkpoint", "x": Exploit()}, tmp_path / "evil.pt")
+    with pytest.raises(UsageError, match="not a tune-cifar checkpoint"):
+        load_state(tmp_path / "evil.pt")
+    assert not marker.exists()
+    (tmp_path / "text.pt").write_text("hello")
+    with pytest.raises(UsageError, match=r"text\.pt is not a tune-cifar checkpoint"):
+        load_state(tmp_path / "text.pt")
