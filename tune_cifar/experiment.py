@@ -12,13 +12,15 @@ from __future__ import annotations
 
 import dataclasses
 import json
-import math
 import platform
 import sys
 import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+
+import numpy as np
+import pandas as pd
 
 from tune_cifar.errors import UsageError
 
@@ -70,15 +72,50 @@ def trial_dirs(folder: Path) -> list[Path]:
     return sorted(p.parent for p in Path(folder).glob(f"*/{RESULT_FILE}"))
 
 
-def read_results(trial_dir: Path) -> list[dict[str, Any]]:
-    """Every row a trial reported, in order; a half-written last line is skipped."""
-    rows = []
-    for line in (trial_dir / RESULT_FILE).read_text().splitlines():
-        try:
-            rows.append(json.loads(line))
-        except json.JSONDecodeError:
-            continue
-    return rows
+@dataclass
+class TrialRecord:
+    """One trial as Tune left it on disk: config, per-epoch metrics, error, checkpoints."""
+
+    trial_dir: Path
+    trial_id: str
+    config: dict[str, Any]
+    metrics: pd.DataFrame  # one row per reported epoch, Tune's bookkeeping columns included
+    error: str | None
+
+    def checkpoint_at(self, row: pd.Series) -> Path | None:
+        name = row.get("checkpoint_dir_name")
+        path = self.trial_dir / name if isinstance(name, str) else None
+        return path if path is not None and path.exists() else None
+
+
+def load_trial(trial_dir: Path) -> TrialRecord | None:
+    """Read one trial folder with Tune's own ``Result.from_path``; None if it has no rows yet."""
+    from ray.tune import Result
+
+    try:
+        result = Result.from_path(str(trial_dir))
+    except (RuntimeError, ValueError):  # a running trial's half-written first line
+        return None
+    frame = result.metrics_dataframe
+    if frame is None or frame.empty:
+        return None
+    config_cols = [c for c in frame.columns if c.startswith("config/")]
+    config = {c.removeprefix("config/"): _plain(frame[c].iloc[0]) for c in config_cols}
+    error = None
+    if result.error is not None:
+        error = str(result.error).strip().splitlines()[-1] if str(result.error).strip() else (
+            type(result.error).__name__)
+    return TrialRecord(trial_dir, str(frame["trial_id"].iloc[0]), config,
+                       frame.drop(columns=config_cols).reset_index(drop=True), error)
+
+
+def load_trials(folder: Path) -> list[TrialRecord]:
+    return [t for t in map(load_trial, trial_dirs(folder)) if t is not None]
+
+
+def _plain(value: Any) -> Any:
+    """numpy scalars from pandas as plain Python values."""
+    return value.item() if hasattr(value, "item") else value
 
 
 @dataclass(frozen=True)
@@ -110,28 +147,21 @@ def _fmt(value: Any) -> str:
     return f"{value:.4g}" if isinstance(value, float) else str(value)
 
 
-def _finite(row: dict[str, Any], metric: str) -> bool:
-    value = row.get(metric)
-    return isinstance(value, (int, float)) and math.isfinite(value)
-
-
 def best_trial(folder: Path, metric: str = "val_acc", scope: str = "best") -> BestTrial | None:
     """The trial with the highest ``metric``: at its best epoch (``scope="best"``) or its last
     epoch (``scope="last"``); the checkpoint is the one saved at that epoch, if kept."""
     best: BestTrial | None = None
-    for trial_dir in trial_dirs(folder):
-        rows = [r for r in read_results(trial_dir) if _finite(r, metric)]
-        if not rows:
+    for trial in load_trials(folder):
+        rows = trial.metrics[np.isfinite(trial.metrics[metric].astype(float))]
+        if rows.empty:
             continue
-        row = rows[-1] if scope == "last" else max(rows, key=lambda r: r[metric])
+        row = rows.iloc[-1] if scope == "last" else rows.loc[rows[metric].idxmax()]
         if best is not None and row[metric] <= best.value:
             continue
-        checkpoint = trial_dir / row["checkpoint_dir_name"] if row.get(
-            "checkpoint_dir_name") else None
         best = BestTrial(
-            trial_id=row["trial_id"], trial_dir=trial_dir, config=row.get("config", {}),
+            trial_id=trial.trial_id, trial_dir=trial.trial_dir, config=trial.config,
             metric=metric, value=float(row[metric]), epoch=int(row["training_iteration"]),
-            epochs_run=int(rows[-1]["training_iteration"]),
-            checkpoint=checkpoint if checkpoint and checkpoint.exists() else None,
+            epochs_run=int(trial.metrics["training_iteration"].iloc[-1]),
+            checkpoint=trial.checkpoint_at(row),
         )
     return best
