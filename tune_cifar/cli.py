@@ -4,6 +4,7 @@
     tune-cifar train --model cnn_v4 --epochs 10 --data sample --out runs/v4
     tune-cifar spaces          # the built-in search spaces
     tune-cifar keys            # every hyperparameter key, its range and default
+    tune-cifar analyze EXP     # frames, plots and a report (also: best, evaluate, predict)
 
 Errors are one line on stderr: exit 2 for a bad request, 1 for a runtime failure
 (``--debug`` shows the traceback).
@@ -22,6 +23,7 @@ from tune_cifar.config import KEYS, TrialConfig, format_keys_table
 from tune_cifar.data import DataSpec, load_data
 from tune_cifar.data.datasets import DATA_DIR_ENV, SOURCES
 from tune_cifar.errors import TuneCifarError, UsageError
+from tune_cifar.results_cli import add_result_parsers
 from tune_cifar.tuner import DEFAULT_STORAGE, SCHEDULERS, SEARCHES, SearchOptions
 
 
@@ -33,12 +35,13 @@ def _bool_flag(text: str) -> bool:
     raise argparse.ArgumentTypeError(f"expected true or false, got {text!r}")
 
 
-def add_data_flags(parser: argparse.ArgumentParser) -> None:
+def add_data_flags(parser: argparse.ArgumentParser, default_source: str | None = "cifar10") -> None:
     group = parser.add_argument_group("data")
-    group.add_argument("--data", choices=SOURCES, default="cifar10",
+    default_text = default_source or "the experiment's data"
+    group.add_argument("--data", choices=SOURCES, default=default_source,
                        help="cifar10: the full set from --data-dir; sample: the real 2,000/500 "
                             "image sample shipped with tune-cifar; synthetic: generated test "
-                            "images (default: cifar10)")
+                            f"images (default: {default_text})")
     group.add_argument("--data-dir", default=None,
                        help=f"folder holding cifar-10-batches-py, or that folder itself "
                             f"(default: ${DATA_DIR_ENV})")
@@ -202,6 +205,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=cmd_spaces)
     p = sub.add_parser("keys", help="list every hyperparameter key with its range and default")
     p.set_defaults(func=cmd_keys)
+    add_result_parsers(sub, add_data_flags)
     return parser
 
 
@@ -218,6 +222,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("tune-cifar: interrupted", file=sys.stderr)
         return 130
+    except BrokenPipeError:  # output piped into head and the like
+        sys.stderr.close()
+        return 0
 
 
 if __name__ == "__main__":

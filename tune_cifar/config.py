@@ -16,9 +16,12 @@ from __future__ import annotations
 
 import dataclasses
 import math
+import numbers
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
+
+import numpy as np
 
 from tune_cifar.errors import UsageError
 
@@ -45,16 +48,16 @@ class Key:
     def check(self, value: Any) -> Any:
         """Return ``value`` coerced to this key's type, or raise a one-line UsageError."""
         if self.type is bool:
-            if not isinstance(value, bool):
+            if not isinstance(value, (bool, np.bool_)):
                 raise UsageError(f"config key '{self.name}': {value!r} is not true/false")
-            return value
+            return bool(value)
         if self.type is str:
             if value not in self.choices:
                 raise UsageError(
                     f"config key '{self.name}': {value!r} is not one of {self.describe_range()}"
                 )
             return value
-        if isinstance(value, bool) or not isinstance(value, (int, float)):
+        if isinstance(value, (bool, np.bool_)) or not isinstance(value, numbers.Real):
             raise UsageError(f"config key '{self.name}': {value!r} is not a number")
         if self.type is int and float(value) != int(value):
             raise UsageError(f"config key '{self.name}': {value!r} is not a whole number")

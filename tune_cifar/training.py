@@ -96,6 +96,28 @@ def _autocast(device: torch.device) -> torch.autocast:
                           enabled=device.type == "cuda")
 
 
+@torch.no_grad()
+def predict_logits(model: nn.Module, x: torch.Tensor, normalize: Normalizer) -> torch.Tensor:
+    """Logits for uint8 images (N, 3, 32, 32), in eval mode, in batches, on the model's device."""
+    model.eval()
+    device = next(model.parameters()).device
+    out = []
+    for start in range(0, len(x), EVAL_BATCH):
+        batch = normalize(Normalizer.to_unit(x[start:start + EVAL_BATCH].to(device)))
+        with _autocast(device):
+            out.append(model(batch.contiguous(memory_format=torch.channels_last)).float())
+    return torch.cat(out)
+
+
+def evaluate(model: nn.Module, x: torch.Tensor, y: torch.Tensor,
+             normalize: Normalizer) -> dict[str, float]:
+    """Mean cross-entropy and accuracy of ``model`` on uint8 images ``x`` with labels ``y``."""
+    logits = predict_logits(model, x, normalize)
+    y = y.to(logits.device)
+    return {"loss": F.cross_entropy(logits, y).item(),
+            "acc": (logits.argmax(1) == y).float().mean().item()}
+
+
 class Trainer:
     """Trains one configuration epoch by epoch; resumable through ``state_dict``."""
 
@@ -151,22 +173,8 @@ class Trainer:
             correct += (logits.argmax(1) == y).sum()
         return {"train_loss": loss_sum.item() / n, "train_acc": correct.item() / n}
 
-    @torch.no_grad()
-    def predict_logits(self, x: torch.Tensor) -> torch.Tensor:
-        """Logits for uint8 images (N, 3, 32, 32), in eval mode, batched."""
-        self.model.eval()
-        out = []
-        for start in range(0, len(x), EVAL_BATCH):
-            batch = self.normalize(Normalizer.to_unit(x[start:start + EVAL_BATCH].to(self.device)))
-            with _autocast(self.device):
-                out.append(self.model(batch.contiguous(memory_format=torch.channels_last)).float())
-        return torch.cat(out)
-
     def evaluate(self, x: torch.Tensor, y: torch.Tensor) -> dict[str, float]:
-        logits = self.predict_logits(x)
-        y = y.to(self.device)
-        loss = F.cross_entropy(logits, y).item()
-        return {"loss": loss, "acc": (logits.argmax(1) == y).float().mean().item()}
+        return evaluate(self.model, x, y, self.normalize)
 
     def run_epoch(self) -> dict[str, float]:
         """Train one epoch, validate, append to the history and return the epoch's metrics."""

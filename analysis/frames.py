@@ -1,0 +1,124 @@
+"""An experiment folder as two tidy pandas frames.
+
+    exp = load_experiment("~/tune-cifar-results/quick-20261127-120000")
+    exp.trials   # one row per trial: status, hyperparameters, best/last metrics, checkpoint
+    exp.epochs   # one row per trial-epoch: every metric the trial reported
+
+Works on finished, interrupted and running experiments (a trial without a complete epoch yet
+is left out). Trials are read with Tune's own ``Result.from_path``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from tune_cifar.experiment import TrialRecord, load_trials, read_spec
+
+METRICS = ("train_loss", "train_acc", "val_loss", "val_acc", "lr", "epoch_time_s",
+           "images_per_s")
+EPOCH_COLUMNS = ("trial_id", "epoch", *METRICS, "diverged", "time_total_s", "checkpoint_dir_name")
+
+
+@dataclass
+class Experiment:
+    path: Path
+    spec: dict[str, Any]
+    trials: pd.DataFrame
+    epochs: pd.DataFrame
+
+    @property
+    def max_epochs(self) -> int:
+        return int(self.spec["options"]["max_epochs"])
+
+    @property
+    def hyperparameters(self) -> list[str]:
+        """Config columns that vary between trials (what the search explored)."""
+        return [c for c in self.config_columns
+                if self.trials[c].astype(str).nunique(dropna=False) > 1]
+
+    @property
+    def config_columns(self) -> list[str]:
+        return [c for c in self.trials.columns if c.startswith("config.")]
+
+
+def trial_status(trial: TrialRecord, max_epochs: int) -> tuple[str, int | None]:
+    """(status, epoch it stopped at if stopped early) from what the trial left on disk."""
+    last = trial.metrics.iloc[-1]
+    epochs_run = int(last["training_iteration"])
+    if trial.error:
+        return "errored", None
+    if bool(last.get("diverged", False)) or not np.isfinite(float(last["train_loss"])):
+        return "diverged", epochs_run
+    if epochs_run >= max_epochs:
+        return "done", None
+    if bool(last.get("done", False)):
+        return "stopped early", epochs_run
+    return "unfinished", None
+
+
+def _trial_row(trial: TrialRecord, max_epochs: int) -> dict[str, Any]:
+    m = trial.metrics
+    status, stopped_at = trial_status(trial, max_epochs)
+    val = m["val_acc"].astype(float)
+    finite = val[np.isfinite(val)]
+    best_idx = finite.idxmax() if not finite.empty else None
+    last = m.iloc[-1]
+    row: dict[str, Any] = {
+        "trial_id": trial.trial_id,
+        "status": status,
+        "stopped_at_epoch": stopped_at,
+        **{f"config.{k}": v for k, v in trial.config.items()},
+        "epochs_run": int(last["training_iteration"]),
+        "best_val_acc": float(finite.max()) if best_idx is not None else np.nan,
+        "best_epoch": int(m.loc[best_idx, "training_iteration"]) if best_idx is not None else None,
+        **{f"last_{k}": float(last[k]) for k in ("train_loss", "train_acc", "val_loss",
+                                                  "val_acc")},
+        "wall_time_s": float(last["time_total_s"]),
+        "best_checkpoint": str(trial.checkpoint_at(m.loc[best_idx]) or "") if best_idx is not None
+        else "",
+        "error": trial.error or "",
+        "trial_dir": str(trial.trial_dir),
+    }
+    return row
+
+
+def _epoch_rows(trial: TrialRecord) -> pd.DataFrame:
+    frame = trial.metrics.copy()
+    frame["epoch"] = frame["training_iteration"].astype(int)
+    for col in EPOCH_COLUMNS:
+        if col not in frame:
+            frame[col] = np.nan
+    return frame[list(EPOCH_COLUMNS)]
+
+
+def load_experiment(path: str | Path) -> Experiment:
+    """Both frames of an experiment folder (our spec file must be there)."""
+    folder = Path(path).expanduser().resolve()
+    spec = read_spec(folder)
+    max_epochs = int(spec["options"]["max_epochs"])
+    records = load_trials(folder)
+    trials = pd.DataFrame([_trial_row(t, max_epochs) for t in records])
+    epochs = (pd.concat([_epoch_rows(t) for t in records], ignore_index=True) if records
+              else pd.DataFrame(columns=list(EPOCH_COLUMNS)))
+    if not trials.empty:
+        trials["stopped_at_epoch"] = trials["stopped_at_epoch"].astype("Int64")
+        trials["best_epoch"] = trials["best_epoch"].astype("Int64")
+        trials = trials.sort_values("best_val_acc", ascending=False, na_position="last")
+        trials = trials.reset_index(drop=True)
+    return Experiment(folder, spec, trials, epochs)
+
+
+def save_frames(exp: Experiment, out: Path) -> list[Path]:
+    """trials.csv / trials.parquet / epochs.csv / epochs.parquet in ``out``."""
+    out.mkdir(parents=True, exist_ok=True)
+    written = []
+    for name, frame in (("trials", exp.trials), ("epochs", exp.epochs)):
+        frame.to_csv(out / f"{name}.csv", index=False)
+        frame.to_parquet(out / f"{name}.parquet", index=False)
+        written += [out / f"{name}.csv", out / f"{name}.parquet"]
+    return written

@@ -1,0 +1,253 @@
+"""Plots of an experiment, as PNG files (matplotlib, Agg backend).
+
+    paths = write_plots(load_experiment(folder), out_dir)   # {plot name: PNG path}
+
+- ``best_curves``: validation accuracy per epoch of the top trials, labelled by the
+  hyperparameters that tell them apart (the seed's optimizer comparison, generalised);
+- ``all_trials``: every trial's curve, ASHA's rungs as dotted lines, an x where a trial stopped;
+- ``best_trial``: the best trial's train vs validation loss and accuracy (seed's
+  evaluate_history pair);
+- ``effects``: best validation accuracy against each hyperparameter;
+- ``importance``: Optuna's PED-ANOVA importance of each hyperparameter;
+- ``parallel``: Optuna's parallel-coordinates plot of the top trials.
+
+A plot that needs more than the experiment has (importance with fewer than three finished
+trials, effects with no hyperparameter that varies) is skipped, not drawn empty.
+"""
+
+from __future__ import annotations
+
+import math
+import warnings
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt
+import numpy as np
+import pandas as pd
+from matplotlib.collections import LineCollection
+from matplotlib.ticker import FuncFormatter, LogLocator, NullFormatter
+
+from analysis.frames import Experiment
+from analysis.study import as_optuna_study, log_scaled
+
+TOP_K = 5
+PARALLEL_TOP = 12
+STATUS_COLORS = {"done": "tab:blue", "stopped early": "tab:gray", "diverged": "tab:red",
+                 "errored": "tab:red", "unfinished": "tab:orange"}
+
+
+def _fmt(value: Any) -> str:
+    if isinstance(value, float):
+        return f"{value:.3g}"
+    return str(value)
+
+
+def _sort_key(value: Any) -> tuple[int, Any]:
+    """Numbers in numeric order before anything else in text order."""
+    if isinstance(value, (int, float, np.number)) and not isinstance(value, bool):
+        return (0, float(value))
+    return (1, str(value))
+
+
+def trial_label(exp: Experiment, trial: pd.Series) -> str:
+    """The hyperparameters that vary in this experiment, as 'key=value' pairs."""
+    keys = exp.hyperparameters or exp.config_columns
+    return ", ".join(f"{k.removeprefix('config.')}={_fmt(trial[k])}" for k in keys)
+
+
+def _finish(fig: plt.Figure, path: Path) -> Path:
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+    return path
+
+
+def _curve(exp: Experiment, trial_id: str, column: str) -> pd.DataFrame:
+    rows = exp.epochs[exp.epochs["trial_id"] == trial_id]
+    return rows[["epoch", column]].sort_values("epoch")
+
+
+def plot_best_curves(exp: Experiment, path: Path) -> Path:
+    top = exp.trials.head(TOP_K)
+    fig, ax = plt.subplots(figsize=(9, 5.5))
+    for rank, (_, trial) in enumerate(top.iterrows(), start=1):
+        curve = _curve(exp, trial["trial_id"], "val_acc")
+        line, = ax.plot(curve["epoch"], curve["val_acc"], marker="o", ms=3,
+                        label=f"#{rank} {trial['best_val_acc']:.3f}: {trial_label(exp, trial)}")
+        ax.plot(trial["best_epoch"], trial["best_val_acc"], "*", ms=12, color=line.get_color())
+    ax.set(title=f"Validation accuracy of the top {len(top)} of {len(exp.trials)} trials "
+                 "(star = best epoch)",
+           xlabel="epoch", ylabel="validation accuracy (fraction correct)")
+    ax.set_xlim(0.5, exp.max_epochs + 0.5)
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=8, loc="lower right", title="rank, best val_acc: hyperparameters",
+              title_fontsize=8)
+    return _finish(fig, path)
+
+
+def asha_rungs(exp: Experiment) -> list[int]:
+    """The epochs at which ASHA compared trials (empty for FIFO)."""
+    opts = exp.spec["options"]
+    if opts.get("scheduler") != "asha":
+        return []
+    rungs, rung = [], opts["grace_period"]
+    while rung < exp.max_epochs:
+        rungs.append(rung)
+        rung *= opts["reduction_factor"]
+    return rungs
+
+
+def plot_all_trials(exp: Experiment, path: Path) -> Path:
+    fig, ax = plt.subplots(figsize=(9, 5.5))
+    seen = set()
+    for _, trial in exp.trials.iterrows():
+        curve = _curve(exp, trial["trial_id"], "val_acc")
+        status = trial["status"]
+        color = STATUS_COLORS.get(status, "tab:purple")
+        label = None if status in seen else status
+        seen.add(status)
+        ax.plot(curve["epoch"], curve["val_acc"], color=color, alpha=0.6, lw=1.2, label=label)
+        if status != "done" and not curve.empty:
+            ax.plot(curve["epoch"].iloc[-1], curve["val_acc"].iloc[-1], "x", color=color, ms=7)
+    for i, rung in enumerate(asha_rungs(exp)):
+        ax.axvline(rung, ls=":", color="black", alpha=0.6,
+                   label="ASHA rung" if i == 0 else None)
+    ax.set(title=f"All {len(exp.trials)} trials: validation accuracy per epoch "
+                 "(x = where a trial stopped)",
+           xlabel="epoch", ylabel="validation accuracy (fraction correct)")
+    ax.set_xlim(0.5, exp.max_epochs + 0.5)
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=9, loc="lower right")
+    return _finish(fig, path)
+
+
+def plot_best_trial(exp: Experiment, path: Path) -> Path:
+    best = exp.trials.iloc[0]
+    rows = exp.epochs[exp.epochs["trial_id"] == best["trial_id"]].sort_values("epoch")
+    fig, (ax_loss, ax_acc) = plt.subplots(1, 2, figsize=(11, 4.5))
+    for ax, what, unit in ((ax_loss, "loss", "mean cross-entropy per image"),
+                           (ax_acc, "acc", "accuracy (fraction correct)")):
+        ax.plot(rows["epoch"], rows[f"train_{what}"], marker="o", ms=3, label="train")
+        ax.plot(rows["epoch"], rows[f"val_{what}"], marker="o", ms=3, label="validation")
+        ax.set(xlabel="epoch", ylabel=unit, title=f"{'Loss' if what == 'loss' else 'Accuracy'}")
+        ax.grid(alpha=0.3)
+        ax.legend()
+    fig.suptitle(f"Best trial {best['trial_id']} (best val_acc {best['best_val_acc']:.4f} at "
+                 f"epoch {best['best_epoch']}): {trial_label(exp, best)}", fontsize=10)
+    return _finish(fig, path)
+
+
+def plot_effects(exp: Experiment, path: Path) -> Path | None:
+    params = exp.hyperparameters
+    if not params:
+        return None
+    cols = min(3, len(params))
+    rows = math.ceil(len(params) / cols)
+    fig, axes = plt.subplots(rows, cols, figsize=(4.2 * cols, 3.6 * rows), squeeze=False)
+    rng = np.random.default_rng(0)
+    scaled = log_scaled(exp)
+    for ax, param in zip(axes.flat, params, strict=False):
+        data = exp.trials[[param, "best_val_acc", "status"]].dropna()
+        name = param.removeprefix("config.")
+        colors = [STATUS_COLORS.get(s, "tab:purple") for s in data["status"]]
+        if pd.api.types.is_numeric_dtype(data[param]) and data[param].nunique() > 4 and not (
+                pd.api.types.is_bool_dtype(data[param])):
+            ax.scatter(data[param], data["best_val_acc"], c=colors, alpha=0.8)
+            if name in scaled:
+                ax.set_xscale("log")
+                ax.xaxis.set_major_locator(LogLocator(subs=(1.0, 2.0, 5.0)))
+                ax.xaxis.set_major_formatter(FuncFormatter(lambda v, _: f"{v:g}"))
+                ax.xaxis.set_minor_formatter(NullFormatter())
+        else:
+            levels = [str(v) for v in sorted(data[param].unique(), key=_sort_key)]
+            ax.boxplot([data.loc[data[param].astype(str) == lv, "best_val_acc"]
+                        for lv in levels], tick_labels=levels, widths=0.5, showfliers=False)
+            position = data[param].astype(str).map({lv: i for i, lv in enumerate(levels, 1)})
+            ax.scatter(position + rng.uniform(-0.12, 0.12, len(data)), data["best_val_acc"],
+                       c=colors, alpha=0.8, s=18)
+        ax.set(xlabel=name, ylabel="best validation accuracy")
+        ax.grid(alpha=0.3)
+    for ax in axes.flat[len(params):]:
+        ax.set_visible(False)
+    statuses = [s for s in STATUS_COLORS if s in set(exp.trials["status"])]
+    fig.legend(handles=[plt.Line2D([], [], ls="", marker="o", color=STATUS_COLORS[s], label=s)
+                        for s in statuses], loc="upper right", fontsize=8)
+    fig.suptitle("Best validation accuracy of each trial against each hyperparameter "
+                 "(a trial stopped early had fewer epochs to get there)", fontsize=11)
+    return _finish(fig, path)
+
+
+def _optuna_plot(exp: Experiment, path: Path, draw: Callable[[Any], Any],
+                 min_trials: int, title: str) -> Path | None:
+    study = as_optuna_study(exp)
+    if study is None or len(study.trials) < min_trials:
+        return None
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # Optuna's matplotlib plots are marked experimental
+        ax = draw(study)
+    fig = ax.figure if hasattr(ax, "figure") else ax.flat[0].figure
+    fig.set_size_inches(10, 5.5)
+    fig.suptitle(title, fontsize=11)
+    return _finish(fig, path)
+
+
+def plot_importance(exp: Experiment, path: Path) -> Path | None:
+    from optuna.visualization.matplotlib import plot_param_importances
+
+    def draw(study: Any) -> Any:
+        ax = plot_param_importances(study)
+        ax.set_title("", loc="left")
+        ax.set_title("")
+        if ax.get_legend() is not None:
+            ax.get_legend().remove()
+        ax.set_xlabel("importance for best validation accuracy (PED-ANOVA, sums to 1)")
+        return ax
+
+    return _optuna_plot(exp, path, draw, 3,
+                        f"Hyperparameter importance over {len(exp.trials)} trials")
+
+
+def plot_parallel(exp: Experiment, path: Path) -> Path | None:
+    from optuna.visualization.matplotlib import plot_parallel_coordinate
+
+    def draw(study: Any) -> Any:
+        ax = plot_parallel_coordinate(study, target_name="best val_acc")
+        ax.set_title("", loc="left")
+        ax.set_title("")
+        for lines in ax.collections:
+            if isinstance(lines, LineCollection):
+                lines.set_cmap("viridis")  # Optuna's "Blues" draws the weakest trials in white
+        return ax
+
+    top = min(PARALLEL_TOP, len(exp.trials))
+    top_exp = Experiment(exp.path, exp.spec, exp.trials.head(top), exp.epochs)
+    return _optuna_plot(top_exp, path, draw, 2,
+                        f"Parallel coordinates of the top {top} trials (colour = best val_acc)")
+
+
+PLOTS: dict[str, Callable[[Experiment, Path], Path | None]] = {
+    "best_curves": plot_best_curves,
+    "all_trials": plot_all_trials,
+    "best_trial": plot_best_trial,
+    "effects": plot_effects,
+    "importance": plot_importance,
+    "parallel": plot_parallel,
+}
+
+
+def write_plots(exp: Experiment, out: Path) -> dict[str, Path]:
+    """Every plot that applies, as ``out/<name>.png``."""
+    out.mkdir(parents=True, exist_ok=True)
+    if exp.trials.empty:
+        return {}
+    written = {}
+    for name, plot in PLOTS.items():
+        path = plot(exp, out / f"{name}.png")
+        if path is not None:
+            written[name] = path
+    return written

@@ -1,0 +1,207 @@
+"""The experiment report, as Markdown and as one self-contained HTML page.
+
+    write_report(exp, plots, out)  ->  out/report.md, out/report.html
+
+The report is built once as a list of blocks (headings, paragraphs, tables, images) and
+rendered twice, so the two files always say the same thing.
+"""
+
+from __future__ import annotations
+
+import base64
+import html
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+import pandas as pd
+
+from analysis.diagnostics import diagnose
+from analysis.frames import Experiment
+from tune_cifar.config import TrialConfig
+
+SEED_BEST = 0.8941
+LEADERBOARD_ROWS = 10
+PLOT_CAPTIONS = {
+    "best_curves": "Validation accuracy per epoch of the best trials, labelled by the "
+                   "hyperparameters that tell them apart.",
+    "all_trials": "Every trial's validation accuracy; an x marks where a trial stopped, dotted "
+                  "lines are ASHA's rungs.",
+    "best_trial": "The best trial's train vs validation loss and accuracy.",
+    "effects": "Best validation accuracy of each trial against each hyperparameter.",
+    "importance": "How much each hyperparameter explains the best validation accuracy "
+                  "(Optuna PED-ANOVA).",
+    "parallel": "The top trials' hyperparameters side by side.",
+}
+
+
+@dataclass
+class Block:
+    kind: str  # "h1" | "h2" | "p" | "list" | "table" | "image"
+    content: object
+    caption: str = ""
+
+
+def disk_usage(folder: Path) -> int:
+    return sum(p.stat().st_size for p in folder.rglob("*") if p.is_file())
+
+
+def compute_summary(exp: Experiment) -> dict[str, float]:
+    spent = len(exp.epochs)
+    full = len(exp.trials) * exp.max_epochs
+    return {"trial_epochs": spent, "full_epochs": full, "saved_epochs": full - spent,
+            "trial_hours": exp.trials["wall_time_s"].sum() / 3600}
+
+
+def _fmt(value: object) -> str:
+    if isinstance(value, float):
+        return f"{value:.4g}"
+    if value is None or (isinstance(value, float) and pd.isna(value)) or value is pd.NA:
+        return ""
+    return str(value)
+
+
+def leaderboard(exp: Experiment) -> pd.DataFrame:
+    cols = ["trial_id", "status", "epochs_run", "best_val_acc", "best_epoch",
+            *exp.hyperparameters]
+    board = exp.trials.head(LEADERBOARD_ROWS)[cols].copy()
+    board.insert(0, "rank", range(1, len(board) + 1))
+    return board.rename(columns=lambda c: c.removeprefix("config."))
+
+
+def build_blocks(exp: Experiment, plots: dict[str, Path]) -> list[Block]:
+    spec, opts = exp.spec, exp.spec["options"]
+    data = spec["data"]
+    val_label = ("the CIFAR-10 test set (the seed's protocol)" if data["val_source"] == "test"
+                 else "a seeded holdout of the training images")
+    blocks = [
+        Block("h1", f"tune-cifar report: {exp.path.name}"),
+        Block("p", f"Space `{spec['space']['name']}` ({spec['space']['description']}); "
+                   f"{opts['search']} search, {opts['scheduler']} scheduler, up to "
+                   f"{opts['max_epochs']} epochs per trial; data `{data['source']}`"
+                   + (f", {data['train_subset']} training images" if data["train_subset"]
+                      else "") + f"; validation on {val_label}. Created {spec['created']}."),
+    ]
+    if exp.trials.empty:
+        return [*blocks, Block("p", "No trial has reported an epoch yet.")]
+    best = exp.trials.iloc[0]
+    counts = exp.trials["status"].value_counts()
+    blocks += [
+        Block("h2", "Summary"),
+        Block("list", [
+            f"{len(exp.trials)} trials: " + ", ".join(f"{n} {s}" for s, n in counts.items()),
+            f"best val_acc **{best['best_val_acc']:.4f}** (trial {best['trial_id']}, epoch "
+            f"{best['best_epoch']} of {best['epochs_run']})",
+            f"for reference, the seed study's best by hand: {SEED_BEST} (CNN_v4 + flip + "
+            "RandomErasing, full CIFAR-10, 100 epochs, validated on the test set)",
+        ]),
+        Block("h2", "Best configuration"),
+        Block("table", best_config_table(best)),
+        Block("p", f"Checkpoint of the best epoch: `{best['best_checkpoint'] or '(not kept)'}`"),
+        Block("h2", "Leaderboard"),
+        Block("table", leaderboard(exp)),
+        Block("h2", "Diagnostics"),
+    ]
+    findings = diagnose(exp)
+    blocks.append(Block("list", [f"trial {f.trial_id}: **{f.kind}**: {f.explanation}"
+                                 for f in findings]) if findings else
+                  Block("p", "No trial diverged or sat at chance while training improved."))
+    compute = compute_summary(exp)
+    share = compute["saved_epochs"] / compute["full_epochs"] if compute["full_epochs"] else 0
+    blocks += [
+        Block("h2", "Compute"),
+        Block("list", [
+            f"{compute['trial_epochs']} trial-epochs trained "
+            f"({compute['trial_hours']:.2f} trial-hours)",
+            f"running every trial to {exp.max_epochs} epochs would have taken "
+            f"{compute['full_epochs']}: early stopping saved {compute['saved_epochs']} "
+            f"({share:.0%})",
+            f"disk used by the experiment: {disk_usage(exp.path) / 1e6:.1f} MB",
+        ]),
+        Block("h2", "Plots"),
+    ]
+    blocks += [Block("image", path, PLOT_CAPTIONS[name]) for name, path in plots.items()]
+    return blocks
+
+
+def best_config_table(best: pd.Series) -> pd.DataFrame:
+    """Every hyperparameter of the best trial, sampled or default."""
+    sampled = {k.removeprefix("config."): v for k, v in best.items()
+               if k.startswith("config.") and not pd.isna(v)}
+    resolved = TrialConfig.from_dict(sampled).to_dict()
+    return pd.DataFrame([{"key": k, "value": v, "searched": "yes" if k in sampled else ""}
+                         for k, v in resolved.items()])
+
+
+def _md_table(frame: pd.DataFrame) -> str:
+    lines = ["| " + " | ".join(map(str, frame.columns)) + " |",
+             "|" + "---|" * len(frame.columns)]
+    lines += ["| " + " | ".join(_fmt(v) for v in row) + " |" for row in frame.itertuples(False)]
+    return "\n".join(lines)
+
+
+def render_markdown(blocks: list[Block], out: Path) -> str:
+    parts = []
+    for b in blocks:
+        if b.kind == "h1":
+            parts.append(f"# {b.content}")
+        elif b.kind == "h2":
+            parts.append(f"## {b.content}")
+        elif b.kind == "p":
+            parts.append(str(b.content))
+        elif b.kind == "list":
+            parts.append("\n".join(f"- {item}" for item in b.content))
+        elif b.kind == "table":
+            parts.append(_md_table(b.content))
+        elif b.kind == "image":
+            rel = os.path.relpath(b.content, out)
+            parts.append(f"![{b.caption}]({rel})\n\n*{b.caption}*")
+    return "\n\n".join(parts) + "\n"
+
+
+def _inline_md(text: str) -> str:
+    """Our sentences' `code` and **bold** as escaped HTML."""
+    out = []
+    for i, segment in enumerate(text.split("`")):
+        if i % 2:
+            out.append(f"<code>{html.escape(segment)}</code>")
+        else:
+            pieces = html.escape(segment).split("**")
+            out.append("".join(f"<b>{p}</b>" if j % 2 else p for j, p in enumerate(pieces)))
+    return "".join(out)
+
+
+def render_html(blocks: list[Block]) -> str:
+    parts = []
+    for b in blocks:
+        if b.kind in ("h1", "h2"):
+            parts.append(f"<{b.kind}>{html.escape(str(b.content))}</{b.kind}>")
+        elif b.kind == "p":
+            parts.append(f"<p>{_inline_md(str(b.content))}</p>")
+        elif b.kind == "list":
+            parts.append("<ul>" + "".join(f"<li>{_inline_md(i)}</li>" for i in b.content)
+                         + "</ul>")
+        elif b.kind == "table":
+            parts.append(b.content.to_html(index=False, float_format=lambda v: f"{v:.4g}",
+                                           na_rep="", border=0))
+        elif b.kind == "image":
+            data = base64.b64encode(Path(b.content).read_bytes()).decode()
+            parts.append(f'<figure><img src="data:image/png;base64,{data}" '
+                         f'alt="{html.escape(b.caption)}"><figcaption>'
+                         f"{html.escape(b.caption)}</figcaption></figure>")
+    style = ("body{font-family:system-ui,sans-serif;max-width:1100px;margin:2em auto;"
+             "padding:0 1em;color:#222}table{border-collapse:collapse;font-size:0.9em}"
+             "td,th{padding:3px 10px;border-bottom:1px solid #ddd;text-align:left}"
+             "img{max-width:100%}figcaption{color:#555;font-size:0.9em}"
+             "code{background:#f3f3f3;padding:1px 4px}")
+    title = html.escape(str(blocks[0].content))
+    return (f"<!DOCTYPE html><html><head><meta charset='utf-8'><title>{title}</title>"
+            f"<style>{style}</style></head><body>{''.join(parts)}</body></html>\n")
+
+
+def write_report(exp: Experiment, plots: dict[str, Path], out: Path) -> tuple[Path, Path]:
+    blocks = build_blocks(exp, plots)
+    md, page = out / "report.md", out / "report.html"
+    md.write_text(render_markdown(blocks, out))
+    page.write_text(render_html(blocks))
+    return md, page

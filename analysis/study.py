@@ -1,0 +1,81 @@
+"""The trials of an experiment as an Optuna study, for Optuna's importance and plots.
+
+Each trial with a finite best val_acc becomes a finished Optuna trial whose parameters are the
+hyperparameters that varied; distributions come from the values seen (log-scaled where the
+search space samples on a log scale).
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+import pandas as pd
+
+if TYPE_CHECKING:
+    import optuna
+
+    from analysis.frames import Experiment
+
+
+def log_scaled(exp: Experiment) -> set[str]:
+    """Config keys the experiment's search space samples log-uniformly."""
+    from ray.tune.search.sample import Float, Integer
+
+    from tune_cifar.errors import UsageError
+    from tune_cifar.spaces import load_space
+
+    try:
+        space = load_space(exp.spec["space"]["source"])
+    except (UsageError, KeyError):  # a user's space file moved or changed since the search
+        return set()
+    return {k for k, v in space.params.items() if isinstance(v, (Float, Integer))
+            and "log" in type(v.get_sampler()).__name__.lower()}
+
+
+def _distribution(values: pd.Series, log: bool) -> Any:
+    from optuna.distributions import (
+        CategoricalDistribution,
+        FloatDistribution,
+        IntDistribution,
+    )
+
+    if pd.api.types.is_bool_dtype(values) or not pd.api.types.is_numeric_dtype(values):
+        return CategoricalDistribution(sorted(values.astype(str).unique()))
+    low, high = float(values.min()), float(values.max())
+    if pd.api.types.is_integer_dtype(values) and values.nunique() > 4:
+        return IntDistribution(int(low), int(high), log=log and low > 0)
+    if values.nunique() <= 4:
+        return CategoricalDistribution(sorted(values.unique().tolist()))
+    return FloatDistribution(low, high, log=log and low > 0)
+
+
+def as_optuna_study(exp: Experiment) -> optuna.Study | None:
+    """An in-memory study of the experiment's trials, or None if nothing varies."""
+    import optuna
+
+    params = exp.hyperparameters
+    trials = exp.trials[np.isfinite(exp.trials["best_val_acc"].astype(float))]
+    if not params or trials.empty:
+        return None
+    scaled = log_scaled(exp)
+    dists = {p.removeprefix("config."): _distribution(trials[p], p.removeprefix("config.")
+                                                       in scaled) for p in params}
+    optuna.logging.set_verbosity(logging.WARNING)
+    study = optuna.create_study(direction="maximize")
+    for _, row in trials.iterrows():
+        values = {}
+        for p in params:
+            name = p.removeprefix("config.")
+            value = row[p]
+            if isinstance(dists[name], optuna.distributions.CategoricalDistribution):
+                value = value if value in dists[name].choices else str(value)
+            elif isinstance(dists[name], optuna.distributions.IntDistribution):
+                value = int(value)
+            else:
+                value = float(value)
+            values[name] = value
+        study.add_trial(optuna.trial.create_trial(params=values, distributions=dists,
+                                                  value=float(row["best_val_acc"])))
+    return study

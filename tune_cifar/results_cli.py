@@ -1,0 +1,133 @@
+"""The result commands of ``tune-cifar``: analyze, best, evaluate, predict.
+
+    tune-cifar analyze EXP [--out DIR]          frames, plots, report.md / report.html
+    tune-cifar best EXP [--json] [--scope last] the best trial and its checkpoint
+    tune-cifar evaluate EXP|CHECKPOINT [--split test|val]
+    tune-cifar predict EXP|CHECKPOINT IMAGE... [--json]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+from collections.abc import Callable
+from pathlib import Path
+
+from tune_cifar.data import CLASSES
+from tune_cifar.errors import UsageError
+from tune_cifar.experiment import best_trial, read_spec
+
+
+def add_result_parsers(sub: argparse._SubParsersAction,
+                       add_data_flags: Callable[..., None]) -> None:
+    p = sub.add_parser("analyze", help="tables, plots and a report of an experiment",
+                       description="Write trials/epochs frames (CSV, Parquet), plots (PNG) and "
+                                   "report.md + report.html for an experiment folder.")
+    p.add_argument("experiment", type=Path, help="experiment folder")
+    p.add_argument("--out", type=Path, default=None, help="output folder (default EXP/analysis)")
+    p.set_defaults(func=cmd_analyze)
+
+    p = sub.add_parser("best", help="the best trial of an experiment and its checkpoint")
+    p.add_argument("experiment", type=Path, help="experiment folder")
+    p.add_argument("--json", action="store_true", help="print JSON")
+    p.add_argument("--scope", choices=("best", "last"), default="best",
+                   help="best: each trial's best epoch (default); last: each trial's last epoch")
+    p.set_defaults(func=cmd_best)
+
+    p = sub.add_parser("evaluate", help="evaluate a checkpoint: accuracy, per class, plots",
+                       description="Rebuild the model from a checkpoint (an experiment folder "
+                                   "means its best checkpoint) and evaluate it.")
+    p.add_argument("target", type=Path, help="experiment folder or checkpoint folder/file")
+    p.add_argument("--split", choices=("test", "val"), default="test",
+                   help="test set (default) or the experiment's validation split")
+    p.add_argument("--scope", choices=("best", "last"), default="best",
+                   help="with an experiment: the best epoch's checkpoint or the last one's")
+    p.add_argument("--out", type=Path, default=None,
+                   help="where the plots go (default EXP/analysis/evaluate-SPLIT, or "
+                        "./tune-cifar-evaluate-SPLIT for a lone checkpoint)")
+    p.add_argument("--json", action="store_true", help="print the figures as JSON")
+    add_data_flags(p, default_source=None)
+    p.set_defaults(func=cmd_evaluate)
+
+    p = sub.add_parser("predict", help="class probabilities for image files",
+                       description="Class probabilities for image files of any size; images "
+                                   "that are not 32x32 are resized to 32x32 (and said so).")
+    p.add_argument("target", type=Path, help="experiment folder or checkpoint folder/file")
+    p.add_argument("images", type=Path, nargs="+", help="image files (PNG, JPEG, ...)")
+    p.add_argument("--scope", choices=("best", "last"), default="best")
+    p.add_argument("--json", action="store_true", help="print JSON")
+    p.set_defaults(func=cmd_predict)
+
+
+def cmd_analyze(args: argparse.Namespace) -> int:
+    from analysis import load_experiment, save_frames
+    from analysis.plots import write_plots
+    from analysis.report import write_report
+
+    exp = load_experiment(args.experiment)
+    out = args.out or exp.path / "analysis"
+    frames = save_frames(exp, out)
+    plots = write_plots(exp, out)
+    md, page = write_report(exp, plots, out)
+    print(f"{len(exp.trials)} trials, {len(exp.epochs)} trial-epochs")
+    for path in [*frames, *plots.values(), md, page]:
+        print(f"wrote {path}")
+    return 0
+
+
+def cmd_best(args: argparse.Namespace) -> int:
+    read_spec(args.experiment)
+    best = best_trial(args.experiment, scope=args.scope)
+    if best is None:
+        raise UsageError(f"experiment {args.experiment} has no trial with a result yet")
+    print(json.dumps(best.to_json(), indent=2) if args.json else best.summary())
+    return 0
+
+
+def cmd_evaluate(args: argparse.Namespace) -> int:
+    from analysis.evaluation_plots import write_evaluation_plots
+    from tune_cifar.cli import data_spec_from
+    from tune_cifar.restore import evaluate_checkpoint, find_experiment
+
+    data_spec = data_spec_from(args) if args.data is not None else None
+    ev = evaluate_checkpoint(args.target, args.split, data_spec, args.scope)
+    experiment = find_experiment(args.target)
+    default_parent = experiment / "analysis" if experiment else Path.cwd()
+    prefix = "" if experiment else "tune-cifar-"
+    out = args.out or default_parent / f"{prefix}evaluate-{args.split}"
+    plots = write_evaluation_plots(ev, out)
+    figures = {"checkpoint": str(ev.restored.checkpoint), "epoch": ev.restored.epoch,
+               "split": ev.split, "images": len(ev.labels), "accuracy": ev.accuracy,
+               "per_class_accuracy": ev.per_class, "plots": [str(p) for p in plots]}
+    (out / "evaluation.json").write_text(json.dumps(figures, indent=2) + "\n")
+    if args.json:
+        print(json.dumps(figures, indent=2))
+        return 0
+    print(f"checkpoint {ev.restored.checkpoint} (epoch {ev.restored.epoch})")
+    print(ev.data_note)
+    print(f"{ev.split} accuracy: {ev.accuracy:.4f} on {len(ev.labels)} images")
+    for name, acc in ev.per_class.items():
+        print(f"  {name:<10s} {acc:.4f}")
+    for path in [*plots, out / "evaluation.json"]:
+        print(f"wrote {path}")
+    return 0
+
+
+def cmd_predict(args: argparse.Namespace) -> int:
+    import sys
+
+    from tune_cifar.restore import predict_images
+
+    rows, notes, checkpoint = predict_images(args.target, args.images, args.scope)
+    for note in notes:
+        print(f"note: {note}", file=sys.stderr)
+    if args.json:
+        print(json.dumps(rows, indent=2))
+        return 0
+    print(f"checkpoint {checkpoint}")
+    width = max(len(str(p)) for p in args.images)
+    print(f"{'image':<{width}}  {'predicted':<10s} " + " ".join(f"{c[:5]:>6s}" for c in CLASSES))
+    for row in rows:
+        probs = " ".join(f"{row['probabilities'][c]:6.3f}" for c in CLASSES)
+        print(f"{row['file']:<{width}}  {row['predicted']:<10s} {probs}")
+    return 0
