@@ -26,9 +26,8 @@ def trials(folder: Path) -> dict[str, list[dict]]:
             for d in sorted(folder.glob("*/result.json"))}
 
 
-def test_random_search_with_asha_stops_trials_early(tmp_path, sample_bundle):
-    outcome = search(tmp_path, sample_bundle, space="quick", num_samples=6, max_epochs=4,
-                     grace_period=1, reduction_factor=2, keep_checkpoints=1)
+def test_random_search_with_asha_stops_trials_early(asha_experiment):
+    outcome = asha_experiment
     runs = trials(outcome.experiment_path)
     assert len(runs) == 6 and not outcome.errors
     epochs = [rows[-1]["training_iteration"] for rows in runs.values()]
@@ -42,8 +41,8 @@ def test_random_search_with_asha_stops_trials_early(tmp_path, sample_bundle):
     state = outcome.best.checkpoint / "state.pt"
     assert state.is_file()
     spec = read_spec(outcome.experiment_path)
-    assert spec["space"]["name"] == "quick" and spec["options"]["max_epochs"] == 4
-    assert spec["data"]["train_subset"] == 300 and "ray" in spec["versions"]
+    assert spec["space"]["name"] == "asha_space" and spec["options"]["max_epochs"] == 4
+    assert spec["data"]["source"] == "synthetic" and "ray" in spec["versions"]
 
 
 def test_optuna_search_runs_seeded_tpe(tmp_path, sample_bundle):

@@ -149,7 +149,7 @@ def add_train_parser(sub: argparse._SubParsersAction) -> None:
     for key in KEYS:
         kind: Callable = _bool_flag if key.type is bool else key.type
         keys.add_argument(f"--{key.name.replace('_', '-')}", dest=f"key_{key.name}", type=kind,
-                          default=None, choices=key.choices,
+                          default=None, choices=key.choices, metavar=key.name.upper(),
                           help=f"{key.help} ({key.describe_range()}; default {key.default})")
     add_data_flags(p)
     p.set_defaults(func=cmd_train)

@@ -40,9 +40,11 @@ class Key:
 
     def describe_range(self) -> str:
         if self.choices is not None:
-            return " | ".join(str(c) for c in self.choices)
+            return " / ".join(str(c) for c in self.choices)
         if self.type is bool:
-            return "true | false"
+            return "true / false"
+        if self.type is int:
+            return f"[{int(self.low)}, {int(self.high)}]"
         return f"[{self.low:g}, {self.high:g}]"
 
     def check(self, value: Any) -> Any:
