@@ -8,7 +8,7 @@
 - ``best_trial``: the best trial's train vs validation loss and accuracy (seed's
   evaluate_history pair);
 - ``effects``: best validation accuracy against each hyperparameter;
-- ``importance``: Optuna's PED-ANOVA importance of each hyperparameter;
+- ``importance``: Optuna's fANOVA importance of each hyperparameter;
 - ``parallel``: Optuna's parallel-coordinates plot of the top trials.
 
 A plot that needs more than the experiment has (importance with fewer than three finished
@@ -30,13 +30,15 @@ import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 from matplotlib.collections import LineCollection
-from matplotlib.ticker import FuncFormatter, LogLocator, NullFormatter
+from matplotlib.ticker import FuncFormatter, LogLocator, MaxNLocator, NullFormatter
 
 from analysis.frames import Experiment
-from analysis.study import as_optuna_study, log_scaled
+from analysis.study import as_optuna_study, importance_evaluator, important_params, log_scaled
 
 TOP_K = 5
 PARALLEL_TOP = 12
+LABEL_PARAMS = 4  # hyperparameters named in a curve's label
+PARALLEL_PARAMS = 6  # axes of the parallel-coordinates plot besides the metric
 STATUS_COLORS = {"done": "tab:blue", "stopped early": "tab:gray", "diverged": "tab:red",
                  "errored": "tab:red", "unfinished": "tab:orange"}
 
@@ -54,14 +56,12 @@ def _sort_key(value: Any) -> tuple[int, Any]:
     return (1, str(value))
 
 
-def trial_label(exp: Experiment, trial: pd.Series) -> str:
-    """The hyperparameters that vary in this experiment, as 'key=value' pairs."""
-    keys = exp.hyperparameters or exp.config_columns
+def trial_label(trial: pd.Series, keys: list[str]) -> str:
+    """``keys`` of a trial as 'key=value' pairs."""
     return ", ".join(f"{k.removeprefix('config.')}={_fmt(trial[k])}" for k in keys)
 
 
 def _finish(fig: plt.Figure, path: Path) -> Path:
-    fig.tight_layout()
     fig.savefig(path, dpi=110)
     plt.close(fig)
     return path
@@ -74,19 +74,23 @@ def _curve(exp: Experiment, trial_id: str, column: str) -> pd.DataFrame:
 
 def plot_best_curves(exp: Experiment, path: Path) -> Path:
     top = exp.trials.head(TOP_K)
-    fig, ax = plt.subplots(figsize=(9, 5.5))
+    keys = important_params(exp, LABEL_PARAMS) or exp.config_columns
+    fig, ax = plt.subplots(figsize=(9, 6.5), layout="constrained")
     for rank, (_, trial) in enumerate(top.iterrows(), start=1):
         curve = _curve(exp, trial["trial_id"], "val_acc")
         line, = ax.plot(curve["epoch"], curve["val_acc"], marker="o", ms=3,
-                        label=f"#{rank} {trial['best_val_acc']:.3f}: {trial_label(exp, trial)}")
+                        label=f"#{rank} {trial['best_val_acc']:.3f}: {trial_label(trial, keys)}")
         ax.plot(trial["best_epoch"], trial["best_val_acc"], "*", ms=12, color=line.get_color())
     ax.set(title=f"Validation accuracy of the top {len(top)} of {len(exp.trials)} trials "
                  "(star = best epoch)",
            xlabel="epoch", ylabel="validation accuracy (fraction correct)")
     ax.set_xlim(0.5, exp.max_epochs + 0.5)
     ax.grid(alpha=0.3)
-    ax.legend(fontsize=8, loc="lower right", title="rank, best val_acc: hyperparameters",
-              title_fontsize=8)
+    more = len(exp.hyperparameters) - len(keys)
+    title = "rank, best val_acc: " + ("hyperparameters" if more <= 0 else
+                                      f"the {len(keys)} most important of "
+                                      f"{len(exp.hyperparameters)} hyperparameters")
+    fig.legend(fontsize=8, loc="outside lower center", title=title, title_fontsize=8)
     return _finish(fig, path)
 
 
@@ -103,7 +107,7 @@ def asha_rungs(exp: Experiment) -> list[int]:
 
 
 def plot_all_trials(exp: Experiment, path: Path) -> Path:
-    fig, ax = plt.subplots(figsize=(9, 5.5))
+    fig, ax = plt.subplots(figsize=(9, 5.5), layout="constrained")
     seen = set()
     for _, trial in exp.trials.iterrows():
         curve = _curve(exp, trial["trial_id"], "val_acc")
@@ -129,7 +133,7 @@ def plot_all_trials(exp: Experiment, path: Path) -> Path:
 def plot_best_trial(exp: Experiment, path: Path) -> Path:
     best = exp.trials.iloc[0]
     rows = exp.epochs[exp.epochs["trial_id"] == best["trial_id"]].sort_values("epoch")
-    fig, (ax_loss, ax_acc) = plt.subplots(1, 2, figsize=(11, 4.5))
+    fig, (ax_loss, ax_acc) = plt.subplots(1, 2, figsize=(11, 4.8), layout="constrained")
     for ax, what, unit in ((ax_loss, "loss", "mean cross-entropy per image"),
                            (ax_acc, "acc", "accuracy (fraction correct)")):
         ax.plot(rows["epoch"], rows[f"train_{what}"], marker="o", ms=3, label="train")
@@ -137,8 +141,10 @@ def plot_best_trial(exp: Experiment, path: Path) -> Path:
         ax.set(xlabel="epoch", ylabel=unit, title=f"{'Loss' if what == 'loss' else 'Accuracy'}")
         ax.grid(alpha=0.3)
         ax.legend()
+    keys = important_params(exp, LABEL_PARAMS)
     fig.suptitle(f"Best trial {best['trial_id']} (best val_acc {best['best_val_acc']:.4f} at "
-                 f"epoch {best['best_epoch']}): {trial_label(exp, best)}", fontsize=10)
+                 f"epoch {best['best_epoch']})" + (f": {trial_label(best, keys)}" if keys else ""),
+                 fontsize=10)
     return _finish(fig, path)
 
 
@@ -148,7 +154,8 @@ def plot_effects(exp: Experiment, path: Path) -> Path | None:
         return None
     cols = min(3, len(params))
     rows = math.ceil(len(params) / cols)
-    fig, axes = plt.subplots(rows, cols, figsize=(4.2 * cols, 3.6 * rows), squeeze=False)
+    fig, axes = plt.subplots(rows, cols, figsize=(4.2 * cols, 3.4 * rows + 0.6), squeeze=False,
+                             layout="constrained")
     rng = np.random.default_rng(0)
     scaled = log_scaled(exp)
     for ax, param in zip(axes.flat, params, strict=False):
@@ -160,9 +167,13 @@ def plot_effects(exp: Experiment, path: Path) -> Path | None:
             ax.scatter(data[param], data["best_val_acc"], c=colors, alpha=0.8)
             if name in scaled:
                 ax.set_xscale("log")
-                ax.xaxis.set_major_locator(LogLocator(subs=(1.0, 2.0, 5.0)))
+                decades = np.log10(data[param].max() / data[param].min())
+                subs = (1.0,) if decades > 1.5 else (1.0, 2.0, 5.0)
+                ax.xaxis.set_major_locator(LogLocator(subs=subs))
                 ax.xaxis.set_major_formatter(FuncFormatter(lambda v, _: f"{v:g}"))
                 ax.xaxis.set_minor_formatter(NullFormatter())
+            else:
+                ax.xaxis.set_major_locator(MaxNLocator(nbins=5))
         else:
             levels = [str(v) for v in sorted(data[param].unique(), key=_sort_key)]
             ax.boxplot([data.loc[data[param].astype(str) == lv, "best_val_acc"]
@@ -176,9 +187,10 @@ def plot_effects(exp: Experiment, path: Path) -> Path | None:
         ax.set_visible(False)
     statuses = [s for s in STATUS_COLORS if s in set(exp.trials["status"])]
     fig.legend(handles=[plt.Line2D([], [], ls="", marker="o", color=STATUS_COLORS[s], label=s)
-                        for s in statuses], loc="upper right", fontsize=8)
-    fig.suptitle("Best validation accuracy of each trial against each hyperparameter "
-                 "(a trial stopped early had fewer epochs to get there)", fontsize=11)
+                        for s in statuses], loc="outside lower center", fontsize=9,
+               ncols=len(statuses))
+    fig.suptitle("Best validation accuracy of each trial against each hyperparameter",
+                 fontsize=11)
     return _finish(fig, path)
 
 
@@ -193,6 +205,7 @@ def _optuna_plot(exp: Experiment, path: Path, draw: Callable[[Any], Any],
     fig = ax.figure if hasattr(ax, "figure") else ax.flat[0].figure
     fig.set_size_inches(10, 5.5)
     fig.suptitle(title, fontsize=11)
+    fig.tight_layout()
     return _finish(fig, path)
 
 
@@ -200,12 +213,12 @@ def plot_importance(exp: Experiment, path: Path) -> Path | None:
     from optuna.visualization.matplotlib import plot_param_importances
 
     def draw(study: Any) -> Any:
-        ax = plot_param_importances(study)
+        ax = plot_param_importances(study, evaluator=importance_evaluator())
         ax.set_title("", loc="left")
         ax.set_title("")
         if ax.get_legend() is not None:
             ax.get_legend().remove()
-        ax.set_xlabel("importance for best validation accuracy (PED-ANOVA, sums to 1)")
+        ax.set_xlabel("importance for best validation accuracy (fANOVA, sums to 1)")
         return ax
 
     return _optuna_plot(exp, path, draw, 3,
@@ -216,7 +229,8 @@ def plot_parallel(exp: Experiment, path: Path) -> Path | None:
     from optuna.visualization.matplotlib import plot_parallel_coordinate
 
     def draw(study: Any) -> Any:
-        ax = plot_parallel_coordinate(study, target_name="best val_acc")
+        params = [p.removeprefix("config.") for p in important_params(exp, PARALLEL_PARAMS)]
+        ax = plot_parallel_coordinate(study, params=params, target_name="best val_acc")
         ax.set_title("", loc="left")
         ax.set_title("")
         for lines in ax.collections:
@@ -226,8 +240,11 @@ def plot_parallel(exp: Experiment, path: Path) -> Path | None:
 
     top = min(PARALLEL_TOP, len(exp.trials))
     top_exp = Experiment(exp.path, exp.spec, exp.trials.head(top), exp.epochs)
-    return _optuna_plot(top_exp, path, draw, 2,
-                        f"Parallel coordinates of the top {top} trials (colour = best val_acc)")
+    shown = min(PARALLEL_PARAMS, len(exp.hyperparameters))
+    which = ("" if shown == len(exp.hyperparameters) else
+             f", the {shown} most important of {len(exp.hyperparameters)} hyperparameters")
+    return _optuna_plot(top_exp, path, draw, 2, f"Parallel coordinates of the top {top} trials"
+                        f"{which} (colour = best val_acc)")
 
 
 PLOTS: dict[str, Callable[[Experiment, Path], Path | None]] = {

@@ -28,9 +28,10 @@ PLOT_CAPTIONS = {
     "all_trials": "Every trial's validation accuracy; an x marks where a trial stopped, dotted "
                   "lines are ASHA's rungs.",
     "best_trial": "The best trial's train vs validation loss and accuracy.",
-    "effects": "Best validation accuracy of each trial against each hyperparameter.",
+    "effects": "Best validation accuracy of each trial against each hyperparameter (a trial "
+               "stopped early had fewer epochs to get there).",
     "importance": "How much each hyperparameter explains the best validation accuracy "
-                  "(Optuna PED-ANOVA).",
+                  "(Optuna's fANOVA evaluator; with few trials, a rough guide).",
     "parallel": "The top trials' hyperparameters side by side.",
 }
 

@@ -8,6 +8,7 @@ import sys
 from pathlib import Path
 
 import pytest
+import torch
 
 from tune_cifar.checkpoint import load_state
 from tune_cifar.experiment import SPEC_FILE
@@ -67,6 +68,21 @@ BAD_INPUTS = [
     (["train", "--out", "{out}", "--config", "/no/such.json"], 2, r"cannot read --config"),
     (["train", "--out", "{experiment_parent}", "--data", "synthetic"], 2, r"is not empty"),
     (["train", "--out", "{out}", "--epochs", "0"], 2, r"--epochs must be positive"),
+    (["search", "--space", "{broken_space}"], 2,
+     r"space '.*broken\.py' failed to import: ZeroDivisionError"),
+    (["search", "--space", "{invalid_space}"], 2,
+     r"space 'invalid', key 'lrate': unknown config key 'lrate'"),
+    (["search", "--data", "sample", "--gpus-per-trial", "1", "--storage-path",
+      "{experiment_parent}"], 2, r"--gpus-per-trial 1 cannot be met: the Ray cluster has no GPUs"),
+    (["search", "--data", "sample", "--storage-path", "{experiment_parent}", "--name", "nope",
+      "--resume"], 2, r"--resume needs the --name .* of an existing experiment"),
+    (["analyze", "{a_dir}"], 2, r"is not a tune-cifar experiment \(no tune_cifar_spec\.json\)"),
+    (["best", "{a_dir}"], 2, r"is not a tune-cifar experiment"),
+    (["resume", "{a_dir}"], 2, r"is not a tune-cifar experiment"),
+    (["resume", "{experiment}"], 2, r"has no saved Tune state to resume from"),
+    (["evaluate", "{foreign_checkpoint}"], 2, r"foreign\.pt is not a tune-cifar checkpoint"),
+    (["predict", "{experiment}", "{a_file}"], 2, r"a_file is not an image file"),
+    (["predict", "{experiment}", "{a_dir}/missing.png"], 2, r"missing\.png does not exist"),
 ]
 
 
@@ -76,7 +92,15 @@ def test_bad_input_is_one_line_and_changes_nothing(
         tmp_path, existing_experiment, corrupt_data_dir, args, code, pattern):
     a_file = tmp_path / "a_file"
     a_file.write_text("x")
+    (tmp_path / "a_dir").mkdir()
+    (tmp_path / "broken.py").write_text("DESCRIPTION = 'x'\nSPACE = {'lr': 1 / 0}\n")
+    (tmp_path / "invalid.py").write_text("DESCRIPTION = 'x'\nSPACE = {'lrate': 0.1}\n")
+    torch.save({"weights": torch.zeros(2)}, tmp_path / "foreign.pt")
     values = {"corrupt": str(corrupt_data_dir), "a_file": str(a_file),
+              "a_dir": str(tmp_path / "a_dir"), "experiment": str(existing_experiment),
+              "broken_space": str(tmp_path / "broken.py"),
+              "invalid_space": str(tmp_path / "invalid.py"),
+              "foreign_checkpoint": str(tmp_path / "foreign.pt"),
               "experiment_parent": str(existing_experiment.parent), "out": str(tmp_path / "out")}
     before = snapshot(tmp_path)
     result = run_cli(*[a.format(**values) for a in args])

@@ -96,6 +96,9 @@ def add_search_parser(sub: argparse._SubParsersAction) -> None:
                    help="experiment name (default: SPACE-YYYYmmdd-HHMMSS)")
     p.add_argument("--overwrite", action="store_true",
                    help="replace an existing experiment of the same name")
+    p.add_argument("--resume", action="store_true",
+                   help="continue the existing experiment of this --name (as 'tune-cifar "
+                        "resume')")
     p.add_argument("--seed", type=int, default=d.seed,
                    help="seed of the search algorithm and of every trial (default 0)")
     p.add_argument("--time-budget", type=float, default=None, metavar="SECONDS",
@@ -114,7 +117,7 @@ def add_search_parser(sub: argparse._SubParsersAction) -> None:
 
 
 def cmd_search(args: argparse.Namespace) -> int:
-    from tune_cifar.tuner import raise_if_all_failed, run_search
+    from tune_cifar.tuner import run_search
 
     opts = SearchOptions(
         space=args.space, search=args.search, scheduler=args.scheduler,
@@ -126,13 +129,44 @@ def cmd_search(args: argparse.Namespace) -> int:
         keep_checkpoints=args.keep_checkpoints, max_failures=args.max_failures,
         overwrite=args.overwrite, progress_interval_s=args.progress_interval,
     )
-    outcome = run_search(opts, data_spec_from(args), argv=sys.argv)
+    if args.resume:
+        from tune_cifar.spaces import load_space
+        from tune_cifar.tuner import experiment_folder, resume_search
+
+        folder = experiment_folder(opts, load_space(opts.space))
+        if args.name is None or not folder.exists():
+            raise UsageError("--resume needs the --name (and --storage-path) of an existing "
+                             "experiment")
+        return report_outcome(resume_search(folder), opts.time_budget)
+    return report_outcome(run_search(opts, data_spec_from(args), argv=sys.argv),
+                          opts.time_budget)
+
+
+def report_outcome(outcome, time_budget: float | None) -> int:
+    """Print how a search ended; 130 when it was interrupted before every trial finished."""
+    from tune_cifar.tuner import raise_if_all_failed
+
     for error in outcome.errors:
         print(f"trial error: {error}", file=sys.stderr)
+    resume = f"tune-cifar resume {outcome.experiment_path}"
+    if outcome.unfinished and time_budget is None:
+        print(f"search interrupted with {outcome.unfinished} trials unfinished; nothing "
+              f"computed is lost. Continue with: {resume}", file=sys.stderr)
+    elif outcome.unfinished:
+        print(f"time budget reached with {outcome.unfinished} trials unfinished; continue "
+              f"with: {resume}", file=sys.stderr)
     raise_if_all_failed(outcome)
     print(f"{outcome.num_trials} trials; " + outcome.best.summary())
     print(f"experiment: {outcome.experiment_path}")
-    return 0
+    return 130 if outcome.unfinished and time_budget is None else 0
+
+
+def cmd_resume(args: argparse.Namespace) -> int:
+    from tune_cifar.experiment import read_spec
+    from tune_cifar.tuner import resume_search
+
+    budget = read_spec(args.experiment)["options"].get("time_budget")
+    return report_outcome(resume_search(args.experiment, args.retry_errored), budget)
 
 
 def add_train_parser(sub: argparse._SubParsersAction) -> None:
@@ -205,6 +239,17 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=cmd_spaces)
     p = sub.add_parser("keys", help="list every hyperparameter key with its range and default")
     p.set_defaults(func=cmd_keys)
+    p = sub.add_parser(
+        "resume", help="continue an interrupted search",
+        description="Continue a search stopped by Ctrl-C, a killed driver or a reboot: "
+                    "unfinished trials continue from their last checkpoints, finished trials "
+                    "stay finished. Tune's experiment state is pickled, and Ray advises to "
+                    "restore only folders you trust: tune-cifar first checks that the folder "
+                    "holds its own spec file, and reads data and flags from it.")
+    p.add_argument("experiment", type=Path, help="experiment folder")
+    p.add_argument("--retry-errored", action="store_true",
+                   help="also retry errored trials from their last checkpoints")
+    p.set_defaults(func=cmd_resume)
     add_result_parsers(sub, add_data_flags)
     return parser
 

@@ -166,16 +166,10 @@ class TrialConfig:
         return cfg
 
     def _check_consistency(self) -> None:
-        if self.erase_scale_min > self.erase_scale_max:
-            raise UsageError(
-                f"config: erase_scale_min {self.erase_scale_min} > erase_scale_max "
-                f"{self.erase_scale_max}"
-            )
-        if self.erase_ratio_min > self.erase_ratio_max:
-            raise UsageError(
-                f"config: erase_ratio_min {self.erase_ratio_min} > erase_ratio_max "
-                f"{self.erase_ratio_max}"
-            )
+        for stem in ("erase_scale", "erase_ratio"):
+            low, high = getattr(self, f"{stem}_min"), getattr(self, f"{stem}_max")
+            if low > high:
+                raise UsageError(f"config: {stem}_min {low} > {stem}_max {high}")
 
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)

@@ -79,7 +79,7 @@ class TrialRecord:
     trial_dir: Path
     trial_id: str
     config: dict[str, Any]
-    metrics: pd.DataFrame  # one row per reported epoch, Tune's bookkeeping columns included
+    metrics: pd.DataFrame  # one row per epoch, Tune's bookkeeping columns included
     error: str | None
 
     def checkpoint_at(self, row: pd.Series) -> Path | None:
@@ -105,8 +105,11 @@ def load_trial(trial_dir: Path) -> TrialRecord | None:
     if result.error is not None:
         error = str(result.error).strip().splitlines()[-1] if str(result.error).strip() else (
             type(result.error).__name__)
+    # A trial resumed from an older checkpoint (killed driver, lost node) reports some epochs
+    # again; the last report of an epoch is the one its history continued from.
+    metrics = frame.drop(columns=config_cols).drop_duplicates("training_iteration", keep="last")
     return TrialRecord(trial_dir, str(frame["trial_id"].iloc[0]), config,
-                       frame.drop(columns=config_cols).reset_index(drop=True), error)
+                       metrics.reset_index(drop=True), error)
 
 
 def load_trials(folder: Path) -> list[TrialRecord]:

@@ -1,6 +1,6 @@
 """A concise live view of a running search, in place of Ray's log flood.
 
-One line whenever the trial counts change, and at least every ``interval_s`` seconds:
+One line whenever a trial starts or ends, and at least every ``interval_s`` seconds:
 
     [00:01:12] 2 running, 3 pending, 1 stopped early, 2 done, 0 errored | best val_acc 0.6120
     (train_cifar_3f2a1_00004, epoch 3)
@@ -59,14 +59,17 @@ class LiveView(ProgressReporter):
                 best, best_trial = stats["max"], trial
         return best, best_trial
 
+    def _key(self, counts: Counter) -> tuple:
+        """What a new line is printed for: trials starting or ending, not trials queued."""
+        return tuple(sorted((s, n) for s, n in counts.items() if s != "pending"))
+
     def should_report(self, trials: list[Trial], done: bool = False) -> bool:
-        key = tuple(sorted(self._counts(trials).items()))
-        return key != self._last_line_key or (
+        return self._key(self._counts(trials)) != self._last_line_key or (
             time.monotonic() - self._last_time >= self.interval_s)
 
     def report(self, trials: list[Trial], done: bool, *sys_info: dict) -> None:
         counts = self._counts(trials)
-        self._last_line_key = tuple(sorted(counts.items()))
+        self._last_line_key = self._key(counts)
         self._last_time = time.monotonic()
         parts = [f"{counts[s]} {s}" for s in self.ORDER
                  if counts[s] or s in ("running", "done", "errored")]

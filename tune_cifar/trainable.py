@@ -6,7 +6,8 @@
 Each epoch ends in ``ray.tune.report(metrics, checkpoint=...)``; the checkpoint is the full
 trainer state, so a trial restored from ``ray.tune.get_checkpoint()`` (after a failure, an
 interrupted search or a PBT exploit) continues exactly where it stopped. A trial whose loss
-becomes NaN or inf reports ``diverged=True`` once and stops.
+becomes NaN or inf reports ``diverged=True`` once and stops. Each report also names the Ray
+node that trained the epoch (``node_id``), so a cluster run shows where trials ran.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import ray
 import torch
 from ray import tune
 
@@ -42,8 +44,10 @@ def train_cifar(config: dict[str, Any], data: TrainingData, settings: RunSetting
     if checkpoint is not None:
         with checkpoint.as_directory() as folder:
             trainer.load_state_dict(load_state(Path(folder)))
+    # Outside a Ray worker (tests call this function directly) there is no node to name.
+    node_id = ray.get_runtime_context().get_node_id() if ray.is_initialized() else "local"
     while not trainer.finished:
-        metrics = trainer.run_epoch()
+        metrics = {**trainer.run_epoch(), "node_id": node_id}
         with tempfile.TemporaryDirectory() as folder:
             save_state(trainer.state_dict(), Path(folder))
             tune.report(metrics, checkpoint=tune.Checkpoint.from_directory(folder))

@@ -23,7 +23,7 @@ from typing import Any
 
 from tune_cifar.data import DataBundle, DataSpec, load_data
 from tune_cifar.errors import TuneCifarError, UsageError
-from tune_cifar.experiment import BestTrial, best_trial, write_spec
+from tune_cifar.experiment import BestTrial, best_trial, read_spec, write_spec
 from tune_cifar.progress import LiveView
 from tune_cifar.spaces import SearchSpace, as_grid, as_sampled, load_space
 from tune_cifar.trainable import RunSettings, train_cifar
@@ -93,6 +93,7 @@ class SearchOutcome:
     best: BestTrial | None
     num_trials: int
     errors: list[str]
+    unfinished: int = 0  # trials neither done nor errored: the search was interrupted
 
 
 def experiment_folder(opts: SearchOptions, space: SearchSpace) -> Path:
@@ -162,6 +163,9 @@ def quiet_ray() -> None:
     os.environ.setdefault("RAY_AIR_NEW_OUTPUT", "0")  # lets our LiveView replace Ray's table
     os.environ.setdefault("RAY_DEDUP_LOGS", "0")
     os.environ.setdefault("TUNE_MAX_PENDING_TRIALS_PG", "4")
+    # Save Tune's experiment state every 2 s (Ray's "auto" waits 10 s or more), so that a
+    # killed driver loses at most one epoch per trial on resume.
+    os.environ.setdefault("TUNE_GLOBAL_CHECKPOINT_S", "2")
     for name in ("ray", "ray.tune", "ray.train", "ray.data"):
         logging.getLogger(name).setLevel(logging.ERROR)
 
@@ -206,6 +210,30 @@ def check_resources(opts: SearchOptions) -> tuple[int, float]:
     return opts.cpus_per_trial, gpus
 
 
+def trial_dirname(trial: Any) -> str:
+    """Short trial folder names (Tune's default spells out the whole config)."""
+    return f"trial_{trial.trial_id}"
+
+
+def make_trainable(bundle: DataBundle, opts: SearchOptions, cpus: int, gpus: float) -> Any:
+    """``train_cifar`` with the data in Ray's object store (once, not per trial) and its
+    resources attached."""
+    from ray import tune
+
+    settings = RunSettings(max_epochs=opts.max_epochs, threads=cpus,
+                           device="cuda" if gpus > 0 else "cpu")
+    return tune.with_resources(
+        tune.with_parameters(train_cifar, data=bundle.training, settings=settings),
+        {"cpu": cpus, "gpu": gpus},
+    )
+
+
+def _show_data(bundle: DataBundle) -> None:
+    print(bundle.describe(), flush=True)
+    for note in bundle.notes:
+        print(f"note: {note}", flush=True)
+
+
 def run_search(opts: SearchOptions, data_spec: DataSpec, argv: list[str] | None = None,
                bundle: DataBundle | None = None) -> SearchOutcome:
     """Validate everything, start Ray, run the search and return the best trial."""
@@ -219,39 +247,63 @@ def run_search(opts: SearchOptions, data_spec: DataSpec, argv: list[str] | None 
     folder = experiment_folder(opts, space)
     check_folder_free(folder, opts.overwrite)
     bundle = bundle or load_data(data_spec)
-    print(bundle.describe(), flush=True)
-    for note in bundle.notes:
-        print(f"note: {note}", flush=True)
+    _show_data(bundle)
     start_ray(opts.address)
     try:
         cpus, gpus = check_resources(opts)
         create_folder(folder, opts.overwrite)
         write_spec(folder, opts, data_spec, space, argv)
-        settings = RunSettings(max_epochs=opts.max_epochs, threads=cpus,
-                               device="cuda" if gpus > 0 else "cpu")
-        trainable = tune.with_resources(
-            tune.with_parameters(train_cifar, data=bundle.training, settings=settings),
-            {"cpu": cpus, "gpu": gpus},
-        )
         print(f"search {folder.name}: space {space.name} ({space.describe()}), "
               f"{opts.search} search, {opts.scheduler} scheduler, {num_samples} trials x "
               f"up to {opts.max_epochs} epochs, {cpus} CPU + {gpus:g} GPU per trial", flush=True)
         tuner = tune.Tuner(
-            trainable,
+            make_trainable(bundle, opts, cpus, gpus),
             param_space=param_space,
             tune_config=tune.TuneConfig(
                 metric=METRIC, mode=MODE, search_alg=search_alg, scheduler=scheduler,
                 num_samples=num_samples, max_concurrent_trials=opts.max_concurrent,
-                time_budget_s=opts.time_budget,
+                time_budget_s=opts.time_budget, trial_dirname_creator=trial_dirname,
             ),
             run_config=run_config(opts, folder),
         )
         results = tuner.fit()
     finally:
         ray.shutdown()
-    errors = [f"{r.path}: {str(r.error).strip().splitlines()[-1]}" for r in results if r.error]
-    best = best_trial(folder, METRIC)
-    return SearchOutcome(folder, best, len(results), errors)
+    return outcome_of(folder, results)
+
+
+def resume_search(folder: Path, retry_errored: bool = False,
+                  bundle: DataBundle | None = None) -> SearchOutcome:
+    """Continue an interrupted search from our spec file and Tune's saved state: unfinished
+    trials continue from their last checkpoints, finished ones stay finished, errored ones
+    are retried from their last checkpoints only with ``retry_errored``."""
+    import ray
+    from ray import tune
+
+    folder = Path(folder).expanduser().resolve()
+    spec = read_spec(folder)  # refuses folders that are not ours before Tune unpickles anything
+    if not tune.Tuner.can_restore(str(folder)):
+        raise UsageError(f"{folder} has no saved Tune state to resume from")
+    opts = SearchOptions(**spec["options"])
+    bundle = bundle or load_data(DataSpec(**spec["data"]))
+    _show_data(bundle)
+    start_ray(opts.address)
+    try:
+        cpus, gpus = check_resources(opts)
+        print(f"resuming {folder.name}", flush=True)
+        tuner = tune.Tuner.restore(str(folder), trainable=make_trainable(bundle, opts, cpus, gpus),
+                                   resume_unfinished=True, resume_errored=retry_errored)
+        results = tuner.fit()
+    finally:
+        ray.shutdown()
+    return outcome_of(folder, results)
+
+
+def outcome_of(folder: Path, results: Any) -> SearchOutcome:
+    errors = [f"trial {r.metrics.get('trial_id', Path(r.path).name)}: "
+              f"{str(r.error).strip().splitlines()[-1]}" for r in results if r.error]
+    unfinished = sum(1 for r in results if not r.error and not r.metrics.get("done"))
+    return SearchOutcome(folder, best_trial(folder, METRIC), len(results), errors, unfinished)
 
 
 def run_config(opts: SearchOptions, folder: Path) -> Any:

@@ -1,0 +1,206 @@
+"""Nothing lost: a killed driver, a killed trial process, a lost node, errors and NaNs.
+
+Each test runs real searches on synthetic data; trials train with one thread from a fixed
+seed, so an interrupted search can be compared epoch for epoch with an uninterrupted one.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from analysis import load_experiment
+from tune_cifar.data import DataSpec, load_data
+from tune_cifar.errors import TuneCifarError
+from tune_cifar.tuner import SearchOptions, raise_if_all_failed, run_search
+
+pytestmark = pytest.mark.slow
+
+GRID_SPACE = """
+from ray import tune
+
+DESCRIPTION = "2 x 2 grid for resilience tests"
+SPACE = {
+    "width": 0.5,
+    "erase_p": 0.0,
+    "optimizer": tune.grid_search(["sgd", "adam"]),
+    "batch_size": tune.grid_search([32, 64]),
+}
+"""
+DATA_FLAGS = ["--data", "synthetic", "--train-subset", "600", "--val-size", "200"]
+
+
+def cli(*args: str) -> list[str]:
+    return [sys.executable, "-m", "tune_cifar.cli", *args]
+
+
+def start(args: list[str], log: Path) -> subprocess.Popen:
+    env = {**os.environ, "PYTHONUNBUFFERED": "1"}
+    return subprocess.Popen(args, stdout=log.open("w"), stderr=subprocess.STDOUT, env=env,
+                            start_new_session=True)
+
+
+def rows_of(trial_dir: Path) -> list[dict]:
+    path = trial_dir / "result.json"
+    if not path.exists():
+        return []
+    rows = []
+    for line in path.read_text().splitlines():
+        try:
+            rows.append(json.loads(line))
+        except json.JSONDecodeError:  # being written
+            break
+    return rows
+
+
+def trial_dirs(folder: Path) -> list[Path]:
+    return sorted(p for p in folder.glob("trial_*") if p.is_dir())
+
+
+def wait_for(condition, timeout: float, what: str) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if condition():
+            return
+        time.sleep(0.5)
+    raise AssertionError(f"timed out waiting for {what}")
+
+
+def histories(folder: Path) -> dict[tuple, list[tuple]]:
+    """Per trial (keyed by its config): every epoch's (epoch, train_loss, val_acc)."""
+    exp = load_experiment(folder)
+    out = {}
+    for _, trial in exp.trials.iterrows():
+        key = (trial["config.optimizer"], trial["config.batch_size"])
+        rows = exp.epochs[exp.epochs["trial_id"] == trial["trial_id"]].sort_values("epoch")
+        out[key] = [(int(r.epoch), round(r.train_loss, 6), round(r.val_acc, 6))
+                    for r in rows.itertuples()]
+    return out
+
+
+@pytest.fixture()
+def grid_space(tmp_path: Path) -> Path:
+    path = tmp_path / "grid.py"
+    path.write_text(GRID_SPACE)
+    return path
+
+
+def test_killed_driver_resumes_to_the_same_histories(tmp_path, grid_space):
+    common = ["search", "--space", str(grid_space), "--search", "grid", "--scheduler", "fifo",
+              "--max-epochs", "6", "--max-concurrent", "2", "--storage-path", str(tmp_path),
+              *DATA_FLAGS]
+    straight = subprocess.run(cli(*common, "--name", "straight"), capture_output=True,
+                              text=True, timeout=400)
+    assert straight.returncode == 0, straight.stderr[-2000:]
+
+    killed = tmp_path / "killed"
+    proc = start(cli(*common, "--name", "killed"), tmp_path / "killed.log")
+    wait_for(lambda: sum(len(rows_of(d)) for d in trial_dirs(killed)) >= 5, 300,
+             "five reported epochs")
+    time.sleep(3)  # past one save of Tune's experiment state (every 2 s)
+    had_checkpoint = {d.name for d in trial_dirs(killed) if list(d.glob("checkpoint_*"))}
+    os.killpg(proc.pid, signal.SIGKILL)
+    proc.wait()
+    assert had_checkpoint
+
+    resumed = subprocess.run(cli("resume", str(killed)), capture_output=True, text=True,
+                             timeout=400)
+    assert resumed.returncode == 0, resumed.stderr[-2000:]
+    assert "resuming killed" in resumed.stdout
+
+    assert histories(killed) == histories(tmp_path / "straight")
+    for name in had_checkpoint:
+        epochs = [r["training_iteration"] for r in rows_of(killed / name)]
+        assert epochs.count(1) == 1, f"{name} started again from epoch 1: {epochs}"
+
+
+def test_a_killed_trial_process_resumes_from_its_checkpoint(tmp_path, grid_space):
+    exp = tmp_path / "exp"
+    proc = start(cli("search", "--space", str(grid_space), "--search", "grid", "--scheduler",
+                     "fifo", "--max-epochs", "6", "--max-concurrent", "1", "--max-failures", "2",
+                     "--storage-path", str(tmp_path), "--name", "exp", *DATA_FLAGS),
+                 tmp_path / "log")
+    wait_for(lambda: any(len(rows_of(d)) >= 2 for d in trial_dirs(exp)), 300, "two epochs")
+    victim = next(d for d in trial_dirs(exp) if len(rows_of(d)) >= 2)
+    os.kill(rows_of(victim)[-1]["pid"], signal.SIGKILL)
+    assert proc.wait(timeout=400) == 0, (tmp_path / "log").read_text()[-2000:]
+
+    rows = rows_of(victim)
+    epochs = [r["training_iteration"] for r in rows]
+    assert epochs.count(1) == 1 and sorted(set(epochs)) == list(range(1, 7))
+    restarts = [r for r in rows if r["iterations_since_restore"] == 1 and
+                r["training_iteration"] > 1]
+    assert restarts, "the trial did not continue from a checkpoint"
+    assert load_experiment(exp).trials["status"].eq("done").all()
+
+
+def test_a_lost_node_s_trials_finish_on_the_other_node(tmp_path, grid_space):
+    from ray.cluster_utils import Cluster
+
+    cluster = Cluster(initialize_head=True, head_node_args={"num_cpus": 1})
+    worker = cluster.add_node(num_cpus=1)
+    cluster.wait_for_nodes()
+    try:
+        exp = tmp_path / "exp"
+        proc = start(cli("search", "--space", str(grid_space), "--search", "grid",
+                         "--scheduler", "fifo", "--max-epochs", "8", "--max-failures", "3",
+                         "--address", cluster.address, "--storage-path", str(tmp_path),
+                         "--name", "exp", *DATA_FLAGS), tmp_path / "log")
+
+        def on_both_nodes() -> bool:
+            nodes = {rows_of(d)[-1]["node_id"] for d in trial_dirs(exp) if len(rows_of(d)) >= 2}
+            return len(nodes) == 2
+
+        wait_for(on_both_nodes, 300, "trials on both nodes")
+        lost = worker.node_id
+        cluster.remove_node(worker)
+        assert proc.wait(timeout=500) == 0, (tmp_path / "log").read_text()[-3000:]
+    finally:
+        cluster.shutdown()
+
+    moved = 0
+    for trial_dir in trial_dirs(exp):
+        rows = rows_of(trial_dir)
+        nodes = [r["node_id"] for r in rows]
+        assert sorted({r["training_iteration"] for r in rows}) == list(range(1, 9))
+        if lost in nodes and nodes[-1] != lost:
+            moved += 1
+            first_elsewhere = next(r for r in rows[nodes.index(lost):] if r["node_id"] != lost)
+            assert first_elsewhere["training_iteration"] > 1  # continued from a checkpoint
+    assert moved >= 1
+    assert load_experiment(exp).trials["status"].eq("done").all()
+
+
+def test_errored_trials_are_reported_and_the_search_goes_on(tmp_path):
+    bundle = load_data(DataSpec(source="synthetic", train_subset=200, val_size=100))
+    bundle.training.val_y = np.full_like(bundle.training.val_y, 10)  # no such class: raises
+    opts = SearchOptions(space="quick", num_samples=3, max_epochs=2, max_failures=0,
+                         storage_path=str(tmp_path), name="err", progress_interval_s=60)
+    outcome = run_search(opts, DataSpec(source="synthetic"), argv=["test"], bundle=bundle)
+    assert outcome.num_trials == 3 and len(outcome.errors) == 3  # every trial ran, none hidden
+    assert all("out of bounds" in e for e in outcome.errors)
+    with pytest.raises(TuneCifarError, match="finished without a result"):
+        raise_if_all_failed(outcome)
+
+
+def test_a_diverging_trial_is_stopped_and_marked(tmp_path):
+    space = tmp_path / "nan.py"
+    space.write_text('from ray import tune\nDESCRIPTION = "x"\nSPACE = {"model": "cnn_v2", '
+                     '"width": 0.5, "optimizer": "sgd", "momentum": 0.99, "erase_p": 0.0, '
+                     '"lr": tune.grid_search([0.01, 10.0])}\n')
+    bundle = load_data(DataSpec(source="synthetic", train_subset=300, val_size=100))
+    opts = SearchOptions(space=str(space), search="grid", scheduler="fifo", max_epochs=6,
+                         storage_path=str(tmp_path), name="nan", progress_interval_s=60)
+    outcome = run_search(opts, DataSpec(source="synthetic"), argv=["test"], bundle=bundle)
+    assert not outcome.errors
+    trials = load_experiment(outcome.experiment_path).trials.set_index("config.lr")
+    assert trials.loc[10.0, "status"] == "diverged" and trials.loc[10.0, "epochs_run"] < 6
+    assert trials.loc[0.01, "status"] == "done"
