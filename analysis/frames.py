@@ -47,17 +47,19 @@ class Experiment:
 
 
 def trial_status(trial: TrialRecord, max_epochs: int) -> tuple[str, int | None]:
-    """(status, epoch it stopped at if stopped early) from what the trial left on disk."""
+    """(status, epoch it stopped at if stopped early) from what the trial left on disk.
+
+    A trial that failed, was retried from its checkpoint and then finished counts as finished;
+    its last error stays in the ``error`` column."""
     last = trial.metrics.iloc[-1]
     epochs_run = int(last["training_iteration"])
-    if trial.error:
-        return "errored", None
+    finished = epochs_run >= max_epochs or bool(last.get("done", False))
     if bool(last.get("diverged", False)) or not np.isfinite(float(last["train_loss"])):
         return "diverged", epochs_run
-    if epochs_run >= max_epochs:
-        return "done", None
-    if bool(last.get("done", False)):
-        return "stopped early", epochs_run
+    if finished:
+        return ("done", None) if epochs_run >= max_epochs else ("stopped early", epochs_run)
+    if trial.error:
+        return "errored", None
     return "unfinished", None
 
 

@@ -183,8 +183,9 @@ def render_html(blocks: list[Block]) -> str:
             parts.append("<ul>" + "".join(f"<li>{_inline_md(i)}</li>" for i in b.content)
                          + "</ul>")
         elif b.kind == "table":
-            parts.append(b.content.to_html(index=False, float_format=lambda v: f"{v:.4g}",
-                                           na_rep="", border=0))
+            table = b.content.to_html(index=False, float_format=lambda v: f"{v:.4g}",
+                                      na_rep="", border=0)
+            parts.append(f'<div class="wide">{table}</div>')
         elif b.kind == "image":
             data = base64.b64encode(Path(b.content).read_bytes()).decode()
             parts.append(f'<figure><img src="data:image/png;base64,{data}" '
@@ -194,7 +195,8 @@ def render_html(blocks: list[Block]) -> str:
              "padding:0 1em;color:#222}table{border-collapse:collapse;font-size:0.9em}"
              "td,th{padding:3px 10px;border-bottom:1px solid #ddd;text-align:left}"
              "img{max-width:100%}figcaption{color:#555;font-size:0.9em}"
-             "code{background:#f3f3f3;padding:1px 4px}")
+             "code{background:#f3f3f3;padding:1px 4px}.wide{overflow-x:auto}"
+             "td{white-space:nowrap}")
     title = html.escape(str(blocks[0].content))
     return (f"<!DOCTYPE html><html><head><meta charset='utf-8'><title>{title}</title>"
             f"<style>{style}</style></head><body>{''.join(parts)}</body></html>\n")

@@ -1,6 +1,7 @@
 """The ``tune-cifar`` command end to end, in subprocesses, as a user runs it."""
 
 import csv
+import json
 import os
 import re
 import subprocess
@@ -29,7 +30,8 @@ def snapshot(folder: Path) -> dict[str, bytes]:
 def existing_experiment(tmp_path: Path) -> Path:
     folder = tmp_path / "results" / "taken"
     folder.mkdir(parents=True)
-    (folder / SPEC_FILE).write_text('{"old": true}\n')
+    (folder / SPEC_FILE).write_text(json.dumps({"options": {"max_epochs": 2}, "data": {},
+                                                "space": {"name": "quick"}}))
     return folder
 
 
@@ -80,6 +82,7 @@ BAD_INPUTS = [
     (["best", "{a_dir}"], 2, r"is not a tune-cifar experiment"),
     (["resume", "{a_dir}"], 2, r"is not a tune-cifar experiment"),
     (["resume", "{experiment}"], 2, r"has no saved Tune state to resume from"),
+    (["resume", "{fake_experiment}"], 2, r"is not a tune-cifar spec file \(no options, data"),
     (["evaluate", "{foreign_checkpoint}"], 2, r"foreign\.pt is not a tune-cifar checkpoint"),
     (["predict", "{experiment}", "{a_file}"], 2, r"a_file is not an image file"),
     (["predict", "{experiment}", "{a_dir}/missing.png"], 2, r"missing\.png does not exist"),
@@ -96,11 +99,14 @@ def test_bad_input_is_one_line_and_changes_nothing(
     (tmp_path / "broken.py").write_text("DESCRIPTION = 'x'\nSPACE = {'lr': 1 / 0}\n")
     (tmp_path / "invalid.py").write_text("DESCRIPTION = 'x'\nSPACE = {'lrate': 0.1}\n")
     torch.save({"weights": torch.zeros(2)}, tmp_path / "foreign.pt")
+    (tmp_path / "fake").mkdir()
+    (tmp_path / "fake" / SPEC_FILE).write_text('{"old": true}')
     values = {"corrupt": str(corrupt_data_dir), "a_file": str(a_file),
               "a_dir": str(tmp_path / "a_dir"), "experiment": str(existing_experiment),
               "broken_space": str(tmp_path / "broken.py"),
               "invalid_space": str(tmp_path / "invalid.py"),
               "foreign_checkpoint": str(tmp_path / "foreign.pt"),
+              "fake_experiment": str(tmp_path / "fake"),
               "experiment_parent": str(existing_experiment.parent), "out": str(tmp_path / "out")}
     before = snapshot(tmp_path)
     result = run_cli(*[a.format(**values) for a in args])

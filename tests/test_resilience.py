@@ -195,7 +195,7 @@ def test_a_diverging_trial_is_stopped_and_marked(tmp_path):
     space = tmp_path / "nan.py"
     space.write_text('from ray import tune\nDESCRIPTION = "x"\nSPACE = {"model": "cnn_v2", '
                      '"width": 0.5, "optimizer": "sgd", "momentum": 0.99, "erase_p": 0.0, '
-                     '"lr": tune.grid_search([0.01, 10.0])}\n')
+                     '"batch_size": 8, "lr": tune.grid_search([0.01, 10.0])}\n')
     bundle = load_data(DataSpec(source="synthetic", train_subset=300, val_size=100))
     opts = SearchOptions(space=str(space), search="grid", scheduler="fifo", max_epochs=6,
                          storage_path=str(tmp_path), name="nan", progress_interval_s=60)

@@ -62,9 +62,14 @@ def read_spec(folder: Path) -> dict[str, Any]:
     if not path.is_file():
         raise UsageError(f"{folder} is not a tune-cifar experiment (no {SPEC_FILE})")
     try:
-        return json.loads(path.read_text())
+        spec = json.loads(path.read_text())
     except json.JSONDecodeError as exc:
         raise UsageError(f"{path} is not valid JSON: {exc}") from None
+    missing = [k for k in ("options", "data", "space")
+               if not isinstance(spec, dict) or k not in spec]
+    if missing:
+        raise UsageError(f"{path} is not a tune-cifar spec file (no {', '.join(missing)})")
+    return spec
 
 
 def trial_dirs(folder: Path) -> list[Path]:

@@ -13,6 +13,7 @@ summarised at the end.
 from __future__ import annotations
 
 import logging
+import math
 import os
 import shutil
 import tempfile
@@ -149,6 +150,12 @@ def build_search(opts: SearchOptions, space: SearchSpace) -> tuple[Any, dict[str
     return searcher, {**seed, **as_sampled(space)}, num_samples
 
 
+def planned_trials(param_space: dict[str, Any], num_samples: int) -> int:
+    """How many trials Tune will run: every grid axis multiplies ``num_samples``."""
+    return num_samples * math.prod(len(v["grid_search"]) for v in param_space.values()
+                                   if isinstance(v, dict) and "grid_search" in v)
+
+
 def build_scheduler(opts: SearchOptions) -> Any:
     from ray.tune.schedulers import ASHAScheduler, FIFOScheduler
 
@@ -254,7 +261,8 @@ def run_search(opts: SearchOptions, data_spec: DataSpec, argv: list[str] | None 
         create_folder(folder, opts.overwrite)
         write_spec(folder, opts, data_spec, space, argv)
         print(f"search {folder.name}: space {space.name} ({space.describe()}), "
-              f"{opts.search} search, {opts.scheduler} scheduler, {num_samples} trials x "
+              f"{opts.search} search, {opts.scheduler} scheduler, "
+              f"{planned_trials(param_space, num_samples)} trials x "
               f"up to {opts.max_epochs} epochs, {cpus} CPU + {gpus:g} GPU per trial", flush=True)
         tuner = tune.Tuner(
             make_trainable(bundle, opts, cpus, gpus),
