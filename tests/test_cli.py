@@ -12,6 +12,7 @@ import pytest
 import torch
 
 from tune_cifar.checkpoint import load_state
+from tune_cifar.cli import main
 from tune_cifar.experiment import SPEC_FILE
 
 
@@ -92,7 +93,10 @@ BAD_INPUTS = [
 @pytest.mark.parametrize(("args", "code", "pattern"), BAD_INPUTS,
                          ids=[" ".join(a[:3]) for a, _, _ in BAD_INPUTS])
 def test_bad_input_is_one_line_and_changes_nothing(
-        tmp_path, existing_experiment, corrupt_data_dir, args, code, pattern):
+        tmp_path, existing_experiment, corrupt_data_dir, args, code, pattern, capsys,
+        monkeypatch):
+    """In-process through ``main`` (the subprocess tests below cover the real entry point)."""
+    monkeypatch.delenv("TUNE_CIFAR_DATA", raising=False)
     a_file = tmp_path / "a_file"
     a_file.write_text("x")
     (tmp_path / "a_dir").mkdir()
@@ -109,10 +113,11 @@ def test_bad_input_is_one_line_and_changes_nothing(
               "fake_experiment": str(tmp_path / "fake"),
               "experiment_parent": str(existing_experiment.parent), "out": str(tmp_path / "out")}
     before = snapshot(tmp_path)
-    result = run_cli(*[a.format(**values) for a in args])
-    assert result.returncode == code, result.stderr
-    lines = result.stderr.strip().splitlines()
-    assert len(lines) == 1 and lines[0].startswith("tune-cifar: error: "), result.stderr
+    returncode = main([a.format(**values) for a in args])
+    stderr = capsys.readouterr().err
+    assert returncode == code, stderr
+    lines = stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("tune-cifar: error: "), stderr
     assert re.search(pattern, lines[0]), lines[0]
     assert snapshot(tmp_path) == before
 

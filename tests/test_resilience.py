@@ -122,6 +122,22 @@ def test_killed_driver_resumes_to_the_same_histories(tmp_path, grid_space):
         assert epochs.count(1) == 1, f"{name} started again from epoch 1: {epochs}"
 
 
+def test_ctrl_c_stops_cleanly_and_prints_the_resume_command(tmp_path, grid_space):
+    exp = tmp_path / "exp"
+    proc = subprocess.Popen(
+        cli("search", "--space", str(grid_space), "--search", "grid", "--scheduler", "fifo",
+            "--max-epochs", "20", "--storage-path", str(tmp_path), "--name", "exp", *DATA_FLAGS),
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        env={**os.environ, "PYTHONUNBUFFERED": "1"})
+    wait_for(lambda: any(len(rows_of(d)) >= 2 for d in trial_dirs(exp)), 300, "two epochs")
+    proc.send_signal(signal.SIGINT)
+    _, err = proc.communicate(timeout=120)
+    assert proc.returncode == 130, err[-2000:]
+    assert f"Continue with: tune-cifar resume {exp}" in err
+    assert "Traceback" not in err
+    assert any(list(d.glob("checkpoint_*")) for d in trial_dirs(exp))
+
+
 def test_a_killed_trial_process_resumes_from_its_checkpoint(tmp_path, grid_space):
     exp = tmp_path / "exp"
     proc = start(cli("search", "--space", str(grid_space), "--search", "grid", "--scheduler",
