@@ -120,7 +120,8 @@ def _check(space_name: str, check: Any, where: str) -> None:
     try:
         check()
     except UsageError as exc:
-        raise UsageError(f"space {space_name!r}, {where}: {exc}") from None
+        detail = str(exc).removeprefix(f"config {where}: ")  # the key is named once already
+        raise UsageError(f"space {space_name!r}, {where}: {detail}") from None
 
 
 def _values_to_check(key: str, value: Any) -> list[Any]:
