@@ -67,6 +67,8 @@ BAD_INPUTS = [
     (["search", "--data", "sample", "--storage-path", "{a_file}/sub"], 2,
      r"cannot write to storage path .*: Not a directory"),
     (["search", "--data", "sample", "--train-subset", "0"], 2, r"--train-subset must be positive"),
+    (["search", "--data", "sample", "--storage-path", "s3://bucket/results"], 2,
+     r"--storage-path s3://bucket/results: cloud URIs are not supported yet"),
     (["train", "--out", "{out}", "--lr", "50"], 2, r"config key 'lr': 50.0 is outside"),
     (["train", "--out", "{out}", "--config", "/no/such.json"], 2, r"cannot read --config"),
     (["train", "--out", "{experiment_parent}", "--data", "synthetic"], 2, r"is not empty"),

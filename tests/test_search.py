@@ -1,6 +1,7 @@
 """Real Ray Tune searches on small real images (the shipped sample, 300 train / 200 val)."""
 
 import json
+import time
 from pathlib import Path
 
 import pytest
@@ -85,3 +86,12 @@ def test_existing_experiment_is_refused_untouched(tmp_path, sample_bundle):
     with pytest.raises(UsageError, match="already exists"):
         search(tmp_path, sample_bundle, space="quick", max_epochs=1)
     assert json.loads((folder / SPEC_FILE).read_text()) == {"old": True}
+
+
+def test_time_budget_ends_the_search_and_keeps_what_was_trained(tmp_path, sample_bundle):
+    start = time.monotonic()
+    outcome = search(tmp_path, sample_bundle, space="quick", scheduler="fifo", num_samples=2,
+                     max_epochs=200, time_budget=15)
+    assert time.monotonic() - start < 90
+    assert outcome.unfinished == 2 and outcome.best is not None
+    assert 1 <= outcome.best.epochs_run < 200

@@ -97,9 +97,22 @@ class SearchOutcome:
     unfinished: int = 0  # trials neither done nor errored: the search was interrupted
 
 
+def storage_folder(storage_path: str) -> Path:
+    """The local folder of ``--storage-path``: a path, ``~/...`` or a ``file://`` URI.
+
+    Cloud URIs (s3://, gs://, ...) are refused: analysis, resume and restore read the
+    experiment folder as files, so share a file system between nodes instead."""
+    if storage_path.startswith("file://"):
+        return Path(storage_path.removeprefix("file://")).resolve()
+    if "://" in storage_path:
+        raise UsageError(f"--storage-path {storage_path}: cloud URIs are not supported yet; "
+                         "use a local folder or a file system that every node mounts")
+    return Path(storage_path).expanduser().resolve()
+
+
 def experiment_folder(opts: SearchOptions, space: SearchSpace) -> Path:
     name = opts.name or f"{space.name}-{time.strftime('%Y%m%d-%H%M%S')}"
-    return Path(opts.storage_path).expanduser().resolve() / name
+    return storage_folder(opts.storage_path) / name
 
 
 def check_folder_free(folder: Path, overwrite: bool) -> None:
