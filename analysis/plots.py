@@ -34,6 +34,7 @@ from matplotlib.ticker import FuncFormatter, LogLocator, MaxNLocator, NullFormat
 
 from analysis.frames import Experiment
 from analysis.study import as_optuna_study, importance_evaluator, important_params, log_scaled
+from tune_cifar.experiment import format_value
 
 TOP_K = 5
 PARALLEL_TOP = 12
@@ -41,12 +42,6 @@ LABEL_PARAMS = 4  # hyperparameters named in a curve's label
 PARALLEL_PARAMS = 6  # axes of the parallel-coordinates plot besides the metric
 STATUS_COLORS = {"done": "tab:blue", "stopped early": "tab:gray", "diverged": "tab:red",
                  "errored": "tab:red", "unfinished": "tab:orange"}
-
-
-def _fmt(value: Any) -> str:
-    if isinstance(value, float):
-        return f"{value:.3g}"
-    return str(value)
 
 
 def _sort_key(value: Any) -> tuple[int, Any]:
@@ -58,7 +53,7 @@ def _sort_key(value: Any) -> tuple[int, Any]:
 
 def trial_label(trial: pd.Series, keys: list[str]) -> str:
     """``keys`` of a trial as 'key=value' pairs."""
-    return ", ".join(f"{k.removeprefix('config.')}={_fmt(trial[k])}" for k in keys)
+    return ", ".join(f"{k.removeprefix('config.')}={format_value(trial[k], 3)}" for k in keys)
 
 
 def _finish(fig: plt.Figure, path: Path) -> Path:

@@ -19,6 +19,7 @@ import pandas as pd
 from analysis.diagnostics import diagnose
 from analysis.frames import Experiment
 from tune_cifar.config import TrialConfig
+from tune_cifar.experiment import format_value
 
 SEED_BEST = 0.8941
 LEADERBOARD_ROWS = 10
@@ -52,14 +53,6 @@ def compute_summary(exp: Experiment) -> dict[str, float]:
     full = len(exp.trials) * exp.max_epochs
     return {"trial_epochs": spent, "full_epochs": full, "saved_epochs": full - spent,
             "trial_hours": exp.trials["wall_time_s"].sum() / 3600}
-
-
-def _fmt(value: object) -> str:
-    if isinstance(value, float):
-        return f"{value:.4g}"
-    if value is None or (isinstance(value, float) and pd.isna(value)) or value is pd.NA:
-        return ""
-    return str(value)
 
 
 def leaderboard(exp: Experiment) -> pd.DataFrame:
@@ -137,7 +130,8 @@ def best_config_table(best: pd.Series) -> pd.DataFrame:
 def _md_table(frame: pd.DataFrame) -> str:
     lines = ["| " + " | ".join(map(str, frame.columns)) + " |",
              "|" + "---|" * len(frame.columns)]
-    lines += ["| " + " | ".join(_fmt(v) for v in row) + " |" for row in frame.itertuples(False)]
+    lines += ["| " + " | ".join(format_value(v) for v in row) + " |"
+              for row in frame.itertuples(index=False)]
     return "\n".join(lines)
 
 

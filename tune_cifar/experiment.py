@@ -4,8 +4,9 @@
     best = best_trial(folder, "val_acc")     # best epoch over all trials, with its checkpoint
     print(best.summary())
 
-Trial results are read from each trial's ``result.json`` (one JSON object per reported
-epoch, written by Tune), never from Tune's pickled experiment state.
+Trials are read with Tune's own ``Result.from_path``: ``result.json`` (one JSON object per
+reported epoch) and, for a trial that failed, Tune's pickled ``error.pkl``. Like ``resume``,
+read only experiment folders you trust; every command first checks our spec file.
 """
 
 from __future__ import annotations
@@ -139,7 +140,7 @@ class BestTrial:
 
     def summary(self) -> str:
         shown = {k: v for k, v in self.config.items() if k != "seed"}
-        config = " ".join(f"{k}={_fmt(v)}" for k, v in shown.items())
+        config = " ".join(f"{k}={format_value(v)}" for k, v in shown.items())
         return (f"best trial {self.trial_id}: {self.metric} {self.value:.4f} at epoch "
                 f"{self.epoch} of {self.epochs_run}\n  config: {config}\n"
                 f"  checkpoint: {self.checkpoint or '(none kept)'}")
@@ -151,8 +152,14 @@ class BestTrial:
                 "checkpoint": str(self.checkpoint) if self.checkpoint else None}
 
 
-def _fmt(value: Any) -> str:
-    return f"{value:.4g}" if isinstance(value, float) else str(value)
+def format_value(value: Any, digits: int = 4) -> str:
+    """A config or metric value for people: floats to ``digits`` significant digits, missing
+    values as an empty string."""
+    if value is None or value is pd.NA or (isinstance(value, float) and np.isnan(value)):
+        return ""
+    if isinstance(value, float):
+        return f"{value:.{digits}g}"
+    return str(value)
 
 
 def best_trial(folder: Path, metric: str = "val_acc", scope: str = "best") -> BestTrial | None:
