@@ -1,0 +1,63 @@
+"""Why a CPU search defaults to one thread per trial: throughput of N 1-thread trials at once
+against one N-thread trial, on the same machine, in the same run.
+
+Each configuration is ``tune-cifar train`` in a subprocess (CNN_v4, the seed's run-6
+augmentation); the figure is training images per second summed over the processes running at
+once, taken from the last epoch of each ``history.csv``.
+
+    python benchmarks/threads_per_trial.py --data-dir ../shared/data --train-subset 10000
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import os
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+
+def train_processes(count: int, threads: int, args: argparse.Namespace, root: Path) -> float:
+    """Run ``count`` trainings of ``threads`` threads at once; summed images/s."""
+    data = (["--data", "cifar10", "--data-dir", str(args.data_dir), "--train-subset",
+             str(args.train_subset), "--val-size", "1000"] if args.data_dir else
+            ["--data", "sample"])
+    procs, outs = [], []
+    for i in range(count):
+        out = root / f"{count}x{threads}-{i}"
+        outs.append(out)
+        procs.append(subprocess.Popen(
+            [sys.executable, "-m", "tune_cifar.cli", "train", "--epochs", str(args.epochs),
+             "--threads", str(threads), "--device", "cpu", "--seed", str(i), "--out", str(out),
+             *data], stdout=subprocess.DEVNULL))
+    for proc in procs:
+        if proc.wait() != 0:
+            raise SystemExit("a training run failed")
+    total = 0.0
+    for out in outs:
+        with (out / "history.csv").open() as f:
+            total += float(list(csv.DictReader(f))[-1]["images_per_s"])
+    return total
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--data-dir", type=Path, default=None,
+                        help="CIFAR-10 folder (default: the shipped sample)")
+    parser.add_argument("--train-subset", type=int, default=10000)
+    parser.add_argument("--epochs", type=int, default=2)
+    parser.add_argument("--cores", type=int, default=os.cpu_count() or 2)
+    args = parser.parse_args()
+    with tempfile.TemporaryDirectory() as tmp:
+        one_wide = train_processes(1, args.cores, args, Path(tmp))
+        many_narrow = train_processes(args.cores, 1, args, Path(tmp))
+    print(f"1 trial x {args.cores} threads: {one_wide:.0f} images/s")
+    print(f"{args.cores} trials x 1 thread:  {many_narrow:.0f} images/s together")
+    print(f"ratio: {many_narrow / one_wide:.2f}x "
+          f"({'1 thread per trial' if many_narrow > one_wide else 'more threads'} wins)")
+
+
+if __name__ == "__main__":
+    main()
