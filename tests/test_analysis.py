@@ -166,3 +166,17 @@ def test_cli_analyze_best_and_predict(experiment, tmp_path):
     assert not_experiment.returncode == 2
     assert not_experiment.stderr.strip() == (
         f"tune-cifar: error: {tmp_path} is not a tune-cifar experiment (no tune_cifar_spec.json)")
+
+
+def test_a_running_trial_caught_mid_line_keeps_its_complete_epochs(experiment, tmp_path):
+    import shutil
+
+    copy = tmp_path / "running"
+    shutil.copytree(experiment.path, copy)
+    result = next(copy.glob("*/result.json"))
+    lines = result.read_text().splitlines()
+    result.write_text("\n".join(lines) + "\n" + lines[-1][:40])  # a report being written
+    running = load_experiment(copy)
+    trial_id = json.loads(lines[0])["trial_id"]
+    assert (running.epochs["trial_id"] == trial_id).sum() == len(lines)
+    assert len(running.trials) == len(experiment.trials)

@@ -163,3 +163,18 @@ def test_search_end_to_end_prints_the_best_trial(tmp_path):
     checkpoint = re.search(r"checkpoint: (\S+)", out).group(1)
     assert (Path(checkpoint) / "state.pt").is_file()
     assert "Traceback" not in result.stderr and "WARNING" not in result.stderr
+
+
+def test_an_unexpected_error_is_one_line_unless_debug(monkeypatch, capsys):
+    import tune_cifar.cli as cli
+
+    def broken(args):
+        raise RuntimeError("something nobody foresaw")
+
+    monkeypatch.setattr(cli, "cmd_keys", broken)
+    assert main(["keys"]) == 1
+    err = capsys.readouterr().err.strip()
+    assert err == ("tune-cifar: internal error: RuntimeError: something nobody foresaw (run "
+                   "with --debug for the traceback)")
+    with pytest.raises(RuntimeError):
+        main(["--debug", "keys"])

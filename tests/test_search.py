@@ -95,3 +95,15 @@ def test_time_budget_ends_the_search_and_keeps_what_was_trained(tmp_path, sample
     assert time.monotonic() - start < 90
     assert outcome.unfinished == 2 and outcome.best is not None
     assert 1 <= outcome.best.epochs_run < 200
+
+
+def test_seed_study_runs_the_six_fixed_configurations(tmp_path, synthetic_bundle):
+    outcome = search(tmp_path, synthetic_bundle, space="seed_study", scheduler="fifo",
+                     max_epochs=1)
+    runs = [rows[0]["config"] for rows in trials(outcome.experiment_path).values()]
+    got = sorted((c["model"], c["optimizer"], c["momentum"], c["erase_p"], c["batch_norm"],
+                  c["dropout1"]) for c in runs)
+    assert got == sorted([
+        ("cnn_v2", "sgd", 0.0, 0.0, False, 0.0), ("cnn_v2", "sgd", 0.9, 0.0, False, 0.0),
+        ("cnn_v2", "adam", 0.9, 0.0, False, 0.0), ("cnn_v3", "adam", 0.9, 0.0, False, 0.2),
+        ("cnn_v4", "adam", 0.9, 0.0, True, 0.2), ("cnn_v4", "adam", 0.9, 0.5, True, 0.2)])

@@ -270,6 +270,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     except BrokenPipeError:  # output piped into head and the like
         sys.stderr.close()
         return 0
+    except Exception as exc:  # a bug or an unforeseen failure: still one line unless --debug
+        if args.debug:
+            raise
+        print(f"tune-cifar: internal error: {type(exc).__name__}: {exc} (run with --debug "
+              "for the traceback)", file=sys.stderr)
+        return 1
 
 
 if __name__ == "__main__":

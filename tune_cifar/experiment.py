@@ -100,22 +100,35 @@ def load_trial(trial_dir: Path) -> TrialRecord | None:
 
     try:
         result = Result.from_path(str(trial_dir))
-    except (RuntimeError, ValueError):  # a running trial's half-written first line
+        frame, trial_error = result.metrics_dataframe, result.error
+    except ValueError:  # a running trial caught mid-line: read the complete lines only
+        frame, trial_error = _complete_rows(trial_dir / RESULT_FILE), None
+    except RuntimeError:  # no result file yet
         return None
-    frame = result.metrics_dataframe
     if frame is None or frame.empty:
         return None
     config_cols = [c for c in frame.columns if c.startswith("config/")]
     config = {c.removeprefix("config/"): _plain(frame[c].iloc[0]) for c in config_cols}
     error = None
-    if result.error is not None:
-        error = str(result.error).strip().splitlines()[-1] if str(result.error).strip() else (
-            type(result.error).__name__)
+    if trial_error is not None:
+        error = str(trial_error).strip().splitlines()[-1] if str(trial_error).strip() else (
+            type(trial_error).__name__)
     # A trial resumed from an older checkpoint (killed driver, lost node) reports some epochs
     # again; the last report of an epoch is the one its history continued from.
     metrics = frame.drop(columns=config_cols).drop_duplicates("training_iteration", keep="last")
     return TrialRecord(trial_dir, str(frame["trial_id"].iloc[0]), config,
                        metrics.reset_index(drop=True), error)
+
+
+def _complete_rows(path: Path) -> pd.DataFrame:
+    """The rows of a result.json whose lines are complete, flattened as Tune flattens them."""
+    rows = []
+    for line in path.read_text().splitlines():
+        try:
+            rows.append(json.loads(line))
+        except json.JSONDecodeError:
+            break
+    return pd.json_normalize(rows, sep="/")
 
 
 def load_trials(folder: Path) -> list[TrialRecord]:

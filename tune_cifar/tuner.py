@@ -22,6 +22,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from tune_cifar.config import TrialConfig
 from tune_cifar.data import DataBundle, DataSpec, load_data
 from tune_cifar.errors import TuneCifarError, UsageError
 from tune_cifar.experiment import BestTrial, best_trial, read_spec, write_spec
@@ -145,9 +146,11 @@ def build_search(opts: SearchOptions, space: SearchSpace) -> tuple[Any, dict[str
         if opts.search == "optuna":
             raise UsageError(f"space {space.name!r} is a fixed list of configurations; "
                              "use --search random or grid")
-        points = [{**seed, **p} for p in space.points]
+        # Tune only fills in keys its param space has, so each point is spelled out in full
+        # (presets resolved) and the param space holds every key.
+        points = [TrialConfig.from_dict({**seed, **p}).to_dict() for p in space.points]
         return (BasicVariantGenerator(points_to_evaluate=points, random_state=opts.seed),
-                {}, len(points) * (opts.num_samples or 1))
+                TrialConfig(seed=opts.seed).to_dict(), len(points) * (opts.num_samples or 1))
     if opts.search == "grid":
         return (BasicVariantGenerator(random_state=opts.seed), {**seed, **as_grid(space)},
                 opts.num_samples or 1)
