@@ -153,7 +153,7 @@ def test_cli_analyze_best_and_predict(experiment, tmp_path):
     for name in ("trials.csv", "trials.parquet", "epochs.csv", "epochs.parquet", "report.md",
                  "report.html", *(f"{p}.png" for p in PLOTS)):
         assert (out / name).is_file(), name
-    best = run_cli("best", str(experiment.path), "--json")
+    best = run_cli("best", f"file://{experiment.path}", "--json")
     parsed = json.loads(best.stdout)
     assert parsed["value"] == pytest.approx(experiment.trials["best_val_acc"].max())
     assert parsed["checkpoint"].endswith(f"checkpoint_{parsed['epoch'] - 1:06d}")

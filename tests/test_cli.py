@@ -89,6 +89,10 @@ BAD_INPUTS = [
     (["evaluate", "{foreign_checkpoint}"], 2, r"foreign\.pt is not a tune-cifar checkpoint"),
     (["predict", "{experiment}", "{a_file}"], 2, r"a_file is not an image file"),
     (["predict", "{experiment}", "{a_dir}/missing.png"], 2, r"missing\.png does not exist"),
+    (["analyze", "s3://bucket/exp"], 2,
+     r"^tune-cifar analyze: error: argument experiment: path s3://bucket/exp: cloud URIs"),
+    (["search", "--max-epochs", "x"], 2,
+     r"^tune-cifar search: error: argument --max-epochs: invalid int value: 'x'$"),
 ]
 
 
@@ -115,11 +119,15 @@ def test_bad_input_is_one_line_and_changes_nothing(
               "fake_experiment": str(tmp_path / "fake"),
               "experiment_parent": str(existing_experiment.parent), "out": str(tmp_path / "out")}
     before = snapshot(tmp_path)
-    returncode = main([a.format(**values) for a in args])
+    try:
+        returncode = main([a.format(**values) for a in args])
+    except SystemExit as exit_:  # argparse's own errors
+        returncode = exit_.code
     stderr = capsys.readouterr().err
     assert returncode == code, stderr
     lines = stderr.strip().splitlines()
-    assert len(lines) == 1 and lines[0].startswith("tune-cifar: error: "), stderr
+    assert len(lines) == 1 and lines[0].startswith("tune-cifar"), stderr
+    assert ": error: " in lines[0]
     assert re.search(pattern, lines[0]), lines[0]
     assert snapshot(tmp_path) == before
 

@@ -18,13 +18,30 @@ import sys
 import traceback
 from collections.abc import Callable, Sequence
 from pathlib import Path
+from typing import NoReturn
 
 from tune_cifar.config import KEYS, TrialConfig, format_keys_table
 from tune_cifar.data import DataSpec, load_data
 from tune_cifar.data.datasets import DATA_DIR_ENV, SOURCES
 from tune_cifar.errors import TuneCifarError, UsageError
+from tune_cifar.experiment import local_folder
 from tune_cifar.results_cli import add_result_parsers
 from tune_cifar.tuner import DEFAULT_STORAGE, SCHEDULERS, SEARCHES, SearchOptions
+
+
+class Parser(argparse.ArgumentParser):
+    """argparse with one-line errors (no usage block), exit code 2, like our own errors."""
+
+    def error(self, message: str) -> NoReturn:
+        self.exit(2, f"{self.prog}: error: {message}\n")
+
+
+def folder_arg(text: str) -> Path:
+    """An experiment or checkpoint path argument: a path, ``~/...`` or ``file://`` URI."""
+    try:
+        return local_folder(text)
+    except UsageError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
 
 
 def _bool_flag(text: str) -> bool:
@@ -227,7 +244,7 @@ def cmd_keys(args: argparse.Namespace) -> int:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    parser = Parser(
         prog="tune-cifar",
         description="Hyperparameter search for the seed study's CIFAR-10 CNNs on Ray Tune.")
     parser.add_argument("--debug", action="store_true", help="show tracebacks on errors")
@@ -246,11 +263,11 @@ def build_parser() -> argparse.ArgumentParser:
                     "stay finished. Tune's experiment state is pickled, and Ray advises to "
                     "restore only folders you trust: tune-cifar first checks that the folder "
                     "holds its own spec file, and reads data and flags from it.")
-    p.add_argument("experiment", type=Path, help="experiment folder")
+    p.add_argument("experiment", type=folder_arg, help="experiment folder (or file:// URI)")
     p.add_argument("--retry-errored", action="store_true",
                    help="also retry errored trials from their last checkpoints")
     p.set_defaults(func=cmd_resume)
-    add_result_parsers(sub, add_data_flags)
+    add_result_parsers(sub, add_data_flags, folder_arg)
     return parser
 
 

@@ -29,6 +29,20 @@ SPEC_FILE = "tune_cifar_spec.json"
 RESULT_FILE = "result.json"
 
 
+def local_folder(location: str, what: str = "path") -> Path:
+    """A local path for a path, ``~/...`` or ``file://`` URI.
+
+    Cloud URIs (s3://, gs://, ...) are refused: search, analysis, resume and restore read
+    experiment folders as files, so share a file system between nodes instead."""
+    location = str(location)
+    if location.startswith("file://"):
+        return Path(location.removeprefix("file://")).resolve()
+    if "://" in location:
+        raise UsageError(f"{what} {location}: cloud URIs are not supported yet; use a local "
+                         "folder or a file system that every node mounts")
+    return Path(location).expanduser().resolve()
+
+
 def package_versions() -> dict[str, str]:
     import optuna
     import ray

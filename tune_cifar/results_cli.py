@@ -18,17 +18,17 @@ from tune_cifar.errors import UsageError
 from tune_cifar.experiment import best_trial, read_spec
 
 
-def add_result_parsers(sub: argparse._SubParsersAction,
-                       add_data_flags: Callable[..., None]) -> None:
+def add_result_parsers(sub: argparse._SubParsersAction, add_data_flags: Callable[..., None],
+                       folder_arg: Callable[[str], Path]) -> None:
     p = sub.add_parser("analyze", help="tables, plots and a report of an experiment",
                        description="Write trials/epochs frames (CSV, Parquet), plots (PNG) and "
                                    "report.md + report.html for an experiment folder.")
-    p.add_argument("experiment", type=Path, help="experiment folder")
+    p.add_argument("experiment", type=folder_arg, help="experiment folder (or file:// URI)")
     p.add_argument("--out", type=Path, default=None, help="output folder (default EXP/analysis)")
     p.set_defaults(func=cmd_analyze)
 
     p = sub.add_parser("best", help="the best trial of an experiment and its checkpoint")
-    p.add_argument("experiment", type=Path, help="experiment folder")
+    p.add_argument("experiment", type=folder_arg, help="experiment folder (or file:// URI)")
     p.add_argument("--json", action="store_true", help="print JSON")
     p.add_argument("--scope", choices=("best", "last"), default="best",
                    help="best: each trial's best epoch (default); last: each trial's last epoch")
@@ -37,7 +37,8 @@ def add_result_parsers(sub: argparse._SubParsersAction,
     p = sub.add_parser("evaluate", help="evaluate a checkpoint: accuracy, per class, plots",
                        description="Rebuild the model from a checkpoint (an experiment folder "
                                    "means its best checkpoint) and evaluate it.")
-    p.add_argument("target", type=Path, help="experiment folder or checkpoint folder/file")
+    p.add_argument("target", type=folder_arg,
+                   help="experiment folder or checkpoint folder/file (or file:// URI)")
     p.add_argument("--split", choices=("test", "val"), default="test",
                    help="test set (default) or the experiment's validation split")
     p.add_argument("--scope", choices=("best", "last"), default="best",
@@ -52,7 +53,8 @@ def add_result_parsers(sub: argparse._SubParsersAction,
     p = sub.add_parser("predict", help="class probabilities for image files",
                        description="Class probabilities for image files of any size; images "
                                    "that are not 32x32 are resized to 32x32 (and said so).")
-    p.add_argument("target", type=Path, help="experiment folder or checkpoint folder/file")
+    p.add_argument("target", type=folder_arg,
+                   help="experiment folder or checkpoint folder/file (or file:// URI)")
     p.add_argument("images", type=Path, nargs="+", help="image files (PNG, JPEG, ...)")
     p.add_argument("--scope", choices=("best", "last"), default="best")
     p.add_argument("--json", action="store_true", help="print JSON")

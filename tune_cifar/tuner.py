@@ -25,7 +25,7 @@ from typing import Any
 from tune_cifar.config import TrialConfig
 from tune_cifar.data import DataBundle, DataSpec, load_data
 from tune_cifar.errors import TuneCifarError, UsageError
-from tune_cifar.experiment import BestTrial, best_trial, read_spec, write_spec
+from tune_cifar.experiment import BestTrial, best_trial, local_folder, read_spec, write_spec
 from tune_cifar.progress import LiveView
 from tune_cifar.spaces import SearchSpace, as_grid, as_sampled, load_space
 from tune_cifar.trainable import RunSettings, train_cifar
@@ -98,22 +98,9 @@ class SearchOutcome:
     unfinished: int = 0  # trials neither done nor errored: the search was interrupted
 
 
-def storage_folder(storage_path: str) -> Path:
-    """The local folder of ``--storage-path``: a path, ``~/...`` or a ``file://`` URI.
-
-    Cloud URIs (s3://, gs://, ...) are refused: analysis, resume and restore read the
-    experiment folder as files, so share a file system between nodes instead."""
-    if storage_path.startswith("file://"):
-        return Path(storage_path.removeprefix("file://")).resolve()
-    if "://" in storage_path:
-        raise UsageError(f"--storage-path {storage_path}: cloud URIs are not supported yet; "
-                         "use a local folder or a file system that every node mounts")
-    return Path(storage_path).expanduser().resolve()
-
-
 def experiment_folder(opts: SearchOptions, space: SearchSpace) -> Path:
     name = opts.name or f"{space.name}-{time.strftime('%Y%m%d-%H%M%S')}"
-    return storage_folder(opts.storage_path) / name
+    return local_folder(opts.storage_path, "--storage-path") / name
 
 
 def check_folder_free(folder: Path, overwrite: bool) -> None:
