@@ -37,12 +37,9 @@ def add_result_parsers(sub: argparse._SubParsersAction, add_data_flags: Callable
     p = sub.add_parser("evaluate", help="evaluate a checkpoint: accuracy, per class, plots",
                        description="Rebuild the model from a checkpoint (an experiment folder "
                                    "means its best checkpoint) and evaluate it.")
-    p.add_argument("target", type=folder_arg,
-                   help="experiment folder or checkpoint folder/file (or file:// URI)")
+    add_checkpoint_args(p, folder_arg)
     p.add_argument("--split", choices=("test", "val"), default="test",
                    help="test set (default) or the experiment's validation split")
-    p.add_argument("--scope", choices=("best", "last"), default="best",
-                   help="with an experiment: the best epoch's checkpoint or the last one's")
     p.add_argument("--out", type=Path, default=None,
                    help="where the plots go (default EXP/analysis/evaluate-SPLIT, or "
                         "./tune-cifar-evaluate-SPLIT for a lone checkpoint)")
@@ -53,12 +50,19 @@ def add_result_parsers(sub: argparse._SubParsersAction, add_data_flags: Callable
     p = sub.add_parser("predict", help="class probabilities for image files",
                        description="Class probabilities for image files of any size; images "
                                    "that are not 32x32 are resized to 32x32 (and said so).")
-    p.add_argument("target", type=folder_arg,
-                   help="experiment folder or checkpoint folder/file (or file:// URI)")
+    add_checkpoint_args(p, folder_arg)
     p.add_argument("images", type=Path, nargs="+", help="image files (PNG, JPEG, ...)")
-    p.add_argument("--scope", choices=("best", "last"), default="best")
     p.add_argument("--json", action="store_true", help="print JSON")
     p.set_defaults(func=cmd_predict)
+
+
+def add_checkpoint_args(p: argparse.ArgumentParser, folder_arg: Callable[[str], Path]) -> None:
+    """The model to restore: a checkpoint, or an experiment's best (or last) one."""
+    p.add_argument("target", type=folder_arg,
+                   help="experiment folder or checkpoint folder/file (or file:// URI)")
+    p.add_argument("--scope", choices=("best", "last"), default="best",
+                   help="with an experiment: the best epoch's checkpoint (default) or the "
+                        "best trial's last one")
 
 
 def cmd_analyze(args: argparse.Namespace) -> int:
