@@ -26,7 +26,7 @@ from tune_cifar.data.datasets import DATA_DIR_ENV, SOURCES
 from tune_cifar.errors import TuneCifarError, UsageError
 from tune_cifar.experiment import local_folder
 from tune_cifar.results_cli import add_result_parsers
-from tune_cifar.tuner import DEFAULT_STORAGE, SCHEDULERS, SEARCHES, SearchOptions
+from tune_cifar.tuner import DEFAULT_STORAGE, SCHEDULERS, SEARCHES, SearchOptions, SearchOutcome
 
 
 class Parser(argparse.ArgumentParser):
@@ -147,26 +147,25 @@ def cmd_search(args: argparse.Namespace) -> int:
         overwrite=args.overwrite, progress_interval_s=args.progress_interval,
     )
     if args.resume:
-        from tune_cifar.spaces import load_space
-        from tune_cifar.tuner import experiment_folder, resume_search
+        from tune_cifar.tuner import resume_search
 
-        folder = experiment_folder(opts, load_space(opts.space))
+        folder = local_folder(opts.storage_path) / (args.name or "")
         if args.name is None or not folder.exists():
             raise UsageError("--resume needs the --name (and --storage-path) of an existing "
                              "experiment")
-        return report_outcome(resume_search(folder), opts.time_budget)
-    return report_outcome(run_search(opts, data_spec_from(args), argv=sys.argv),
-                          opts.time_budget)
+        return report_outcome(resume_search(folder))
+    return report_outcome(run_search(opts, data_spec_from(args), argv=sys.argv))
 
 
-def report_outcome(outcome, time_budget: float | None) -> int:
+def report_outcome(outcome: SearchOutcome) -> int:
     """Print how a search ended; 130 when it was interrupted before every trial finished."""
     from tune_cifar.tuner import raise_if_all_failed
 
     for error in outcome.errors:
         print(f"trial error: {error}", file=sys.stderr)
     resume = f"tune-cifar resume {outcome.experiment_path}"
-    if outcome.unfinished and time_budget is None:
+    interrupted = outcome.unfinished and outcome.time_budget is None
+    if interrupted:
         print(f"search interrupted with {outcome.unfinished} trials unfinished; nothing "
               f"computed is lost. Continue with: {resume}", file=sys.stderr)
     elif outcome.unfinished:
@@ -175,15 +174,13 @@ def report_outcome(outcome, time_budget: float | None) -> int:
     raise_if_all_failed(outcome)
     print(f"{outcome.num_trials} trials; " + outcome.best.summary())
     print(f"experiment: {outcome.experiment_path}")
-    return 130 if outcome.unfinished and time_budget is None else 0
+    return 130 if interrupted else 0
 
 
 def cmd_resume(args: argparse.Namespace) -> int:
-    from tune_cifar.experiment import read_spec
     from tune_cifar.tuner import resume_search
 
-    budget = read_spec(args.experiment)["options"].get("time_budget")
-    return report_outcome(resume_search(args.experiment, args.retry_errored), budget)
+    return report_outcome(resume_search(args.experiment, args.retry_errored))
 
 
 def add_train_parser(sub: argparse._SubParsersAction) -> None:

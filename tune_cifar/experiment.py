@@ -123,15 +123,18 @@ def load_trial(trial_dir: Path) -> TrialRecord | None:
         return None
     config_cols = [c for c in frame.columns if c.startswith("config/")]
     config = {c.removeprefix("config/"): _plain(frame[c].iloc[0]) for c in config_cols}
-    error = None
-    if trial_error is not None:
-        error = str(trial_error).strip().splitlines()[-1] if str(trial_error).strip() else (
-            type(trial_error).__name__)
+    error = error_line(trial_error) if trial_error is not None else None
     # A trial resumed from an older checkpoint (killed driver, lost node) reports some epochs
     # again; the last report of an epoch is the one its history continued from.
     metrics = frame.drop(columns=config_cols).drop_duplicates("training_iteration", keep="last")
     return TrialRecord(trial_dir, str(frame["trial_id"].iloc[0]), config,
                        metrics.reset_index(drop=True), error)
+
+
+def error_line(error: BaseException) -> str:
+    """The last line of a trial's error (Tune wraps the trial's traceback), or its type."""
+    text = str(error).strip()
+    return text.splitlines()[-1] if text else type(error).__name__
 
 
 def _complete_rows(path: Path) -> pd.DataFrame:

@@ -25,7 +25,14 @@ from typing import Any
 from tune_cifar.config import TrialConfig
 from tune_cifar.data import DataBundle, DataSpec, load_data
 from tune_cifar.errors import TuneCifarError, UsageError
-from tune_cifar.experiment import BestTrial, best_trial, local_folder, read_spec, write_spec
+from tune_cifar.experiment import (
+    BestTrial,
+    best_trial,
+    error_line,
+    local_folder,
+    read_spec,
+    write_spec,
+)
 from tune_cifar.progress import LiveView
 from tune_cifar.spaces import SearchSpace, as_grid, as_sampled, load_space
 from tune_cifar.trainable import RunSettings, train_cifar
@@ -95,7 +102,8 @@ class SearchOutcome:
     best: BestTrial | None
     num_trials: int
     errors: list[str]
-    unfinished: int = 0  # trials neither done nor errored: the search was interrupted
+    unfinished: int = 0  # trials neither done nor errored: interrupted, or out of time
+    time_budget: float | None = None  # the search's --time-budget, to tell the two apart
 
 
 def experiment_folder(opts: SearchOptions, space: SearchSpace) -> Path:
@@ -280,7 +288,7 @@ def run_search(opts: SearchOptions, data_spec: DataSpec, argv: list[str] | None 
         results = tuner.fit()
     finally:
         ray.shutdown()
-    return outcome_of(folder, results)
+    return outcome_of(folder, results, opts)
 
 
 def resume_search(folder: Path, retry_errored: bool = False,
@@ -307,14 +315,15 @@ def resume_search(folder: Path, retry_errored: bool = False,
         results = tuner.fit()
     finally:
         ray.shutdown()
-    return outcome_of(folder, results)
+    return outcome_of(folder, results, opts)
 
 
-def outcome_of(folder: Path, results: Any) -> SearchOutcome:
-    errors = [f"trial {r.metrics.get('trial_id', Path(r.path).name)}: "
-              f"{str(r.error).strip().splitlines()[-1]}" for r in results if r.error]
+def outcome_of(folder: Path, results: Any, opts: SearchOptions) -> SearchOutcome:
+    errors = [f"trial {r.metrics.get('trial_id', Path(r.path).name)}: {error_line(r.error)}"
+              for r in results if r.error]
     unfinished = sum(1 for r in results if not r.error and not r.metrics.get("done"))
-    return SearchOutcome(folder, best_trial(folder, METRIC), len(results), errors, unfinished)
+    return SearchOutcome(folder, best_trial(folder, METRIC), len(results), errors, unfinished,
+                         opts.time_budget)
 
 
 def run_config(opts: SearchOptions, folder: Path) -> Any:
