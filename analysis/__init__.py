@@ -2,7 +2,7 @@
 
 In a notebook:
 
-    from analysis import load_experiment
+    from tune_cifar.analysis import load_experiment
     exp = load_experiment("~/tune-cifar-results/quick-20261127-120000")
     exp.trials.head()        # one row per trial
     exp.epochs               # one row per trial-epoch
@@ -10,6 +10,6 @@ In a notebook:
 From the shell: ``tune-cifar analyze EXP`` writes frames, plots and report.md/report.html.
 """
 
-from analysis.frames import Experiment, load_experiment, save_frames
+from tune_cifar.analysis.frames import Experiment, load_experiment, save_frames
 
 __all__ = ["Experiment", "load_experiment", "save_frames"]

@@ -13,8 +13,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
-
-from analysis.frames import Experiment
+from tune_cifar.analysis.frames import Experiment
 
 CHANCE = 0.1
 NEAR_CHANCE = 0.2  # validation accuracy at or below this counts as "near chance"

@@ -31,9 +31,14 @@ import numpy as np
 import pandas as pd
 from matplotlib.collections import LineCollection
 from matplotlib.ticker import FuncFormatter, LogLocator, MaxNLocator, NullFormatter
+from tune_cifar.analysis.frames import Experiment
+from tune_cifar.analysis.study import (
+    as_optuna_study,
+    importance_evaluator,
+    important_params,
+    log_scaled,
+)
 
-from analysis.frames import Experiment
-from analysis.study import as_optuna_study, importance_evaluator, important_params, log_scaled
 from tune_cifar.experiment import format_value
 
 TOP_K = 5

@@ -15,8 +15,7 @@ import pandas as pd
 
 if TYPE_CHECKING:
     import optuna
-
-    from analysis.frames import Experiment
+    from tune_cifar.analysis.frames import Experiment
 
 
 def log_scaled(exp: Experiment) -> set[str]:

@@ -9,12 +9,12 @@ import pandas as pd
 import pytest
 import torch
 from PIL import Image
+from tune_cifar.analysis import load_experiment, save_frames
+from tune_cifar.analysis.diagnostics import diagnose
+from tune_cifar.analysis.frames import Experiment
+from tune_cifar.analysis.plots import PLOTS, write_plots
+from tune_cifar.analysis.report import write_report
 
-from analysis import load_experiment, save_frames
-from analysis.diagnostics import diagnose
-from analysis.frames import Experiment
-from analysis.plots import PLOTS, write_plots
-from analysis.report import write_report
 from tune_cifar.data.sample import load_sample
 from tune_cifar.errors import UsageError
 from tune_cifar.restore import evaluate_checkpoint, predict_images, resolve_checkpoint

@@ -18,65 +18,14 @@ import sys
 import traceback
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import NoReturn
 
+from tune_cifar.cli_args import Parser, add_data_flags, bool_flag, data_spec_from, folder_arg
 from tune_cifar.config import KEYS, TrialConfig, format_keys_table
-from tune_cifar.data import DataSpec, load_data
-from tune_cifar.data.datasets import DATA_DIR_ENV, SOURCES
+from tune_cifar.data import load_data
 from tune_cifar.errors import TuneCifarError, UsageError
 from tune_cifar.experiment import local_folder
 from tune_cifar.results_cli import add_result_parsers
 from tune_cifar.tuner import DEFAULT_STORAGE, SCHEDULERS, SEARCHES, SearchOptions, SearchOutcome
-
-
-class Parser(argparse.ArgumentParser):
-    """argparse with one-line errors (no usage block), exit code 2, like our own errors."""
-
-    def error(self, message: str) -> NoReturn:
-        self.exit(2, f"{self.prog}: error: {message}\n")
-
-
-def folder_arg(text: str) -> Path:
-    """An experiment or checkpoint path argument: a path, ``~/...`` or ``file://`` URI."""
-    try:
-        return local_folder(text)
-    except UsageError as exc:
-        raise argparse.ArgumentTypeError(str(exc)) from None
-
-
-def _bool_flag(text: str) -> bool:
-    if text.lower() in ("1", "true", "yes", "on"):
-        return True
-    if text.lower() in ("0", "false", "no", "off"):
-        return False
-    raise argparse.ArgumentTypeError(f"expected true or false, got {text!r}")
-
-
-def add_data_flags(parser: argparse.ArgumentParser, default_source: str | None = "cifar10") -> None:
-    group = parser.add_argument_group("data")
-    default_text = default_source or "the experiment's data"
-    group.add_argument("--data", choices=SOURCES, default=default_source,
-                       help="cifar10: the full set from --data-dir; sample: the real 2,000/500 "
-                            "image sample shipped with tune-cifar; synthetic: generated test "
-                            f"images (default: {default_text})")
-    group.add_argument("--data-dir", default=None,
-                       help=f"folder holding cifar-10-batches-py, or that folder itself "
-                            f"(default: ${DATA_DIR_ENV})")
-    group.add_argument("--download", action="store_true",
-                       help="download CIFAR-10 with torchvision (needs a network)")
-    group.add_argument("--val-source", choices=("holdout", "test"), default="holdout",
-                       help="holdout: a seeded class-balanced split of the training images "
-                            "(default); test: the test set, as the seed study did")
-    group.add_argument("--val-size", type=int, default=None,
-                       help="holdout size (default 5,000 for cifar10, 10%% otherwise)")
-    group.add_argument("--train-subset", type=int, default=None, metavar="N",
-                       help="train on a seeded class-balanced subset of N images")
-
-
-def data_spec_from(args: argparse.Namespace) -> DataSpec:
-    return DataSpec(source=args.data, data_dir=args.data_dir, download=args.download,
-                    val_source=args.val_source, val_size=args.val_size,
-                    train_subset=args.train_subset)
 
 
 def add_search_parser(sub: argparse._SubParsersAction) -> None:
@@ -195,7 +144,7 @@ def add_train_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--device", default="auto", help="auto, cpu or cuda (default auto)")
     keys = p.add_argument_group("hyperparameters (see 'tune-cifar keys')")
     for key in KEYS:
-        kind: Callable = _bool_flag if key.type is bool else key.type
+        kind: Callable = bool_flag if key.type is bool else key.type
         keys.add_argument(f"--{key.name.replace('_', '-')}", dest=f"key_{key.name}", type=kind,
                           default=None, choices=key.choices, metavar=key.name.upper(),
                           help=f"{key.help} ({key.describe_range()}; default {key.default})")
@@ -264,7 +213,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--retry-errored", action="store_true",
                    help="also retry errored trials from their last checkpoints")
     p.set_defaults(func=cmd_resume)
-    add_result_parsers(sub, add_data_flags, folder_arg)
+    add_result_parsers(sub)
     return parser
 
 

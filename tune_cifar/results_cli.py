@@ -10,16 +10,15 @@ from __future__ import annotations
 
 import argparse
 import json
-from collections.abc import Callable
 from pathlib import Path
 
+from tune_cifar.cli_args import add_data_flags, data_spec_from, folder_arg
 from tune_cifar.data import CLASSES
 from tune_cifar.errors import UsageError
 from tune_cifar.experiment import best_trial, read_spec
 
 
-def add_result_parsers(sub: argparse._SubParsersAction, add_data_flags: Callable[..., None],
-                       folder_arg: Callable[[str], Path]) -> None:
+def add_result_parsers(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("analyze", help="tables, plots and a report of an experiment",
                        description="Write trials/epochs frames (CSV, Parquet), plots (PNG) and "
                                    "report.md + report.html for an experiment folder.")
@@ -37,7 +36,7 @@ def add_result_parsers(sub: argparse._SubParsersAction, add_data_flags: Callable
     p = sub.add_parser("evaluate", help="evaluate a checkpoint: accuracy, per class, plots",
                        description="Rebuild the model from a checkpoint (an experiment folder "
                                    "means its best checkpoint) and evaluate it.")
-    add_checkpoint_args(p, folder_arg)
+    add_checkpoint_args(p)
     p.add_argument("--split", choices=("test", "val"), default="test",
                    help="test set (default) or the experiment's validation split")
     p.add_argument("--out", type=Path, default=None,
@@ -50,13 +49,13 @@ def add_result_parsers(sub: argparse._SubParsersAction, add_data_flags: Callable
     p = sub.add_parser("predict", help="class probabilities for image files",
                        description="Class probabilities for image files of any size; images "
                                    "that are not 32x32 are resized to 32x32 (and said so).")
-    add_checkpoint_args(p, folder_arg)
+    add_checkpoint_args(p)
     p.add_argument("images", type=Path, nargs="+", help="image files (PNG, JPEG, ...)")
     p.add_argument("--json", action="store_true", help="print JSON")
     p.set_defaults(func=cmd_predict)
 
 
-def add_checkpoint_args(p: argparse.ArgumentParser, folder_arg: Callable[[str], Path]) -> None:
+def add_checkpoint_args(p: argparse.ArgumentParser) -> None:
     """The model to restore: a checkpoint, or an experiment's best (or last) one."""
     p.add_argument("target", type=folder_arg,
                    help="experiment folder or checkpoint folder/file (or file:// URI)")
@@ -66,9 +65,9 @@ def add_checkpoint_args(p: argparse.ArgumentParser, folder_arg: Callable[[str], 
 
 
 def cmd_analyze(args: argparse.Namespace) -> int:
-    from analysis import load_experiment, save_frames
-    from analysis.plots import write_plots
-    from analysis.report import write_report
+    from tune_cifar.analysis import load_experiment, save_frames
+    from tune_cifar.analysis.plots import write_plots
+    from tune_cifar.analysis.report import write_report
 
     exp = load_experiment(args.experiment)
     out = args.out or exp.path / "analysis"
@@ -91,8 +90,7 @@ def cmd_best(args: argparse.Namespace) -> int:
 
 
 def cmd_evaluate(args: argparse.Namespace) -> int:
-    from analysis.evaluation_plots import write_evaluation_plots
-    from tune_cifar.cli import data_spec_from
+    from tune_cifar.analysis.evaluation_plots import write_evaluation_plots
     from tune_cifar.restore import evaluate_checkpoint, find_experiment
 
     data_spec = data_spec_from(args) if args.data is not None else None

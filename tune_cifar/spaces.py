@@ -23,7 +23,7 @@ from typing import Any
 from ray import tune
 from ray.tune.search.sample import Categorical, Domain, Float, Function, Integer
 
-import search_spaces
+from tune_cifar import search_spaces
 from tune_cifar.config import TrialConfig, check_space_range, check_space_value
 from tune_cifar.errors import UsageError
 
@@ -84,9 +84,9 @@ def _import_space_module(name_or_path: str) -> tuple[ModuleType, str]:
     try:
         if is_path:
             return _import_path(path), str(path.resolve())
-        return importlib.import_module(f"search_spaces.{name_or_path}"), name_or_path
+        return importlib.import_module(f"{search_spaces.__name__}.{name_or_path}"), name_or_path
     except ModuleNotFoundError as exc:
-        if not is_path and exc.name == f"search_spaces.{name_or_path}":
+        if not is_path and exc.name == f"{search_spaces.__name__}.{name_or_path}":
             known = ", ".join(m.name for m in pkgutil.iter_modules(search_spaces.__path__))
             raise UsageError(f"unknown space {name_or_path!r}; built-in: {known}") from None
         raise UsageError(f"space {name_or_path!r} failed to import: {exc}") from None
