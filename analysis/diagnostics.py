@@ -13,6 +13,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
+
 from tune_cifar.analysis.frames import Experiment
 
 CHANCE = 0.1

@@ -11,13 +11,17 @@ is left out). Trials are read with Tune's own ``Result.from_path``.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import cached_property
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
 
-from tune_cifar.experiment import TrialRecord, load_trials, read_spec
+from tune_cifar.experiment import TrialRecord, best_row, load_trials, read_spec
+
+if TYPE_CHECKING:
+    import optuna
 
 METRICS = ("train_loss", "train_acc", "val_loss", "val_acc", "lr", "epoch_time_s",
            "images_per_s")
@@ -45,6 +49,29 @@ class Experiment:
     def config_columns(self) -> list[str]:
         return [c for c in self.trials.columns if c.startswith("config.")]
 
+    # Computed once per Experiment, however many plots and report sections use them.
+    @cached_property
+    def log_scaled(self) -> set[str]:
+        """Config keys the search space samples log-uniformly."""
+        from tune_cifar.analysis.study import log_scaled
+
+        return log_scaled(self)
+
+    @cached_property
+    def study(self) -> optuna.Study | None:
+        """The trials as an in-memory Optuna study (None if nothing varies)."""
+        from tune_cifar.analysis.study import as_optuna_study
+
+        return as_optuna_study(self)
+
+    @cached_property
+    def importances(self) -> dict[str, float]:
+        """fANOVA importance of each varying hyperparameter, most important first ({} with
+        fewer than three finished trials)."""
+        from tune_cifar.analysis.study import param_importances
+
+        return param_importances(self.study)
+
 
 def trial_status(trial: TrialRecord, max_epochs: int) -> tuple[str, int | None]:
     """(status, epoch it stopped at if stopped early) from what the trial left on disk.
@@ -67,8 +94,7 @@ def _trial_row(trial: TrialRecord, max_epochs: int) -> dict[str, Any]:
     m = trial.metrics
     status, stopped_at = trial_status(trial, max_epochs)
     val = m["val_acc"].astype(float)
-    finite = val[np.isfinite(val)]
-    best_idx = finite.idxmax() if not finite.empty else None
+    best = best_row(trial, "val_acc")
     last = m.iloc[-1]
     row: dict[str, Any] = {
         "trial_id": trial.trial_id,
@@ -76,13 +102,12 @@ def _trial_row(trial: TrialRecord, max_epochs: int) -> dict[str, Any]:
         "stopped_at_epoch": stopped_at,
         **{f"config.{k}": v for k, v in trial.config.items()},
         "epochs_run": int(last["training_iteration"]),
-        "best_val_acc": float(finite.max()) if best_idx is not None else np.nan,
-        "best_epoch": int(m.loc[best_idx, "training_iteration"]) if best_idx is not None else None,
+        "best_val_acc": float(val[np.isfinite(val)].max()) if best is not None else np.nan,
+        "best_epoch": int(best[0]["training_iteration"]) if best is not None else None,
         **{f"last_{k}": float(last[k]) for k in ("train_loss", "train_acc", "val_loss",
                                                   "val_acc")},
         "wall_time_s": float(last["time_total_s"]),
-        "best_checkpoint": str(trial.checkpoint_at(m.loc[best_idx]) or "") if best_idx is not None
-        else "",
+        "best_checkpoint": str(best[1] or "") if best is not None else "",
         "error": trial.error or "",
         "trial_dir": str(trial.trial_dir),
     }

@@ -31,14 +31,14 @@ import numpy as np
 import pandas as pd
 from matplotlib.collections import LineCollection
 from matplotlib.ticker import FuncFormatter, LogLocator, MaxNLocator, NullFormatter
+
 from tune_cifar.analysis.frames import Experiment
 from tune_cifar.analysis.study import (
-    as_optuna_study,
-    importance_evaluator,
+    MIN_TRIALS_FOR_IMPORTANCE,
     important_params,
-    log_scaled,
+    precomputed_evaluator,
+    top_trials_study,
 )
-
 from tune_cifar.experiment import format_value
 
 TOP_K = 5
@@ -157,7 +157,7 @@ def plot_effects(exp: Experiment, path: Path) -> Path | None:
     fig, axes = plt.subplots(rows, cols, figsize=(4.2 * cols, 3.4 * rows + 0.6), squeeze=False,
                              layout="constrained")
     rng = np.random.default_rng(0)
-    scaled = log_scaled(exp)
+    scaled = exp.log_scaled
     for ax, param in zip(axes.flat, params, strict=False):
         data = exp.trials[[param, "best_val_acc", "status"]].dropna()
         name = param.removeprefix("config.")
@@ -194,9 +194,8 @@ def plot_effects(exp: Experiment, path: Path) -> Path | None:
     return _finish(fig, path)
 
 
-def _optuna_plot(exp: Experiment, path: Path, draw: Callable[[Any], Any],
+def _optuna_plot(study: Any, path: Path, draw: Callable[[Any], Any],
                  min_trials: int, title: str) -> Path | None:
-    study = as_optuna_study(exp)
     if study is None or len(study.trials) < min_trials:
         return None
     with warnings.catch_warnings():
@@ -213,7 +212,7 @@ def plot_importance(exp: Experiment, path: Path) -> Path | None:
     from optuna.visualization.matplotlib import plot_param_importances
 
     def draw(study: Any) -> Any:
-        ax = plot_param_importances(study, evaluator=importance_evaluator())
+        ax = plot_param_importances(study, evaluator=precomputed_evaluator(exp.importances))
         ax.set_title("", loc="left")
         ax.set_title("")
         if ax.get_legend() is not None:
@@ -221,7 +220,9 @@ def plot_importance(exp: Experiment, path: Path) -> Path | None:
         ax.set_xlabel("importance for best validation accuracy (fANOVA, sums to 1)")
         return ax
 
-    return _optuna_plot(exp, path, draw, 3,
+    if not exp.importances:
+        return None
+    return _optuna_plot(exp.study, path, draw, MIN_TRIALS_FOR_IMPORTANCE,
                         f"Hyperparameter importance over {len(exp.trials)} trials")
 
 
@@ -239,12 +240,12 @@ def plot_parallel(exp: Experiment, path: Path) -> Path | None:
         return ax
 
     top = min(PARALLEL_TOP, len(exp.trials))
-    top_exp = Experiment(exp.path, exp.spec, exp.trials.head(top), exp.epochs)
     shown = min(PARALLEL_PARAMS, len(exp.hyperparameters))
     which = ("" if shown == len(exp.hyperparameters) else
              f", the {shown} most important of {len(exp.hyperparameters)} hyperparameters")
-    return _optuna_plot(top_exp, path, draw, 2, f"Parallel coordinates of the top {top} trials"
-                        f"{which} (colour = best val_acc)")
+    return _optuna_plot(top_trials_study(exp, top), path, draw, 2,
+                        f"Parallel coordinates of the top {top} trials{which} (colour = best "
+                        "val_acc)")
 
 
 PLOTS: dict[str, Callable[[Experiment, Path], Path | None]] = {

@@ -15,9 +15,9 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pandas as pd
+
 from tune_cifar.analysis.diagnostics import diagnose
 from tune_cifar.analysis.frames import Experiment
-
 from tune_cifar.config import TrialConfig
 from tune_cifar.experiment import format_value
 

@@ -15,6 +15,7 @@ import pandas as pd
 
 if TYPE_CHECKING:
     import optuna
+
     from tune_cifar.analysis.frames import Experiment
 
 
@@ -58,7 +59,7 @@ def as_optuna_study(exp: Experiment) -> optuna.Study | None:
     trials = exp.trials[np.isfinite(exp.trials["best_val_acc"].astype(float))]
     if not params or trials.empty:
         return None
-    scaled = log_scaled(exp)
+    scaled = exp.log_scaled
     dists = {p.removeprefix("config."): _distribution(trials[p], p.removeprefix("config.")
                                                        in scaled) for p in params}
     optuna.logging.set_verbosity(logging.WARNING)
@@ -80,24 +81,50 @@ def as_optuna_study(exp: Experiment) -> optuna.Study | None:
     return study
 
 
+MIN_TRIALS_FOR_IMPORTANCE = 3
+
+
+def param_importances(study: optuna.Study | None) -> dict[str, float]:
+    """Optuna's fANOVA importances (a seeded random forest), most important first; {} when
+    the study has fewer than three trials. fANOVA copes with few trials and categorical
+    choices better than Optuna's default PED-ANOVA, whose top-quantile split needs many."""
+    if study is None or len(study.trials) < MIN_TRIALS_FOR_IMPORTANCE:
+        return {}
+    import optuna
+
+    evaluator = optuna.importance.FanovaImportanceEvaluator(seed=0)
+    return dict(optuna.importance.get_param_importances(study, evaluator=evaluator))
+
+
 def important_params(exp: Experiment, limit: int) -> list[str]:
-    """Up to ``limit`` varying config columns, the most important first (Optuna's fANOVA over
-    the finished trials); in column order when importance cannot be computed."""
+    """Up to ``limit`` varying config columns, the most important first; in column order when
+    importance cannot be computed."""
     params = exp.hyperparameters
-    if len(params) <= limit:
-        return params
-    study = as_optuna_study(exp)
-    if study is None or len(study.trials) < 3:
+    if len(params) <= limit or not exp.importances:
         return params[:limit]
+    return [f"config.{name}" for name in exp.importances][:limit]
+
+
+def precomputed_evaluator(importances: dict[str, float]) -> Any:
+    """An Optuna importance evaluator that hands back importances already computed, so
+    Optuna's importance plot draws them without fitting fANOVA again."""
     import optuna
 
-    ranked = optuna.importance.get_param_importances(study, evaluator=importance_evaluator())
-    return [f"config.{name}" for name in ranked][:limit]
+    class Precomputed(optuna.importance.BaseImportanceEvaluator):
+        def evaluate(self, study: optuna.Study, params: list[str] | None = None, *,
+                     target: Any = None) -> dict[str, float]:
+            return {k: v for k, v in importances.items() if params is None or k in params}
+
+    return Precomputed()
 
 
-def importance_evaluator() -> optuna.importance.BaseImportanceEvaluator:
-    """fANOVA (a seeded random forest), which copes with few trials and categorical choices
-    better than Optuna's default PED-ANOVA, whose top-quantile split needs many trials."""
+def top_trials_study(exp: Experiment, top: int) -> optuna.Study | None:
+    """The experiment's study cut to its ``top`` best trials (for parallel coordinates)."""
+    if exp.study is None:
+        return None
     import optuna
 
-    return optuna.importance.FanovaImportanceEvaluator(seed=0)
+    best = sorted(exp.study.trials, key=lambda t: t.value, reverse=True)[:top]
+    study = optuna.create_study(direction="maximize")
+    study.add_trials(best)
+    return study

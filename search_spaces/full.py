@@ -1,6 +1,7 @@
 """Everything at once: optimizer, regularization and augmentation, plus the lr schedule."""
 
 from ray import tune
+
 from tune_cifar.search_spaces import augmentation, optimizers, regularization
 
 DESCRIPTION = "all of optimizers + regularization + augmentation, plus the lr schedule"

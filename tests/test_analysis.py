@@ -9,12 +9,12 @@ import pandas as pd
 import pytest
 import torch
 from PIL import Image
+
 from tune_cifar.analysis import load_experiment, save_frames
 from tune_cifar.analysis.diagnostics import diagnose
 from tune_cifar.analysis.frames import Experiment
 from tune_cifar.analysis.plots import PLOTS, write_plots
 from tune_cifar.analysis.report import write_report
-
 from tune_cifar.data.sample import load_sample
 from tune_cifar.errors import UsageError
 from tune_cifar.restore import evaluate_checkpoint, predict_images, resolve_checkpoint
@@ -82,6 +82,33 @@ def test_every_plot_and_the_report_are_written(experiment, tmp_path):
         assert trial_id in text and trial_id in html
     assert html.count("data:image/png;base64,") == len(plots)
     assert 'src="' not in html.replace('src="data:', "")  # self-contained
+
+
+def test_analyze_fits_importance_once(asha_experiment, tmp_path, monkeypatch):
+    """The Optuna study and fANOVA are computed once per analysis, not once per plot."""
+    import optuna
+
+    from tune_cifar.analysis import study as study_module
+
+    calls = {"study": 0, "fanova": 0}
+    fanova = optuna.importance.FanovaImportanceEvaluator
+    build, evaluate = study_module.as_optuna_study, fanova.evaluate
+
+    def counted_build(exp):
+        calls["study"] += 1
+        return build(exp)
+
+    def counted_evaluate(self, *args, **kwargs):
+        calls["fanova"] += 1
+        return evaluate(self, *args, **kwargs)
+
+    monkeypatch.setattr(study_module, "as_optuna_study", counted_build)
+    monkeypatch.setattr(fanova, "evaluate", counted_evaluate)
+    exp = load_experiment(asha_experiment.experiment_path)
+    plots = write_plots(exp, tmp_path)
+    write_report(exp, plots, tmp_path)
+    assert {"importance", "parallel"} <= set(plots)
+    assert calls == {"study": 1, "fanova": 1}
 
 
 def _frames(rows: list[dict]) -> Experiment:

@@ -9,6 +9,7 @@ import sys
 from pathlib import Path
 
 import pytest
+import ray
 import torch
 
 from tune_cifar.checkpoint import load_state
@@ -78,7 +79,25 @@ BAD_INPUTS = [
     (["search", "--space", "{invalid_space}"], 2,
      r"space 'invalid', key 'lrate': unknown config key 'lrate'"),
     (["search", "--data", "sample", "--gpus-per-trial", "1", "--storage-path",
-      "{experiment_parent}"], 2, r"--gpus-per-trial 1 cannot be met: the Ray cluster has no GPUs"),
+      "{experiment_parent}"], 2, r"--gpus-per-trial 1 cannot be met: this machine has no GPUs"),
+    (["search", "--data", "sample", "--cpus-per-trial", "4096", "--storage-path",
+      "{experiment_parent}"], 2,
+     r"--cpus-per-trial 4096 is more than this machine has \(\d+ CPUs\)"),
+    (["search", "--data", "sample", "--storage-path", "{experiment_parent}", "--name", "../x"],
+     2, r"--name '\.\./x' must be a single folder name"),
+    (["search", "--data", "sample", "--storage-path", "{experiment_parent}", "--name", "a/b"],
+     2, r"--name 'a/b' must be a single folder name"),
+    (["search", "--storage-path", "{experiment_parent}", "--name", "..", "--resume"],
+     2, r"--name '\.\.' must be a single folder name"),
+    (["search", "--data", "sample", "--time-budget", "nan"], 2,
+     r"--time-budget must be a finite number, got nan"),
+    (["search", "--data", "sample", "--gpus-per-trial", "inf"], 2,
+     r"--gpus-per-trial must be a finite number, got inf"),
+    (["search", "--data", "sample", "--progress-interval", "-1"], 2,
+     r"--progress-interval must be positive, got -1"),
+    (["search", "--data", "sample", "--seed", "-1"], 2, r"--seed must be in \[0, 2\*\*31 - 1\]"),
+    (["train", "--out", "{out}", "--config", "{nan_config}"], 2,
+     r"config key 'batch_size': nan is outside \[8, 4096\]"),
     (["search", "--data", "sample", "--storage-path", "{experiment_parent}", "--name", "nope",
       "--resume"], 2, r"--resume needs the --name .* of an existing experiment"),
     (["analyze", "{a_dir}"], 2, r"is not a tune-cifar experiment \(no tune_cifar_spec\.json\)"),
@@ -109,6 +128,7 @@ def test_bad_input_is_one_line_and_changes_nothing(
     (tmp_path / "broken.py").write_text("DESCRIPTION = 'x'\nSPACE = {'lr': 1 / 0}\n")
     (tmp_path / "invalid.py").write_text("DESCRIPTION = 'x'\nSPACE = {'lrate': 0.1}\n")
     torch.save({"weights": torch.zeros(2)}, tmp_path / "foreign.pt")
+    (tmp_path / "nan.json").write_text('{"batch_size": NaN}')
     (tmp_path / "fake").mkdir()
     (tmp_path / "fake" / SPEC_FILE).write_text('{"old": true}')
     values = {"corrupt": str(corrupt_data_dir), "a_file": str(a_file),
@@ -116,7 +136,7 @@ def test_bad_input_is_one_line_and_changes_nothing(
               "broken_space": str(tmp_path / "broken.py"),
               "invalid_space": str(tmp_path / "invalid.py"),
               "foreign_checkpoint": str(tmp_path / "foreign.pt"),
-              "fake_experiment": str(tmp_path / "fake"),
+              "fake_experiment": str(tmp_path / "fake"), "nan_config": str(tmp_path / "nan.json"),
               "experiment_parent": str(existing_experiment.parent), "out": str(tmp_path / "out")}
     before = snapshot(tmp_path)
     try:
@@ -130,6 +150,7 @@ def test_bad_input_is_one_line_and_changes_nothing(
     assert ": error: " in lines[0]
     assert re.search(pattern, lines[0]), lines[0]
     assert snapshot(tmp_path) == before
+    assert not ray.is_initialized()  # every bad request is refused before Ray starts
 
 
 def test_train_writes_history_and_a_checkpoint(tmp_path):

@@ -16,8 +16,8 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from tune_cifar.analysis import load_experiment
 
+from tune_cifar.analysis import load_experiment
 from tune_cifar.data import DataSpec, load_data
 from tune_cifar.errors import TuneCifarError
 from tune_cifar.tuner import SearchOptions, raise_if_all_failed, run_search

@@ -107,3 +107,27 @@ def test_seed_study_runs_the_six_fixed_configurations(tmp_path, synthetic_bundle
         ("cnn_v2", "sgd", 0.0, 0.0, False, 0.0), ("cnn_v2", "sgd", 0.9, 0.0, False, 0.0),
         ("cnn_v2", "adam", 0.9, 0.0, False, 0.0), ("cnn_v3", "adam", 0.9, 0.0, False, 0.2),
         ("cnn_v4", "adam", 0.9, 0.0, True, 0.2), ("cnn_v4", "adam", 0.9, 0.5, True, 0.2)])
+
+
+def test_an_address_where_no_cluster_answers_fails_fast(tmp_path, sample_bundle):
+    """Nothing listening, and a port that accepts but never speaks Ray: one line each, within
+    about 15 s (Ray alone retries for minutes)."""
+    import socket
+
+    with socket.socket() as closed:
+        closed.bind(("127.0.0.1", 0))
+        free_port = closed.getsockname()[1]
+    silent = socket.socket()
+    silent.bind(("127.0.0.1", 0))
+    silent.listen()
+    try:
+        for port, message in [(free_port, "Connection refused"),
+                              (silent.getsockname()[1], "no Ray cluster answered within 15 s")]:
+            start = time.monotonic()
+            with pytest.raises(UsageError, match=f"cannot join the Ray cluster at "
+                                                 f"127.0.0.1:{port}: {message}"):
+                search(tmp_path, sample_bundle, space="quick", address=f"127.0.0.1:{port}")
+            assert time.monotonic() - start < 25
+            assert not (tmp_path / "exp").exists()
+    finally:
+        silent.close()

@@ -25,7 +25,14 @@ from tune_cifar.data import load_data
 from tune_cifar.errors import TuneCifarError, UsageError
 from tune_cifar.experiment import local_folder
 from tune_cifar.results_cli import add_result_parsers
-from tune_cifar.tuner import DEFAULT_STORAGE, SCHEDULERS, SEARCHES, SearchOptions, SearchOutcome
+from tune_cifar.tuner import (
+    DEFAULT_STORAGE,
+    SCHEDULERS,
+    SEARCHES,
+    SearchOptions,
+    SearchOutcome,
+    check_name,
+)
 
 
 def add_search_parser(sub: argparse._SubParsersAction) -> None:
@@ -98,6 +105,8 @@ def cmd_search(args: argparse.Namespace) -> int:
     if args.resume:
         from tune_cifar.tuner import resume_search
 
+        if args.name is not None:
+            check_name(args.name)
         folder = local_folder(opts.storage_path) / (args.name or "")
         if args.name is None or not folder.exists():
             raise UsageError("--resume needs the --name (and --storage-path) of an existing "

@@ -14,11 +14,10 @@ CNN_v3 or CNN_v4) that fills in batch norm and the dropout rates; explicit keys 
 
 from __future__ import annotations
 
-import dataclasses
 import math
 import numbers
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass, field, fields
 from typing import Any
 
 import numpy as np
@@ -61,12 +60,12 @@ class Key:
             return value
         if isinstance(value, (bool, np.bool_)) or not isinstance(value, numbers.Real):
             raise UsageError(f"config key '{self.name}': {value!r} is not a number")
-        if self.type is int and float(value) != int(value):
-            raise UsageError(f"config key '{self.name}': {value!r} is not a whole number")
         if not math.isfinite(value) or not self.low <= value <= self.high:
             raise UsageError(
                 f"config key '{self.name}': {value!r} is outside {self.describe_range()}"
             )
+        if self.type is int and float(value) != int(value):
+            raise UsageError(f"config key '{self.name}': {value!r} is not a whole number")
         return self.type(value)
 
 
@@ -80,73 +79,59 @@ PRESETS: dict[str, dict[str, Any]] = {
                "dropout4": 0.4},
 }
 
-KEYS: tuple[Key, ...] = (
-    Key("model", str, "cnn_v4", "preset that sets batch_norm and dropout1-4 (the seed's models)",
-        choices=tuple(PRESETS)),
-    Key("batch_norm", bool, True, "BatchNorm2d after every conv"),
-    Key("dropout1", float, 0.2, "dropout after the first max-pool", low=0.0, high=0.9),
-    Key("dropout2", float, 0.3, "dropout after the second max-pool", low=0.0, high=0.9),
-    Key("dropout3", float, 0.4, "dropout after the third max-pool", low=0.0, high=0.9),
-    Key("dropout4", float, 0.4, "dropout before the last linear layer", low=0.0, high=0.9),
-    Key("width", float, 1.0, "channel multiplier (1.0 = 32/64/128 channels, 128 hidden)",
-        low=0.25, high=4.0),
-    Key("optimizer", str, "adam", "optimizer", choices=("sgd", "adam", "adamw")),
-    Key("lr", float, 1e-3, "peak learning rate", low=1e-6, high=10.0),
-    Key("momentum", float, 0.9, "SGD momentum (ignored by adam/adamw)", low=0.0, high=0.999),
-    Key("nesterov", bool, False, "Nesterov momentum (used by sgd with momentum > 0 only)"),
-    Key("weight_decay", float, 0.0, "L2 weight decay (decoupled for adamw)", low=0.0, high=0.1),
-    Key("batch_size", int, 100, "training batch size", low=8, high=4096),
-    Key("lr_schedule", str, "constant", "learning-rate schedule, stepped per batch",
-        choices=("constant", "cosine", "onecycle")),
-    Key("label_smoothing", float, 0.0, "cross-entropy label smoothing", low=0.0, high=0.5),
-    Key("hflip_p", float, 0.5, "probability of a horizontal flip", low=0.0, high=1.0),
-    Key("crop_padding", int, 0, "random crop after zero padding by this many pixels (0 = off)",
-        low=0, high=8),
-    Key("erase_p", float, 0.5, "RandomErasing probability (value 0, after normalising)",
-        low=0.0, high=1.0),
-    Key("erase_scale_min", float, 0.02, "RandomErasing smallest erased area fraction",
-        low=0.001, high=1.0),
-    Key("erase_scale_max", float, 0.33, "RandomErasing largest erased area fraction",
-        low=0.001, high=1.0),
-    Key("erase_ratio_min", float, 0.3, "RandomErasing smallest aspect ratio", low=0.05, high=20.0),
-    Key("erase_ratio_max", float, 3.3, "RandomErasing largest aspect ratio", low=0.05, high=20.0),
-    Key("normalize", str, "half", "input normalisation: the seed's (0.5, 0.5) or CIFAR "
-        "per-channel mean/std", choices=("half", "cifar")),
-    Key("seed", int, 0, "per-trial seed for weights, shuffling, augmentation and dropout",
-        low=0, high=2**31 - 1),
-)
-KEYS_BY_NAME: dict[str, Key] = {k.name: k for k in KEYS}
+
+def key(default: Any, help: str, choices: tuple[Any, ...] | None = None,
+        low: float | None = None, high: float | None = None) -> Any:
+    """A TrialConfig field: its default, and the meaning and range that ``KEYS`` reads back."""
+    return field(default=default, metadata={"help": help, "choices": choices, "low": low,
+                                            "high": high})
 
 
 @dataclass(frozen=True)
 class TrialConfig:
-    """A validated trial configuration. Defaults are the seed's best run (CNN_v4, Adam, flip
-    + RandomErasing, batch 100)."""
+    """A validated trial configuration: the one place every key, default, range and meaning
+    is written (``KEYS`` and ``tune-cifar keys`` read them from here). Defaults are the seed's
+    best run (CNN_v4, Adam, flip + RandomErasing, batch 100)."""
 
-    model: str = "cnn_v4"
-    batch_norm: bool = True
-    dropout1: float = 0.2
-    dropout2: float = 0.3
-    dropout3: float = 0.4
-    dropout4: float = 0.4
-    width: float = 1.0
-    optimizer: str = "adam"
-    lr: float = 1e-3
-    momentum: float = 0.9
-    nesterov: bool = False
-    weight_decay: float = 0.0
-    batch_size: int = 100
-    lr_schedule: str = "constant"
-    label_smoothing: float = 0.0
-    hflip_p: float = 0.5
-    crop_padding: int = 0
-    erase_p: float = 0.5
-    erase_scale_min: float = 0.02
-    erase_scale_max: float = 0.33
-    erase_ratio_min: float = 0.3
-    erase_ratio_max: float = 3.3
-    normalize: str = "half"
-    seed: int = 0
+    model: str = key("cnn_v4", "preset that sets batch_norm and dropout1-4 (the seed's models)",
+                     choices=tuple(PRESETS))
+    batch_norm: bool = key(True, "BatchNorm2d after every conv")
+    dropout1: float = key(0.2, "dropout probability after the first max-pool", low=0.0, high=0.9)
+    dropout2: float = key(0.3, "dropout probability after the second max-pool", low=0.0,
+                          high=0.9)
+    dropout3: float = key(0.4, "dropout probability after the third max-pool", low=0.0, high=0.9)
+    dropout4: float = key(0.4, "dropout probability before the last linear layer", low=0.0,
+                          high=0.9)
+    width: float = key(1.0, "channel multiplier (1.0 = 32/64/128 channels, 128 hidden units)",
+                       low=0.25, high=4.0)
+    optimizer: str = key("adam", "optimizer", choices=("sgd", "adam", "adamw"))
+    lr: float = key(1e-3, "peak learning rate (per step)", low=1e-6, high=10.0)
+    momentum: float = key(0.9, "SGD momentum (ignored by adam/adamw)", low=0.0, high=0.999)
+    nesterov: bool = key(False, "Nesterov momentum (used by sgd with momentum > 0 only)")
+    weight_decay: float = key(0.0, "L2 weight decay per step (decoupled for adamw)", low=0.0,
+                              high=0.1)
+    batch_size: int = key(100, "training batch size (images per step)", low=8, high=4096)
+    lr_schedule: str = key("constant", "learning-rate schedule, stepped per batch",
+                           choices=("constant", "cosine", "onecycle"))
+    label_smoothing: float = key(0.0, "cross-entropy label smoothing (probability mass)",
+                                 low=0.0, high=0.5)
+    hflip_p: float = key(0.5, "probability of a horizontal flip", low=0.0, high=1.0)
+    crop_padding: int = key(0, "random crop after zero padding by this many pixels (0 = off)",
+                            low=0, high=8)
+    erase_p: float = key(0.5, "RandomErasing probability (value 0, after normalising)",
+                         low=0.0, high=1.0)
+    erase_scale_min: float = key(0.02, "RandomErasing smallest erased area (fraction of the "
+                                 "image)", low=0.001, high=1.0)
+    erase_scale_max: float = key(0.33, "RandomErasing largest erased area (fraction of the "
+                                 "image)", low=0.001, high=1.0)
+    erase_ratio_min: float = key(0.3, "RandomErasing smallest aspect ratio (height / width)",
+                                 low=0.05, high=20.0)
+    erase_ratio_max: float = key(3.3, "RandomErasing largest aspect ratio (height / width)",
+                                 low=0.05, high=20.0)
+    normalize: str = key("half", "input normalisation: the seed's (0.5, 0.5) or CIFAR "
+                         "per-channel mean/std", choices=("half", "cifar"))
+    seed: int = key(0, "per-trial seed for weights, shuffling, augmentation and dropout",
+                    low=0, high=2**31 - 1)
 
     @classmethod
     def from_dict(cls, raw: Mapping[str, Any]) -> TrialConfig:
@@ -172,7 +157,15 @@ class TrialConfig:
                 raise UsageError(f"config: {stem}_min {low} > {stem}_max {high}")
 
     def to_dict(self) -> dict[str, Any]:
-        return dataclasses.asdict(self)
+        return asdict(self)
+
+
+_TYPES = {"bool": bool, "int": int, "float": float, "str": str}
+# The table of keys, read from TrialConfig's fields (annotations are strings here, as
+# ``from __future__ import annotations`` leaves them).
+KEYS: tuple[Key, ...] = tuple(
+    Key(f.name, _TYPES[f.type], f.default, **f.metadata) for f in fields(TrialConfig))
+KEYS_BY_NAME: dict[str, Key] = {k.name: k for k in KEYS}
 
 
 def check_space_value(name: str, value: Any) -> None:

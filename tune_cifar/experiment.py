@@ -192,21 +192,46 @@ def format_value(value: Any, digits: int = 4) -> str:
     return str(value)
 
 
+def best_row(trial: TrialRecord, metric: str = "val_acc",
+             scope: str = "best") -> tuple[pd.Series, Path | None] | None:
+    """The epoch a trial is judged by, with its checkpoint: its last epoch (``scope="last"``)
+    or its best-scoring epoch among those whose checkpoint Tune kept.
+
+    Tune keeps the best N checkpoints by score and, of equal scores, the newest: when several
+    epochs tie, the earliest may be gone, so the best is looked for among the kept ones (the
+    latest of equal scores); only a trial with no checkpoint left falls back to its metrics."""
+    rows = trial.metrics[np.isfinite(trial.metrics[metric].astype(float))]
+    if rows.empty:
+        return None
+    if scope == "last":
+        row = rows.iloc[-1]
+        return row, trial.checkpoint_at(row)
+    checkpoints = [trial.checkpoint_at(row) for _, row in rows.iterrows()]
+    kept = rows[[c is not None for c in checkpoints]]
+    pool = kept if not kept.empty else rows
+    row = pool[pool[metric] == pool[metric].max()].iloc[-1]
+    return row, trial.checkpoint_at(row)
+
+
 def best_trial(folder: Path, metric: str = "val_acc", scope: str = "best") -> BestTrial | None:
-    """The trial with the highest ``metric``: at its best epoch (``scope="best"``) or its last
-    epoch (``scope="last"``); the checkpoint is the one saved at that epoch, if kept."""
+    """The trial with the highest ``metric`` (see ``best_row``), with a checkpoint that exists
+    whenever any trial kept one."""
     best: BestTrial | None = None
     for trial in load_trials(folder):
-        rows = trial.metrics[np.isfinite(trial.metrics[metric].astype(float))]
-        if rows.empty:
+        found = best_row(trial, metric, scope)
+        if found is None:
             continue
-        row = rows.iloc[-1] if scope == "last" else rows.loc[rows[metric].idxmax()]
-        if best is not None and row[metric] <= best.value:
-            continue
-        best = BestTrial(
+        row, checkpoint = found
+        candidate = BestTrial(
             trial_id=trial.trial_id, trial_dir=trial.trial_dir, config=trial.config,
             metric=metric, value=float(row[metric]), epoch=int(row["training_iteration"]),
-            epochs_run=int(trial.metrics["training_iteration"].iloc[-1]),
-            checkpoint=trial.checkpoint_at(row),
+            epochs_run=int(trial.metrics["training_iteration"].iloc[-1]), checkpoint=checkpoint,
         )
+        if best is None or _rank(candidate) > _rank(best):
+            best = candidate
     return best
+
+
+def _rank(best: BestTrial) -> tuple[bool, float]:
+    """Trials with a kept checkpoint first, then by value."""
+    return best.checkpoint is not None, best.value

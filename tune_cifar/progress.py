@@ -1,28 +1,59 @@
-"""A concise live view of a running search, in place of Ray's log flood.
+"""A concise live view of a running search, in place of Ray's trial table.
 
-One line whenever a trial starts or ends, and at least every ``interval_s`` seconds:
+A ``tune.Callback`` (it runs in the driver) that prints one line whenever a trial starts or
+ends, and at least every ``interval_s`` seconds:
 
     [00:01:12] 2 running, 3 pending, 1 stopped early, 2 done, 0 errored | best val_acc 0.6120
-    (train_cifar_3f2a1_00004, epoch 3)
+    (3f2a1_00004)
+
+Ray's own output engine runs with ``verbose=0``; ``live_output()`` also hides the banner it
+prints even then (its TensorBoard hint names a temporary staging folder), while LiveView
+writes to the console it was started from.
 """
 
 from __future__ import annotations
 
+import contextlib
+import io
+import math
 import sys
 import time
 from collections import Counter
+from collections.abc import Iterator
+from typing import Any, TextIO
 
-from ray.tune import ProgressReporter
+from ray.tune import Callback
 from ray.tune.experiment import Trial
+
+_console: TextIO | None = None  # where LiveView prints while live_output() hides Ray's prints
+
+
+@contextlib.contextmanager
+def live_output() -> Iterator[None]:
+    """Run a search with only LiveView's lines on stdout (Ray's banner swallowed)."""
+    global _console
+    _console = sys.stdout
+    try:
+        with contextlib.redirect_stdout(io.StringIO()):
+            yield
+    finally:
+        _console = None
+
+
+def _print(line: str) -> None:
+    print(line, file=_console or sys.stdout, flush=True)
+
+
+ORDER = ("running", "pending", "paused", "stopped early", "done", "diverged", "errored")
 
 
 def trial_state(trial: Trial, max_epochs: int) -> str:
-    """running / pending / paused / stopped early / done / errored, for one trial."""
+    """running / pending / paused / stopped early / done / diverged / errored, for one trial."""
     if trial.status == Trial.TERMINATED:
-        epochs = (trial.last_result or {}).get("training_iteration", 0)
-        if (trial.last_result or {}).get("diverged"):
+        result = trial.last_result or {}
+        if result.get("diverged"):
             return "diverged"
-        return "done" if epochs >= max_epochs else "stopped early"
+        return "done" if result.get("training_iteration", 0) >= max_epochs else "stopped early"
     return {Trial.RUNNING: "running", Trial.PENDING: "pending", Trial.PAUSED: "paused",
             Trial.ERROR: "errored"}.get(trial.status, trial.status.lower())
 
@@ -33,48 +64,57 @@ def format_elapsed(seconds: float) -> str:
     return f"{hours:02d}:{minutes:02d}:{secs:02d}"
 
 
-class LiveView(ProgressReporter):
+class LiveView(Callback):
     """Prints trial counts and the best metric so far, one line at a time."""
 
-    ORDER = ("running", "pending", "paused", "stopped early", "done", "diverged", "errored")
-
     def __init__(self, max_epochs: int, metric: str = "val_acc", interval_s: float = 30.0) -> None:
-        # No stream attribute: Tune pickles the reporter with the run config, so it prints to
-        # whatever sys.stdout is at the time.
+        # No stream attribute: Tune pickles its callbacks with the run config, so this prints
+        # to whatever sys.stdout is at the time.
         self.max_epochs = max_epochs
         self.metric = metric
         self.interval_s = interval_s
+        self._reset()
+
+    def _reset(self) -> None:
         self.start = time.monotonic()
         self._last_time = 0.0
-        self._last_line_key: tuple = ()
+        self._last_key: tuple = ()
+        self._last_line = ""
+        self.best: dict[str, float] = {}  # trial id -> its best metric seen
 
-    def _counts(self, trials: list[Trial]) -> Counter:
-        return Counter(trial_state(t, self.max_epochs) for t in trials)
+    def setup(self, **info: Any) -> None:
+        self._reset()  # a resumed search starts its clock and its view afresh
 
-    def _best(self, trials: list[Trial]) -> tuple[float, Trial | None]:
-        best, best_trial = float("-inf"), None
-        for trial in trials:
-            stats = trial.metric_analysis.get(self.metric)
-            if stats and stats.get("max", float("-inf")) > best:
-                best, best_trial = stats["max"], trial
-        return best, best_trial
+    def on_trial_result(self, iteration: int, trials: list[Trial], trial: Trial,
+                        result: dict, **info: Any) -> None:
+        value = result.get(self.metric)
+        if isinstance(value, (int, float)) and math.isfinite(value):
+            self.best[trial.trial_id] = max(value, self.best.get(trial.trial_id, -math.inf))
 
-    def _key(self, counts: Counter) -> tuple:
-        """What a new line is printed for: trials starting or ending, not trials queued."""
-        return tuple(sorted((s, n) for s, n in counts.items() if s != "pending"))
-
-    def should_report(self, trials: list[Trial], done: bool = False) -> bool:
-        return self._key(self._counts(trials)) != self._last_line_key or (
-            time.monotonic() - self._last_time >= self.interval_s)
-
-    def report(self, trials: list[Trial], done: bool, *sys_info: dict) -> None:
-        counts = self._counts(trials)
-        self._last_line_key = self._key(counts)
-        self._last_time = time.monotonic()
-        parts = [f"{counts[s]} {s}" for s in self.ORDER
+    def line(self, trials: list[Trial]) -> str:
+        counts = Counter(trial_state(t, self.max_epochs) for t in trials)
+        parts = [f"{counts[s]} {s}" for s in ORDER
                  if counts[s] or s in ("running", "done", "errored")]
-        line = f"[{format_elapsed(self._last_time - self.start)}] " + ", ".join(parts)
-        best, trial = self._best(trials)
-        if trial is not None:
-            line += f" | best {self.metric} {best:.4f} ({trial.trial_id})"
-        print(line, file=sys.stdout, flush=True)
+        text = f"[{format_elapsed(time.monotonic() - self.start)}] " + ", ".join(parts)
+        for trial in trials:  # trials restored by a resume report their last result only
+            value = (trial.last_result or {}).get(self.metric)
+            if trial.trial_id not in self.best and isinstance(value, (int, float)):
+                self.best[trial.trial_id] = value
+        if self.best:
+            trial_id = max(self.best, key=self.best.__getitem__)
+            text += f" | best {self.metric} {self.best[trial_id]:.4f} ({trial_id})"
+        return text
+
+    def on_step_end(self, iteration: int, trials: list[Trial], **info: Any) -> None:
+        # A new line when trials start or end (not when they queue), or after interval_s.
+        key = tuple(sorted((s, n) for s, n in Counter(
+            trial_state(t, self.max_epochs) for t in trials).items() if s != "pending"))
+        if key != self._last_key or time.monotonic() - self._last_time >= self.interval_s:
+            self._last_key, self._last_time = key, time.monotonic()
+            self._last_line = self.line(trials)
+            _print(self._last_line)
+
+    def on_experiment_end(self, trials: list[Trial], **info: Any) -> None:
+        line = self.line(trials)
+        if line.split("] ", 1)[-1] != self._last_line.split("] ", 1)[-1]:
+            _print(line)

@@ -16,11 +16,14 @@ import logging
 import math
 import os
 import shutil
+import socket
+import subprocess
+import sys
 import tempfile
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, NoReturn
 
 from tune_cifar.config import TrialConfig
 from tune_cifar.data import DataBundle, DataSpec, load_data
@@ -33,7 +36,7 @@ from tune_cifar.experiment import (
     read_spec,
     write_spec,
 )
-from tune_cifar.progress import LiveView
+from tune_cifar.progress import LiveView, live_output
 from tune_cifar.spaces import SearchSpace, as_grid, as_sampled, load_space
 from tune_cifar.trainable import RunSettings, train_cifar
 
@@ -82,7 +85,12 @@ class SearchOptions:
             positive["--max-concurrent"] = self.max_concurrent
         if self.time_budget is not None:
             positive["--time-budget"] = self.time_budget
+        if self.gpus_per_trial is not None:
+            check_finite("--gpus-per-trial", self.gpus_per_trial)
+        check_finite("--progress-interval", self.progress_interval_s)
+        positive["--progress-interval"] = self.progress_interval_s
         for flag, value in positive.items():
+            check_finite(flag, value)
             if value <= 0:
                 raise UsageError(f"{flag} must be positive, got {value}")
         if self.scheduler == "asha" and self.grace_period > self.max_epochs:
@@ -94,6 +102,22 @@ class SearchOptions:
             raise UsageError(f"--gpus-per-trial must be >= 0, got {self.gpus_per_trial}")
         if self.max_failures < 0:
             raise UsageError(f"--max-failures must be >= 0, got {self.max_failures}")
+        if not 0 <= self.seed < 2**31:
+            raise UsageError(f"--seed must be in [0, 2**31 - 1], got {self.seed}")
+        if self.name is not None:
+            check_name(self.name)
+
+
+def check_finite(flag: str, value: float) -> None:
+    if not math.isfinite(value):
+        raise UsageError(f"{flag} must be a finite number, got {value}")
+
+
+def check_name(name: str) -> None:
+    """An experiment name is one folder name inside --storage-path, never a path."""
+    if name in ("", ".", "..") or "/" in name or os.sep in name or "\0" in name:
+        raise UsageError(f"--name {name!r} must be a single folder name (no '/', not '.' or "
+                         "'..'); choose the parent folder with --storage-path")
 
 
 @dataclass
@@ -178,7 +202,6 @@ def build_scheduler(opts: SearchOptions) -> Any:
 
 def quiet_ray() -> None:
     """Keep Ray's informational logs off the console; real errors still show."""
-    os.environ.setdefault("RAY_AIR_NEW_OUTPUT", "0")  # lets our LiveView replace Ray's table
     os.environ.setdefault("RAY_DEDUP_LOGS", "0")
     os.environ.setdefault("TUNE_MAX_PENDING_TRIALS_PG", "4")
     # Save Tune's experiment state every 2 s (Ray's "auto" waits 10 s or more), so that a
@@ -188,16 +211,56 @@ def quiet_ray() -> None:
         logging.getLogger(name).setLevel(logging.ERROR)
 
 
+CONNECT_TIMEOUT_S = 5  # TCP connect to a cluster's address
+JOIN_TIMEOUT_S = 15  # the whole handshake with its GCS
+# A Ray handshake that gives up after one short try (Ray's defaults retry for minutes);
+# Ray reads these when it is imported, hence a separate process.
+_JOIN_PROBE = """
+import logging, sys
+import ray
+ray.init(address=sys.argv[1], log_to_driver=False, logging_level=logging.ERROR,
+         include_dashboard=False)
+ray.shutdown()
+"""
+_SHORT_TRIES = {"RAY_gcs_server_port_wait_time_s": "1",
+                "RAY_gcs_rpc_server_connect_timeout_s": str(CONNECT_TIMEOUT_S),
+                "RAY_py_gcs_connect_timeout_s": str(CONNECT_TIMEOUT_S)}
+
+
+def check_cluster(address: str) -> None:
+    """Fail within JOIN_TIMEOUT_S, in one line, when no Ray cluster answers at ``address``."""
+    def refuse(reason: str) -> NoReturn:
+        raise UsageError(f"cannot join the Ray cluster at {address}: {reason}")
+
+    host, _, port = address.rpartition(":")
+    if host and port.isdigit() and "://" not in address:
+        try:
+            with socket.create_connection((host, int(port)), timeout=CONNECT_TIMEOUT_S):
+                pass
+        except OSError as exc:
+            refuse(f"{exc.strerror or 'no answer'} (is 'ray start --head' running there?)")
+    try:
+        probe = subprocess.run([sys.executable, "-c", _JOIN_PROBE, address], text=True,
+                               capture_output=True, timeout=JOIN_TIMEOUT_S,
+                               env={**os.environ, **_SHORT_TRIES})
+    except subprocess.TimeoutExpired:
+        refuse(f"no Ray cluster answered within {JOIN_TIMEOUT_S} s")
+    if probe.returncode != 0:
+        errors = [line for line in probe.stderr.splitlines() if "Error" in line]
+        refuse(errors[-1].split(": ", 1)[-1] if errors else f"exit code {probe.returncode}")
+
+
 def start_ray(address: str | None) -> None:
     import ray
 
     quiet_ray()
     if ray.is_initialized():
         return
-    kwargs: dict[str, Any] = {"log_to_driver": False, "logging_level": logging.ERROR,
-                              "include_dashboard": False}
+    if address is not None:
+        check_cluster(address)
     try:
-        ray.init(address=address, **kwargs)
+        ray.init(address=address, log_to_driver=False, logging_level=logging.ERROR,
+                 include_dashboard=False)
     except (ConnectionError, RuntimeError, ValueError) as exc:
         raise UsageError(f"cannot join the Ray cluster at {address}: {exc}") from None
 
@@ -209,23 +272,49 @@ def resolve_gpus(opts: SearchOptions, cluster_gpus: float) -> float:
     return 0.25 if cluster_gpus > 0 else 0.0
 
 
-def check_resources(opts: SearchOptions) -> tuple[int, float]:
-    """(cpus, gpus) per trial, refusing what no node of the cluster can ever give."""
+def local_resources() -> list[dict[str, float]]:
+    """This machine as a local Ray will see it, known before Ray starts: the CPUs this process
+    may run on and the CUDA GPUs torch sees."""
+    import torch
+
+    cpus = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
+    return [{"CPU": float(cpus or 1), "GPU": float(torch.cuda.device_count())}]
+
+
+def cluster_resources() -> list[dict[str, float]]:
+    """Each live node's resources, as the running Ray cluster reports them."""
     import ray
 
-    nodes = [n["Resources"] for n in ray.nodes() if n.get("Alive")]
+    return [n["Resources"] for n in ray.nodes() if n.get("Alive")]
+
+
+def check_resources(opts: SearchOptions, nodes: list[dict[str, float]],
+                    where: str = "the Ray cluster") -> tuple[int, float]:
+    """(cpus, gpus) per trial, refusing what no node of ``nodes`` can ever give."""
     max_cpus = max((n.get("CPU", 0) for n in nodes), default=0)
     max_gpus = max((n.get("GPU", 0) for n in nodes), default=0)
     gpus = resolve_gpus(opts, max_gpus)
+    one = where if len(nodes) == 1 else f"any node of {where}"
     if opts.cpus_per_trial > max_cpus:
-        raise UsageError(f"--cpus-per-trial {opts.cpus_per_trial} is more than any node has "
-                         f"(largest: {max_cpus:g} CPUs)")
+        raise UsageError(f"--cpus-per-trial {opts.cpus_per_trial} is more than {one} has "
+                         f"({max_cpus:g} CPUs)")
     if gpus > max_gpus:
         have = "no GPUs" if max_gpus == 0 else f"at most {max_gpus:g} GPUs on a node"
-        raise UsageError(f"--gpus-per-trial {gpus:g} cannot be met: the Ray cluster has {have}")
+        raise UsageError(f"--gpus-per-trial {gpus:g} cannot be met: {where} has {have}")
     if gpus > 1 and gpus != int(gpus):
         raise UsageError(f"--gpus-per-trial {gpus:g}: above 1, use a whole number of GPUs")
     return opts.cpus_per_trial, gpus
+
+
+def start_and_check(opts: SearchOptions) -> tuple[int, float]:
+    """Check the resources asked for, start (or join) Ray, and check again with what Ray sees:
+    a local run is checked against this machine before Ray starts; a cluster only once
+    joined."""
+    if opts.address is None:
+        check_resources(opts, local_resources(), "this machine")
+    start_ray(opts.address)
+    return check_resources(opts, cluster_resources(),
+                           "this machine" if opts.address is None else "the Ray cluster")
 
 
 def trial_dirname(trial: Any) -> str:
@@ -266,9 +355,8 @@ def run_search(opts: SearchOptions, data_spec: DataSpec, argv: list[str] | None 
     check_folder_free(folder, opts.overwrite)
     bundle = bundle or load_data(data_spec)
     _show_data(bundle)
-    start_ray(opts.address)
     try:
-        cpus, gpus = check_resources(opts)
+        cpus, gpus = start_and_check(opts)
         create_folder(folder, opts.overwrite)
         write_spec(folder, opts, data_spec, space, argv)
         print(f"search {folder.name}: space {space.name} ({space.describe()}), "
@@ -285,7 +373,8 @@ def run_search(opts: SearchOptions, data_spec: DataSpec, argv: list[str] | None 
             ),
             run_config=run_config(opts, folder),
         )
-        results = tuner.fit()
+        with live_output():
+            results = tuner.fit()
     finally:
         ray.shutdown()
     return outcome_of(folder, results, opts)
@@ -306,13 +395,13 @@ def resume_search(folder: Path, retry_errored: bool = False,
     opts = SearchOptions(**spec["options"])
     bundle = bundle or load_data(DataSpec(**spec["data"]))
     _show_data(bundle)
-    start_ray(opts.address)
     try:
-        cpus, gpus = check_resources(opts)
+        cpus, gpus = start_and_check(opts)
         print(f"resuming {folder.name}", flush=True)
         tuner = tune.Tuner.restore(str(folder), trainable=make_trainable(bundle, opts, cpus, gpus),
                                    resume_unfinished=True, resume_errored=retry_errored)
-        results = tuner.fit()
+        with live_output():
+            results = tuner.fit()
     finally:
         ray.shutdown()
     return outcome_of(folder, results, opts)
@@ -336,8 +425,8 @@ def run_config(opts: SearchOptions, folder: Path) -> Any:
             num_to_keep=opts.keep_checkpoints, checkpoint_score_attribute=METRIC,
             checkpoint_score_order=MODE),
         failure_config=tune.FailureConfig(max_failures=opts.max_failures),
-        progress_reporter=LiveView(opts.max_epochs, METRIC, opts.progress_interval_s),
-        verbose=1,
+        callbacks=[LiveView(opts.max_epochs, METRIC, opts.progress_interval_s)],
+        verbose=0,  # Ray's own output engine stays silent; LiveView prints instead
     )
 
 
