@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import pandas as pd
 
-from tune_cifar.experiment import TrialRecord, best_row, load_trials, read_spec
+from tune_cifar.experiment import TrialRecord, best_row, load_trials, read_spec, trial_status
 
 if TYPE_CHECKING:
     import optuna
@@ -71,23 +71,6 @@ class Experiment:
         from tune_cifar.analysis.study import param_importances
 
         return param_importances(self.study)
-
-
-def trial_status(trial: TrialRecord, max_epochs: int) -> tuple[str, int | None]:
-    """(status, epoch it stopped at if stopped early) from what the trial left on disk.
-
-    A trial that failed, was retried from its checkpoint and then finished counts as finished;
-    its last error stays in the ``error`` column."""
-    last = trial.metrics.iloc[-1]
-    epochs_run = int(last["training_iteration"])
-    finished = epochs_run >= max_epochs or bool(last.get("done", False))
-    if bool(last.get("diverged", False)) or not np.isfinite(float(last["train_loss"])):
-        return "diverged", epochs_run
-    if finished:
-        return ("done", None) if epochs_run >= max_epochs else ("stopped early", epochs_run)
-    if trial.error:
-        return "errored", None
-    return "unfinished", None
 
 
 def _trial_row(trial: TrialRecord, max_epochs: int) -> dict[str, Any]:

@@ -39,7 +39,8 @@ from tune_cifar.analysis.study import (
     precomputed_evaluator,
     top_trials_study,
 )
-from tune_cifar.experiment import format_value
+from tune_cifar.confirm import read_confirmation
+from tune_cifar.experiment import SEED_BEST, format_value
 
 TOP_K = 5
 PARALLEL_TOP = 12
@@ -248,6 +249,40 @@ def plot_parallel(exp: Experiment, path: Path) -> Path | None:
                         "val_acc)")
 
 
+def plot_confirmation(exp: Experiment, path: Path) -> Path | None:
+    """Test accuracy of each re-trained seed of the top configurations, their mean with its
+    95% interval, and the holdout val_acc that had the search pick them."""
+    confirmation = read_confirmation(exp.path)
+    if confirmation is None or confirmation.runs.empty:
+        return None
+    runs, summary = confirmation.runs, confirmation.summary
+    fig, ax = plt.subplots(figsize=(9, 5.5), layout="constrained")
+    for i, config in enumerate(summary.itertuples(), start=1):
+        seeds = runs[runs["rank"] == config.rank]
+        ax.scatter(np.full(len(seeds), i) + np.linspace(-0.08, 0.08, len(seeds)),
+                   seeds["test_acc"], color="tab:blue", s=22, alpha=0.7,
+                   label="test accuracy of one seed" if i == 1 else None)
+        if np.isfinite(config.test_acc_ci95_low):
+            ax.errorbar(i + 0.22, config.test_acc_mean,
+                        yerr=[[config.test_acc_mean - config.test_acc_ci95_low],
+                              [config.test_acc_ci95_high - config.test_acc_mean]],
+                        fmt="o", color="black", capsize=5,
+                        label="mean and 95% interval" if i == 1 else None)
+        ax.scatter(i - 0.22, config.search_val_acc, marker="D", facecolor="none",
+                   edgecolor="tab:orange", s=40,
+                   label="holdout val_acc when the search picked it" if i == 1 else None)
+    ax.set_xticks(range(1, len(summary) + 1),
+                  [f"#{r.rank} {r.source_trial}" for r in summary.itertuples()])
+    ax.axhline(SEED_BEST, ls="--", color="tab:red", lw=1,
+               label=f"seed study's best by hand, {SEED_BEST}")
+    ax.set(xlabel="configuration (search rank, trial)", ylabel="accuracy (fraction correct)",
+           title=f"The top {len(summary)} configurations re-trained with "
+                 f"{int(summary['runs'].max())} new seeds each")
+    ax.grid(alpha=0.3, axis="y")
+    fig.legend(fontsize=8, loc="outside lower center", ncols=2)
+    return _finish(fig, path)
+
+
 PLOTS: dict[str, Callable[[Experiment, Path], Path | None]] = {
     "best_curves": plot_best_curves,
     "all_trials": plot_all_trials,
@@ -255,6 +290,7 @@ PLOTS: dict[str, Callable[[Experiment, Path], Path | None]] = {
     "effects": plot_effects,
     "importance": plot_importance,
     "parallel": plot_parallel,
+    "confirmation": plot_confirmation,
 }
 
 

@@ -19,9 +19,9 @@ import pandas as pd
 from tune_cifar.analysis.diagnostics import diagnose
 from tune_cifar.analysis.frames import Experiment
 from tune_cifar.config import TrialConfig
-from tune_cifar.experiment import format_value
+from tune_cifar.confirm import read_confirmation
+from tune_cifar.experiment import SEED_BEST, format_value
 
-SEED_BEST = 0.8941
 LEADERBOARD_ROWS = 10
 PLOT_CAPTIONS = {
     "best_curves": "Validation accuracy per epoch of the best trials, labelled by the "
@@ -34,6 +34,9 @@ PLOT_CAPTIONS = {
     "importance": "How much each hyperparameter explains the best validation accuracy "
                   "(Optuna's fANOVA evaluator; with few trials, a rough guide).",
     "parallel": "The top trials' hyperparameters side by side.",
+    "confirmation": "Test accuracy of the top configurations re-trained with new seeds: each "
+                    "seed, the mean with its 95% interval, and the holdout val_acc the search "
+                    "picked it by.",
 }
 
 
@@ -112,10 +115,35 @@ def build_blocks(exp: Experiment, plots: dict[str, Path]) -> list[Block]:
             f"({share:.0%})",
             f"disk used by the experiment: {disk_usage(exp.path) / 1e6:.1f} MB",
         ]),
-        Block("h2", "Plots"),
     ]
+    blocks += confirmation_blocks(exp)
+    blocks.append(Block("h2", "Plots"))
     blocks += [Block("image", path, PLOT_CAPTIONS[name]) for name, path in plots.items()]
     return blocks
+
+
+def confirmation_blocks(exp: Experiment) -> list[Block]:
+    """The 'Confirmation over seeds' section, if ``tune-cifar confirm`` ran."""
+    confirmation = read_confirmation(exp.path)
+    if confirmation is None:
+        return [Block("p", f"Test accuracy is not in this report: the search selects on the "
+                           f"validation split only. `tune-cifar confirm {exp.path}` re-trains "
+                           "the top configurations with new seeds and tests them.")]
+    table = confirmation.summary.rename(columns={
+        "source_trial": "trial", "search_val_acc": "val_acc in the search",
+        "test_acc_mean": "test mean", "test_acc_sd": "test sd",
+        "test_acc_ci95_low": "95% CI low", "test_acc_ci95_high": "95% CI high",
+        "val_acc_mean": "val_acc mean"})
+    protocol = ("The experiment validated on the test set (the seed's protocol): these test "
+                "figures are not independent of the selection." if
+                confirmation.test_is_validation else
+                "The search selected on the holdout validation split; the test set was used "
+                "only here, once per run, on the checkpoint of its best holdout epoch.")
+    return [Block("h2", "Confirmation over seeds"),
+            Block("p", f"The top {len(table)} configurations re-trained with new seeds "
+                       f"(`{confirmation.folder}`). {protocol} The interval is Student's t "
+                       "for the mean."),
+            Block("table", table)]
 
 
 def best_config_table(best: pd.Series) -> pd.DataFrame:
@@ -127,7 +155,7 @@ def best_config_table(best: pd.Series) -> pd.DataFrame:
                          for k, v in resolved.items()])
 
 
-def _md_table(frame: pd.DataFrame) -> str:
+def markdown_table(frame: pd.DataFrame) -> str:
     lines = ["| " + " | ".join(map(str, frame.columns)) + " |",
              "|" + "---|" * len(frame.columns)]
     lines += ["| " + " | ".join(format_value(v) for v in row) + " |"
@@ -147,7 +175,7 @@ def render_markdown(blocks: list[Block], out: Path) -> str:
         elif b.kind == "list":
             parts.append("\n".join(f"- {item}" for item in b.content))
         elif b.kind == "table":
-            parts.append(_md_table(b.content))
+            parts.append(markdown_table(b.content))
         elif b.kind == "image":
             rel = os.path.relpath(b.content, out)
             parts.append(f"![{b.caption}]({rel})\n\n*{b.caption}*")

@@ -4,10 +4,12 @@ The seed trains with PIL images through torchvision transforms (RandomHorizontal
 ToTensor, Normalize(0.5, 0.5), RandomErasing) and a shuffled DataLoader of batch 100,
 validating on the CIFAR-10 test set. This script runs that loop and tune-cifar's ``Trainer``
 (batched on-device augmentation, no DataLoader) on the first 10,000 training images with the
-test set as validation, CNN_v4 + Adam + flip + RandomErasing (the seed's run 6), and prints
-both per-epoch accuracies, the best of each, and the speed ratio.
+test set as validation, CNN_v4 + Adam + flip + RandomErasing (the seed's run 6), once per
+seed, and prints the last and best validation accuracy of each pipeline as mean ± standard
+deviation over the seeds, the speed ratio, and the hardware.
 
-    python benchmarks/seed_pipeline.py --data-dir ../shared/data --epochs 10 --threads 2
+    python benchmarks/seed_pipeline.py --data-dir ../shared/data --epochs 10 --seeds 3
+    python benchmarks/seed_pipeline.py --smoke-test      # seconds, on the shipped sample
 """
 
 from __future__ import annotations
@@ -26,6 +28,8 @@ from torchvision import transforms
 from tune_cifar.config import TrialConfig
 from tune_cifar.data import TrainingData
 from tune_cifar.data.cifar_reader import read_cifar10_folder, resolve_folder
+from tune_cifar.data.sample import load_sample
+from tune_cifar.hardware import describe_hardware, mean_spread
 from tune_cifar.model import build_model
 from tune_cifar.training import Trainer
 
@@ -45,7 +49,7 @@ class PilCifar(Dataset):
         return self.transform(Image.fromarray(self.images[i])), int(self.labels[i])
 
 
-def seed_fit(train_x, train_y, test_x, test_y, epochs: int) -> list[dict]:
+def seed_fit(train_x, train_y, test_x, test_y, epochs: int, seed: int) -> list[dict]:
     """The seed chapter's fit(): SGD-style loop over DataLoaders, eval on the test set."""
     train_tf = transforms.Compose([
         transforms.RandomHorizontalFlip(p=0.5), transforms.ToTensor(),
@@ -55,7 +59,7 @@ def seed_fit(train_x, train_y, test_x, test_y, epochs: int) -> list[dict]:
     test_tf = transforms.Compose([transforms.ToTensor(), transforms.Normalize(0.5, 0.5)])
     train_loader = DataLoader(PilCifar(train_x, train_y, train_tf), batch_size=100, shuffle=True)
     test_loader = DataLoader(PilCifar(test_x, test_y, test_tf), batch_size=100, shuffle=False)
-    torch.manual_seed(123)
+    torch.manual_seed(seed)
     net = build_model(TrialConfig.from_dict({"model": "cnn_v4"}))
     optimizer = torch.optim.Adam(net.parameters())
     criterion = nn.CrossEntropyLoss()
@@ -81,9 +85,9 @@ def seed_fit(train_x, train_y, test_x, test_y, epochs: int) -> list[dict]:
     return history
 
 
-def ours_fit(train_x, train_y, test_x, test_y, epochs: int) -> list[dict]:
+def ours_fit(train_x, train_y, test_x, test_y, epochs: int, seed: int) -> list[dict]:
     cfg = TrialConfig.from_dict({"model": "cnn_v4", "optimizer": "adam", "lr": 1e-3,
-                                 "batch_size": 100, "hflip_p": 0.5, "erase_p": 0.5, "seed": 123})
+                                 "batch_size": 100, "hflip_p": 0.5, "erase_p": 0.5, "seed": seed})
     trainer = Trainer(cfg, TrainingData(train_x, train_y, test_x, test_y), epochs, "cpu")
     history = []
     while not trainer.finished:
@@ -101,20 +105,32 @@ def main() -> None:
     parser.add_argument("--epochs", type=int, default=10)
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--train-images", type=int, default=10000)
+    parser.add_argument("--seeds", type=int, default=3, help="runs per pipeline (seeds 0..N-1)")
+    parser.add_argument("--smoke-test", action="store_true",
+                        help="1 epoch, 1 seed, 300 images of the shipped sample (for CI)")
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
-    train_x, train_y, test_x, test_y = read_cifar10_folder(resolve_folder(args.data_dir))
+    if args.smoke_test:
+        train_x, train_y, test_x, test_y = load_sample()
+        args.epochs, args.seeds, args.train_images = 1, 1, 300
+    else:
+        train_x, train_y, test_x, test_y = read_cifar10_folder(resolve_folder(args.data_dir))
     train_x, train_y = train_x[: args.train_images], train_y[: args.train_images]
-    print(f"first {len(train_y)} training images, validation = the 10,000 test images, "
-          f"CNN_v4 + Adam + flip + RandomErasing, {args.epochs} epochs, {args.threads} threads")
-    seed = seed_fit(train_x, train_y, test_x, test_y, args.epochs)
-    ours = ours_fit(train_x, train_y, test_x, test_y, args.epochs)
-    for name, hist in (("seed pipeline", seed), ("tune-cifar", ours)):
-        best = max(hist, key=lambda r: r["val_acc"])
-        mean_time = np.mean([r["train_time_s"] for r in hist])
-        print(f"{name:14s} best val_acc {best['val_acc']:.4f} (epoch {best['epoch']}), last "
-              f"{hist[-1]['val_acc']:.4f}, {mean_time:.1f}s training per epoch")
-    ratio = np.mean([r["train_time_s"] for r in seed]) / np.mean([r["train_time_s"] for r in ours])
+    print(f"first {len(train_y)} training images, validation = the {len(test_y)} test images, "
+          f"CNN_v4 + Adam + flip + RandomErasing, {args.epochs} epochs, seeds 0-"
+          f"{args.seeds - 1}\n{describe_hardware()}", flush=True)
+    runs: dict[str, list[list[dict]]] = {"seed pipeline": [], "tune-cifar": []}
+    for seed in range(args.seeds):
+        runs["seed pipeline"].append(seed_fit(train_x, train_y, test_x, test_y, args.epochs, seed))
+        runs["tune-cifar"].append(ours_fit(train_x, train_y, test_x, test_y, args.epochs, seed))
+    seconds = {}
+    for name, histories in runs.items():
+        last = [h[-1]["val_acc"] for h in histories]
+        best = [max(r["val_acc"] for r in h) for h in histories]
+        seconds[name] = float(np.mean([r["train_time_s"] for h in histories for r in h]))
+        print(f"{name:14s} val_acc after {args.epochs} epochs {mean_spread(last)}; best epoch "
+              f"{mean_spread(best)}; {seconds[name]:.1f}s training per epoch")
+    ratio = seconds["seed pipeline"] / seconds["tune-cifar"]
     print(f"speed: tune-cifar trains {ratio:.2f}x as fast as the seed pipeline per epoch")
 
 

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import json
 import os
+import subprocess
 from pathlib import Path
 
 import pytest
@@ -11,6 +13,36 @@ from tune_cifar.data import DataBundle, DataSpec, load_data
 
 REPO = Path(__file__).resolve().parents[1]
 REAL_DATA = Path(os.environ.get("TUNE_CIFAR_DATA", REPO.parent / "shared" / "data"))
+
+
+@pytest.fixture(autouse=True)
+def fast_tests_start_no_ray_and_no_process(request, monkeypatch):
+    """Tests outside the ``slow`` mark must start neither Ray nor a subprocess."""
+    if request.node.get_closest_marker("slow"):
+        return
+
+    def refuse(*args, **kwargs):
+        raise AssertionError(f"{request.node.name} is not marked slow but starts Ray or a "
+                             "process")
+
+    import ray
+
+    monkeypatch.setattr(ray, "init", refuse)
+    monkeypatch.setattr(subprocess.Popen, "__init__", refuse)
+
+
+@pytest.fixture(scope="module")
+def shared_ray():
+    """One local Ray for a module's in-process searches (a search leaves running a Ray it did
+    not start), instead of one start and shutdown per search. Module-scoped: the command-line
+    searches of other modules start their own."""
+    import ray
+
+    from tune_cifar.tuner import start_ray
+
+    start_ray(None)
+    yield
+    ray.shutdown()
 
 
 SYNTHETIC = DataSpec(source="synthetic", train_subset=400, val_size=200)
@@ -56,6 +88,33 @@ def asha_experiment(tmp_path_factory, synthetic_bundle):
                          max_concurrent=1, progress_interval_s=60, storage_path=str(folder),
                          name="asha")
     return run_search(opts, SYNTHETIC, argv=["test"], bundle=synthetic_bundle)
+
+
+def _write_trial(folder: Path, trial_id: str, val_accs: list[float], kept: list[int],
+                 finished: bool = True) -> Path:
+    """A trial folder as Tune writes it: one result.json line per epoch (the last marked done
+    when the trial ``finished``), and checkpoint folders for the epochs in ``kept`` only (the
+    others deleted by retention)."""
+    trial_dir = folder / f"trial_{trial_id}"
+    trial_dir.mkdir(parents=True)
+    lines = []
+    for epoch, acc in enumerate(val_accs, start=1):
+        name = f"checkpoint_{epoch - 1:06d}"
+        lines.append(json.dumps({
+            "trial_id": trial_id, "training_iteration": epoch, "epoch": epoch,
+            "val_acc": acc, "train_loss": 1.0, "train_acc": 0.5, "val_loss": 1.0,
+            "time_total_s": float(epoch), "checkpoint_dir_name": name,
+            "config": {"lr": 0.001}, "done": finished and epoch == len(val_accs)}))
+        if epoch in kept:
+            (trial_dir / name).mkdir()
+            (trial_dir / name / "state.pt").write_bytes(b"")
+    (trial_dir / "result.json").write_text("\n".join(lines) + "\n")
+    return trial_dir
+
+
+@pytest.fixture()
+def write_trial():
+    return _write_trial
 
 
 @pytest.fixture(scope="session")

@@ -93,10 +93,20 @@ def test_crop_is_a_shifted_window_of_the_zero_padded_image():
     assert (out == 0).any()  # some crops show the black padding
 
 
-def test_augmenter_is_reproducible_and_normalises():
-    cfg = TrialConfig.from_dict({"crop_padding": 2})
-    x = torch.rand(16, 3, 32, 32)
-    outs = [Augmenter(cfg, torch.Generator().manual_seed(7), lambda t: (t - 0.5) / 0.5)(x)
-            for _ in range(2)]
-    torch.testing.assert_close(outs[0], outs[1])
+def test_augmenter_is_reproducible_and_changes_the_images():
+    cfg = TrialConfig.from_dict({"crop_padding": 2})  # flip 0.5, crop, erasing 0.5
+
+    def normalize(t):
+        return (t - 0.5) / 0.5
+
+    x = torch.rand(64, 3, 32, 32)
+    outs = [Augmenter(cfg, torch.Generator().manual_seed(seed), normalize)(x)
+            for seed in (7, 7, 8)]
+    torch.testing.assert_close(outs[0], outs[1])  # the same stream gives the same batch
+    assert not torch.equal(outs[0], outs[2])  # another stream, other flips, crops and boxes
+    # An image comes out unchanged only without flip, crop shift and erasing: p = 0.5/25/2.
+    changed = (outs[0] != normalize(x)).flatten(1).any(1)
+    assert changed.float().mean() > 0.9
     assert outs[0].min() >= -1 and outs[0].max() <= 1
+    plain = TrialConfig.from_dict({"hflip_p": 0.0, "erase_p": 0.0})
+    torch.testing.assert_close(Augmenter(plain, torch.Generator(), normalize)(x), normalize(x))

@@ -96,6 +96,16 @@ BAD_INPUTS = [
     (["search", "--data", "sample", "--progress-interval", "-1"], 2,
      r"--progress-interval must be positive, got -1"),
     (["search", "--data", "sample", "--seed", "-1"], 2, r"--seed must be in \[0, 2\*\*31 - 1\]"),
+    (["search", "--data", "sample", "--cuda-graph", "on", "--storage-path",
+      "{experiment_parent}"], 2, r"--cuda-graph on needs GPU trials, and there are none"),
+    (["train", "--out", "{out}", "--data", "synthetic", "--cuda-graph", "on"], 2,
+     r"--cuda-graph on needs a CUDA device"),
+    (["search", "--data", "sample", "--epoch-budget", "0"], 2,
+     r"--epoch-budget must be positive, got 0"),
+    (["confirm", "{a_dir}"], 2, r"is not a tune-cifar experiment"),
+    (["confirm", "{experiment}", "--top", "0"], 2, r"--top must be positive, got 0"),
+    (["dashboard", "{a_dir}"], 2, r"is not a tune-cifar experiment"),
+    (["dashboard", "{experiment}", "--port", "70000"], 2, r"--port must be in \[0, 65535\]"),
     (["train", "--out", "{out}", "--config", "{nan_config}"], 2,
      r"config key 'batch_size': nan is outside \[8, 4096\]"),
     (["search", "--data", "sample", "--storage-path", "{experiment_parent}", "--name", "nope",
@@ -153,13 +163,14 @@ def test_bad_input_is_one_line_and_changes_nothing(
     assert not ray.is_initialized()  # every bad request is refused before Ray starts
 
 
-def test_train_writes_history_and_a_checkpoint(tmp_path):
+def test_train_writes_history_and_a_checkpoint(tmp_path, capsys):
     out = tmp_path / "run"
-    result = run_cli("train", "--data", "synthetic", "--train-subset", "300", "--epochs", "2",
-                     "--model", "cnn_v3", "--width", "0.5", "--optimizer", "sgd", "--lr", "0.05",
-                     "--out", str(out), "--threads", "1")
-    assert result.returncode == 0, result.stderr
-    assert "epoch [2/2]" in result.stdout and "best val_acc" in result.stdout
+    code = main(["train", "--data", "synthetic", "--train-subset", "300", "--epochs", "2",
+                 "--model", "cnn_v3", "--width", "0.5", "--optimizer", "sgd", "--lr", "0.05",
+                 "--out", str(out), "--threads", "1"])
+    stdout = capsys.readouterr().out
+    assert code == 0
+    assert "epoch [2/2]" in stdout and "best val_acc" in stdout
     with (out / "history.csv").open() as f:
         rows = list(csv.DictReader(f))
     assert [r["epoch"] for r in rows] == ["1", "2"]
@@ -170,13 +181,13 @@ def test_train_writes_history_and_a_checkpoint(tmp_path):
     assert state["config"]["batch_norm"] is False and state["config"]["lr"] == 0.05
 
 
-def test_spaces_and_keys_list_what_exists():
-    spaces = run_cli("spaces")
-    assert spaces.returncode == 0
+def test_spaces_and_keys_list_what_exists(capsys):
+    assert main(["spaces"]) == 0
+    spaces = capsys.readouterr().out
     for name in ("seed_study", "optimizers", "regularization", "augmentation", "full", "quick"):
-        assert re.search(rf"^{name}\s+\S", spaces.stdout, re.M)
-    keys = run_cli("keys")
-    assert "| `erase_p` | float | 0.5 | [0, 1] |" in keys.stdout
+        assert re.search(rf"^{name}\s+\S", spaces, re.M)
+    assert main(["keys"]) == 0
+    assert "| `erase_p` | float | 0.5 | [0, 1] |" in capsys.readouterr().out
 
 
 @pytest.mark.slow

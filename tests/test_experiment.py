@@ -10,28 +10,8 @@ from tune_cifar.experiment import SPEC_FILE, best_trial
 from tune_cifar.restore import resolve_checkpoint
 
 
-def write_trial(folder: Path, trial_id: str, val_accs: list[float], kept: list[int]) -> Path:
-    """A trial folder as Tune writes it: one result.json line per epoch, and checkpoint
-    folders for the epochs in ``kept`` only (the others deleted by retention)."""
-    trial_dir = folder / f"trial_{trial_id}"
-    trial_dir.mkdir(parents=True)
-    lines = []
-    for epoch, acc in enumerate(val_accs, start=1):
-        name = f"checkpoint_{epoch - 1:06d}"
-        lines.append(json.dumps({
-            "trial_id": trial_id, "training_iteration": epoch, "epoch": epoch,
-            "val_acc": acc, "train_loss": 1.0, "train_acc": 0.5, "val_loss": 1.0,
-            "time_total_s": float(epoch), "checkpoint_dir_name": name,
-            "config": {"lr": 0.001}}))
-        if epoch in kept:
-            (trial_dir / name).mkdir()
-            (trial_dir / name / "state.pt").write_bytes(b"")
-    (trial_dir / "result.json").write_text("\n".join(lines) + "\n")
-    return trial_dir
-
-
 @pytest.fixture()
-def tied(tmp_path: Path) -> Path:
+def tied(tmp_path: Path, write_trial) -> Path:
     """Every epoch of trial a scores the same; retention kept only the newest two."""
     (tmp_path / SPEC_FILE).write_text(json.dumps({
         "options": {"max_epochs": 4, "scheduler": "fifo"}, "data": {},
@@ -53,7 +33,7 @@ def test_tied_epochs_name_one_whose_checkpoint_was_kept(tied):
     assert trials.loc["b", "best_epoch"] == 3 and trials.loc["b", "best_val_acc"] == 0.45
 
 
-def test_the_best_score_among_kept_checkpoints(tied):
+def test_the_best_score_among_kept_checkpoints(tied, write_trial):
     write_trial(tied, "c", [0.9, 0.1], kept=[])  # no checkpoint left at all
     write_trial(tied, "d", [0.2, 0.55, 0.1], kept=[3])  # the 0.55 epoch was not kept
     best = best_trial(tied)

@@ -56,7 +56,6 @@ def test_preset_matches_seed_model_parameter_for_parameter(preset):
     ours = build_model(TrialConfig.from_dict({"model": preset}))
     seed = SeedCNN(*SEED_MODELS[preset])
     assert _shapes(ours) == _shapes(seed)
-    assert sum(p.numel() for p in ours.parameters()) == sum(p.numel() for p in seed.parameters())
     buffers = {n: tuple(b.shape) for n, b in ours.named_buffers()}
     assert buffers == {n: tuple(b.shape) for n, b in seed.named_buffers()}
 

@@ -1,5 +1,6 @@
 """Real Ray Tune searches on small real images (the shipped sample, 300 train / 200 val)."""
 
+import itertools
 import json
 import time
 from pathlib import Path
@@ -11,7 +12,7 @@ from tune_cifar.errors import UsageError
 from tune_cifar.experiment import SPEC_FILE, read_spec
 from tune_cifar.tuner import SearchOptions, run_search
 
-pytestmark = pytest.mark.slow
+pytestmark = [pytest.mark.slow, pytest.mark.usefixtures("shared_ray")]
 SAMPLE = DataSpec(source="sample", train_subset=300)
 
 
@@ -37,6 +38,10 @@ def test_random_search_with_asha_stops_trials_early(asha_experiment):
         assert [r["epoch"] for r in rows] == list(range(1, len(rows) + 1))
         kept = list((outcome.experiment_path / name).glob("checkpoint_*"))
         assert 1 <= len(kept) <= 2, name  # best 1 by val_acc + the latest
+    # --max-concurrent 1: no two trials trained at the same time
+    spans = sorted((rows[0]["timestamp"] - rows[0]["time_this_iter_s"], rows[-1]["timestamp"])
+                   for rows in runs.values())
+    assert all(end <= next_start + 1 for (_, end), (next_start, _) in itertools.pairwise(spans))
     best_value = max(r["val_acc"] for rows in runs.values() for r in rows)
     assert outcome.best.value == best_value
     state = outcome.best.checkpoint / "state.pt"
@@ -44,6 +49,37 @@ def test_random_search_with_asha_stops_trials_early(asha_experiment):
     spec = read_spec(outcome.experiment_path)
     assert spec["space"]["name"] == "asha_space" and spec["options"]["max_epochs"] == 4
     assert spec["data"]["source"] == "synthetic" and "ray" in spec["versions"]
+
+
+def tensorboard_scalars(trial_dir: Path) -> dict[str, list[tuple[int, float]]]:
+    """(step, value) per tag of a trial's TensorBoard event files, read here with the
+    TFRecord framing (length, CRC, event, CRC) and tensorboardX's Event protobuf."""
+    import struct
+
+    from tensorboardX.proto import event_pb2
+
+    tags: dict[str, list[tuple[int, float]]] = {}
+    for path in sorted(trial_dir.glob("events.out.tfevents.*")):
+        data, i = path.read_bytes(), 0
+        while i < len(data):
+            (length,) = struct.unpack("<Q", data[i:i + 8])
+            event = event_pb2.Event()
+            event.ParseFromString(data[i + 12:i + 12 + length])
+            i += 12 + length + 4
+            for value in event.summary.value:
+                if not value.tag.startswith("_hparams_"):
+                    tags.setdefault(value.tag, []).append((event.step, value.simple_value))
+    return tags
+
+
+def test_tensorboard_files_hold_each_epoch_under_readable_names(asha_experiment):
+    for name, rows in trials(asha_experiment.experiment_path).items():
+        scalars = tensorboard_scalars(asha_experiment.experiment_path / name)
+        assert set(scalars) == {"accuracy/train", "accuracy/validation", "loss/train",
+                                "loss/validation", "optimizer/learning_rate",
+                                "speed/epoch_time_s", "speed/train_images_per_s"}
+        assert [(s, pytest.approx(v)) for s, v in scalars["accuracy/validation"]] == [
+            (r["training_iteration"], r["val_acc"]) for r in rows]
 
 
 def test_optuna_search_runs_seeded_tpe(tmp_path, sample_bundle):
@@ -71,8 +107,8 @@ def test_grid_search_runs_every_combination(tmp_path, sample_bundle):
 
 def test_unsatisfiable_resources_fail_before_any_trial(tmp_path, sample_bundle):
     for options, message in [
-        ({"gpus_per_trial": 1.0}, "--gpus-per-trial 1 cannot be met: the Ray cluster has no"),
-        ({"cpus_per_trial": 64}, "--cpus-per-trial 64 is more than any node has"),
+        ({"gpus_per_trial": 1.0}, "--gpus-per-trial 1 cannot be met: this machine has no"),
+        ({"cpus_per_trial": 64}, "--cpus-per-trial 64 is more than this machine has"),
     ]:
         with pytest.raises(UsageError, match=message):
             search(tmp_path, sample_bundle, space="quick", **options)
@@ -131,3 +167,48 @@ def test_an_address_where_no_cluster_answers_fails_fast(tmp_path, sample_bundle)
             assert not (tmp_path / "exp").exists()
     finally:
         silent.close()
+
+
+def test_an_epoch_budget_ends_the_search_at_that_many_trial_epochs(tmp_path, sample_bundle):
+    outcome = search(tmp_path, sample_bundle, space="quick", scheduler="fifo", num_samples=4,
+                     max_epochs=3, epoch_budget=5, max_concurrent=1)
+    reported = sum(len(rows) for rows in trials(outcome.experiment_path).values())
+    assert reported == outcome.trial_epochs == 5  # one trial at a time: exactly the budget
+    assert outcome.budget == "epoch budget"
+    assert outcome.compute.trial_epochs == 5 and outcome.compute.wall_s > 0
+
+
+def test_confirm_retrains_the_top_configurations_with_new_seeds(asha_experiment, tmp_path):
+    import shutil
+
+    import numpy as np
+    from scipy import stats
+
+    from tune_cifar.analysis import load_experiment
+    from tune_cifar.analysis.plots import write_plots
+    from tune_cifar.analysis.report import write_report
+    from tune_cifar.confirm import read_confirmation, run_confirmation, top_configs
+    from tune_cifar.restore import evaluate_checkpoint
+
+    folder = tmp_path / "asha"
+    shutil.copytree(asha_experiment.experiment_path, folder)
+    result = run_confirmation(folder, top=2, seeds=2)
+    chosen = top_configs(folder, 2)
+    runs = result.runs
+    assert len(runs) == 4 and sorted(set(runs["seed"])) == [1, 2]  # the search used seed 0
+    assert list(result.summary["source_trial"]) == [trial_id for trial_id, _, _ in chosen]
+    one = runs.iloc[0]
+    assert one["test_acc"] == pytest.approx(evaluate_checkpoint(Path(one["checkpoint"]),
+                                                                split="test").accuracy)
+    for row in result.summary.itertuples():
+        accs = runs.loc[runs["rank"] == row.rank, "test_acc"].to_numpy()
+        half = stats.t.ppf(0.975, 1) * accs.std(ddof=1) / np.sqrt(2)
+        assert row.test_acc_mean == pytest.approx(accs.mean())
+        assert row.test_acc_ci95_high == pytest.approx(accs.mean() + half)
+    assert read_confirmation(folder).summary.equals(result.summary)
+    with pytest.raises(UsageError, match="confirmed before"):
+        run_confirmation(folder, top=2, seeds=2)
+    exp = load_experiment(folder)
+    plots = write_plots(exp, tmp_path / "analysis")
+    md, _ = write_report(exp, plots, tmp_path / "analysis")
+    assert "confirmation" in plots and "## Confirmation over seeds" in md.read_text()

@@ -13,7 +13,7 @@ from tune_cifar.training import Trainer
 
 FAST = {"model": "cnn_v4", "width": 0.5, "batch_size": 50, "crop_padding": 2}
 METRICS = ("epoch", "train_loss", "train_acc", "val_loss", "val_acc", "lr", "epoch_time_s",
-           "images_per_s", "diverged")
+           "images_per_s", "diverged", "train_step")
 
 
 @pytest.fixture(autouse=True)

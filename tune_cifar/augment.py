@@ -38,6 +38,8 @@ def random_crop(x: torch.Tensor, padding: int, gen: torch.Generator) -> torch.Te
     padded = F.pad(x, (padding, padding, padding, padding))
     dy = torch.randint(0, 2 * padding + 1, (n,), device=x.device, generator=gen)
     dx = torch.randint(0, 2 * padding + 1, (n,), device=x.device, generator=gen)
+    # One gather for the whole batch: out[i, c, y, x] = padded[i, c, dy_i + y, dx_i + x], with
+    # (N,1,1,1), (1,C,1,1), (N,1,H,1), (N,1,1,W) index tensors broadcast to (N,C,H,W).
     rows = (dy[:, None] + torch.arange(h, device=x.device))[:, None, :, None]
     cols = (dx[:, None] + torch.arange(w, device=x.device))[:, None, None, :]
     batch = torch.arange(n, device=x.device)[:, None, None, None]
@@ -49,11 +51,16 @@ def erasing_boxes(
     n: int, h: int, w: int, p: float, scale: tuple[float, float], ratio: tuple[float, float],
     gen: torch.Generator, device: torch.device,
 ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
-    """Per image: (erase?, top, left, height, width), as torchvision's RandomErasing draws them."""
+    """Per image: (erase?, top, left, height, width), as torchvision's RandomErasing draws them.
+
+    All 10 of torchvision's attempts are drawn at once, per image, and the first that fits is
+    kept, which is what its loop of up to 10 tries picks."""
+    # Area uniform in scale * H*W, aspect ratio log-uniform in ratio (RandomErasing.get_params).
     area = torch.empty(n, ERASE_ATTEMPTS, device=device).uniform_(*scale, generator=gen) * (h * w)
     log_ratio = torch.empty(n, ERASE_ATTEMPTS, device=device).uniform_(
         math.log(ratio[0]), math.log(ratio[1]), generator=gen)
     aspect = torch.exp(log_ratio)
+    # A box of that area and aspect (height / width): h*w = area, h/w = aspect.
     eh = torch.round(torch.sqrt(area * aspect)).long()
     ew = torch.round(torch.sqrt(area / aspect)).long()
     fits = (eh < h) & (ew < w)
@@ -61,6 +68,7 @@ def erasing_boxes(
     pick = torch.arange(n, device=device)
     eh, ew = eh[pick, first], ew[pick, first]
     erase = fits.any(dim=1) & (torch.rand(n, device=device, generator=gen) < p)
+    # Uniform integers in [0, H - eh], as torch.randint(0, H - eh + 1) draws them.
     top = (torch.rand(n, device=device, generator=gen) * (h - eh + 1)).long()
     left = (torch.rand(n, device=device, generator=gen) * (w - ew + 1)).long()
     return erase, top, left, eh, ew
@@ -72,6 +80,7 @@ def random_erasing(
 ) -> torch.Tensor:
     n, _, h, w = x.shape
     erase, top, left, eh, ew = erasing_boxes(n, h, w, p, scale, ratio, gen, x.device)
+    # Each image's box as a (N, H, W) mask: rows in [top, top + eh), columns in [left, left + ew).
     ys = torch.arange(h, device=x.device)[None, :, None]
     xs = torch.arange(w, device=x.device)[None, None, :]
     inside = ((ys >= top[:, None, None]) & (ys < (top + eh)[:, None, None])

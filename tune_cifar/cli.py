@@ -25,6 +25,7 @@ from tune_cifar.data import load_data
 from tune_cifar.errors import TuneCifarError, UsageError
 from tune_cifar.experiment import local_folder
 from tune_cifar.results_cli import add_result_parsers
+from tune_cifar.training import CUDA_GRAPH_CHOICES, pick_device, use_cuda_graph
 from tune_cifar.tuner import (
     DEFAULT_STORAGE,
     SCHEDULERS,
@@ -47,6 +48,10 @@ def add_search_parser(sub: argparse._SubParsersAction) -> None:
                         "optuna (seeded multivariate TPE) (default: random)")
     p.add_argument("--scheduler", choices=SCHEDULERS, default=d.scheduler,
                    help="asha stops weak trials early; fifo runs every trial to the end")
+    p.add_argument("--stopped-as", choices=("pruned", "complete"), default=d.stopped_as,
+                   help="--search optuna with asha: tell TPE that a trial ASHA stopped was "
+                        "pruned (default), or complete with its last value (Ray's "
+                        "OptunaSearch default, for comparison)")
     p.add_argument("--num-samples", type=int, default=None,
                    help="trials to sample (default 8; for grid and fixed lists: repeats, 1)")
     p.add_argument("--max-epochs", type=int, default=d.max_epochs,
@@ -66,7 +71,8 @@ def add_search_parser(sub: argparse._SubParsersAction) -> None:
                    help=f"where experiments go: a local folder or a shared path "
                         f"(default: {DEFAULT_STORAGE})")
     p.add_argument("--name", default=None,
-                   help="experiment name (default: SPACE-YYYYmmdd-HHMMSS)")
+                   help="experiment name: one folder name inside --storage-path (default: "
+                        "SPACE-YYYYmmdd-HHMMSS)")
     p.add_argument("--overwrite", action="store_true",
                    help="replace an existing experiment of the same name")
     p.add_argument("--resume", action="store_true",
@@ -76,6 +82,12 @@ def add_search_parser(sub: argparse._SubParsersAction) -> None:
                    help="seed of the search algorithm and of every trial (default 0)")
     p.add_argument("--time-budget", type=float, default=None, metavar="SECONDS",
                    help="stop starting trials and end the search after this many seconds")
+    p.add_argument("--cuda-graph", choices=CUDA_GRAPH_CHOICES, default=d.cuda_graph,
+                   help="train the full batches of GPU trials by CUDA graph replay: auto (on "
+                        "for GPU trials; default), on, off")
+    p.add_argument("--epoch-budget", type=int, default=None, metavar="TRIAL_EPOCHS",
+                   help="end the search once its trials have trained this many epochs in all "
+                        "(the seed study spent 340)")
     p.add_argument("--address", default=None,
                    help="join an existing Ray cluster (e.g. 'auto' or HOST:PORT)")
     p.add_argument("--keep-checkpoints", type=int, default=d.keep_checkpoints,
@@ -101,6 +113,8 @@ def cmd_search(args: argparse.Namespace) -> int:
         seed=args.seed, time_budget=args.time_budget, address=args.address,
         keep_checkpoints=args.keep_checkpoints, max_failures=args.max_failures,
         overwrite=args.overwrite, progress_interval_s=args.progress_interval,
+        stopped_as=args.stopped_as, epoch_budget=args.epoch_budget,
+        cuda_graph=args.cuda_graph,
     )
     if args.resume:
         from tune_cifar.tuner import resume_search
@@ -122,15 +136,19 @@ def report_outcome(outcome: SearchOutcome) -> int:
     for error in outcome.errors:
         print(f"trial error: {error}", file=sys.stderr)
     resume = f"tune-cifar resume {outcome.experiment_path}"
-    interrupted = outcome.unfinished and outcome.time_budget is None
+    interrupted = outcome.unfinished and outcome.budget is None
     if interrupted:
         print(f"search interrupted with {outcome.unfinished} trials unfinished; nothing "
               f"computed is lost. Continue with: {resume}", file=sys.stderr)
-    elif outcome.unfinished:
+    elif outcome.budget == "time budget":
         print(f"time budget reached with {outcome.unfinished} trials unfinished; continue "
               f"with: {resume}", file=sys.stderr)
+    elif outcome.budget == "epoch budget":
+        print(f"epoch budget reached: {outcome.trial_epochs} trial-epochs", file=sys.stderr)
     raise_if_all_failed(outcome)
     print(f"{outcome.num_trials} trials; " + outcome.best.summary())
+    if outcome.compute is not None:
+        print(outcome.compute.summary())
     print(f"experiment: {outcome.experiment_path}")
     return 130 if interrupted else 0
 
@@ -151,6 +169,8 @@ def add_train_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--overwrite", action="store_true", help="write into a non-empty --out")
     p.add_argument("--threads", type=int, default=None, help="torch CPU threads")
     p.add_argument("--device", default="auto", help="auto, cpu or cuda (default auto)")
+    p.add_argument("--cuda-graph", choices=CUDA_GRAPH_CHOICES, default="auto",
+                   help="train full batches by CUDA graph replay: auto (on for CUDA), on, off")
     keys = p.add_argument_group("hyperparameters (see 'tune-cifar keys')")
     for key in KEYS:
         kind: Callable = bool_flag if key.type is bool else key.type
@@ -170,9 +190,11 @@ def cmd_train(args: argparse.Namespace) -> int:
     raw.update({k.name: getattr(args, f"key_{k.name}") for k in KEYS
                 if getattr(args, f"key_{k.name}") is not None})
     cfg = TrialConfig.from_dict(raw)
+    use_cuda_graph(args.cuda_graph, pick_device(args.device))  # refuses "on" without CUDA
     bundle = load_data(data_spec_from(args))
     prepare_out(args.out, args.overwrite)
-    history = train_one(cfg, bundle, args.epochs, args.out, args.threads, args.device)
+    history = train_one(cfg, bundle, args.epochs, args.out, args.threads, args.device,
+                        args.cuda_graph)
     best = max(history, key=lambda r: r["val_acc"])
     print(f"best val_acc {best['val_acc']:.4f} at epoch {best['epoch']}; wrote "
           f"{args.out / 'history.csv'} and {args.out / 'checkpoint'}")

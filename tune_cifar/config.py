@@ -111,6 +111,9 @@ class TrialConfig:
     weight_decay: float = key(0.0, "L2 weight decay per step (decoupled for adamw)", low=0.0,
                               high=0.1)
     batch_size: int = key(100, "training batch size (images per step)", low=8, high=4096)
+    lr_ref_batch: int = key(0, "if > 0, lr is per this many images and scales linearly with "
+                            "batch_size (peak lr = lr * batch_size / lr_ref_batch; 0 = off)",
+                            low=0, high=4096)
     lr_schedule: str = key("constant", "learning-rate schedule, stepped per batch",
                            choices=("constant", "cosine", "onecycle"))
     label_smoothing: float = key(0.0, "cross-entropy label smoothing (probability mass)",
@@ -128,6 +131,8 @@ class TrialConfig:
                                  low=0.05, high=20.0)
     erase_ratio_max: float = key(3.3, "RandomErasing largest aspect ratio (height / width)",
                                  low=0.05, high=20.0)
+    tta: bool = key(False, "evaluate with horizontal-flip averaging (mean of the logits of an "
+                    "image and of its mirror image)")
     normalize: str = key("half", "input normalisation: the seed's (0.5, 0.5) or CIFAR "
                          "per-channel mean/std", choices=("half", "cifar"))
     seed: int = key(0, "per-trial seed for weights, shuffling, augmentation and dropout",
@@ -155,6 +160,17 @@ class TrialConfig:
             low, high = getattr(self, f"{stem}_min"), getattr(self, f"{stem}_max")
             if low > high:
                 raise UsageError(f"config: {stem}_min {low} > {stem}_max {high}")
+        lr_key = KEYS_BY_NAME["lr"]
+        if self.peak_lr > lr_key.high:
+            raise UsageError(f"config: lr {self.lr:g} scaled to batch_size {self.batch_size} "
+                             f"(lr_ref_batch {self.lr_ref_batch}) is {self.peak_lr:g}, above "
+                             f"{lr_key.high:g}")
+
+    @property
+    def peak_lr(self) -> float:
+        """The learning rate the optimizer peaks at: ``lr``, scaled linearly to the batch size
+        when ``lr_ref_batch`` is set (Goyal et al. 2017, arXiv:1706.02677)."""
+        return self.lr * self.batch_size / self.lr_ref_batch if self.lr_ref_batch else self.lr
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)

@@ -65,10 +65,12 @@ class RestoredModel:
     history: list[dict[str, Any]]
     checkpoint: Path
 
-    def probabilities(self, images: torch.Tensor) -> torch.Tensor:
-        """Class probabilities (N, 10) for uint8 images (N, 3, 32, 32)."""
+    def probabilities(self, images: torch.Tensor, tta: bool | None = None) -> torch.Tensor:
+        """Class probabilities (N, 10) for uint8 images (N, 3, 32, 32); with flip averaging
+        if ``tta`` (by default: as the configuration was validated)."""
         normalize = Normalizer(self.config.normalize, next(self.model.parameters()).device)
-        return predict_logits(self.model, images, normalize).softmax(1).cpu()
+        tta = self.config.tta if tta is None else tta
+        return predict_logits(self.model, images, normalize, tta).softmax(1).cpu()
 
 
 def load_model(checkpoint: Path, device: str = "cpu") -> RestoredModel:
@@ -92,6 +94,7 @@ class Evaluation:
     probabilities: np.ndarray
     restored: RestoredModel
     data_note: str
+    tta: bool = False  # flip averaging at evaluation
 
 
 def evaluation_data(target: Path, data_spec: DataSpec | None) -> tuple[DataSpec, str]:
@@ -106,7 +109,8 @@ def evaluation_data(target: Path, data_spec: DataSpec | None) -> tuple[DataSpec,
 
 
 def evaluate_checkpoint(target: Path, split: str = "test", data_spec: DataSpec | None = None,
-                        scope: str = "best", device: str = "cpu") -> Evaluation:
+                        scope: str = "best", device: str = "cpu",
+                        tta: bool | None = None) -> Evaluation:
     if split not in ("test", "val"):
         raise UsageError(f"--split must be test or val, not {split!r}")
     checkpoint = resolve_checkpoint(target, scope)
@@ -117,14 +121,15 @@ def evaluate_checkpoint(target: Path, split: str = "test", data_spec: DataSpec |
         images, labels = bundle.training.val_x, bundle.training.val_y
     else:
         images, labels = bundle.test_x, bundle.test_y
-    probs = restored.probabilities(torch.from_numpy(np.ascontiguousarray(images))).numpy()
+    tta = restored.config.tta if tta is None else tta
+    probs = restored.probabilities(torch.from_numpy(np.ascontiguousarray(images)), tta).numpy()
     predicted = probs.argmax(1)
     confusion = np.zeros((len(CLASSES), len(CLASSES)), dtype=np.int64)
     np.add.at(confusion, (labels, predicted), 1)
     per_class = {c: float(confusion[i, i] / max(confusion[i].sum(), 1))
                  for i, c in enumerate(CLASSES)}
     return Evaluation(split, float((predicted == labels).mean()), per_class, confusion,
-                      images, labels, probs, restored, f"{note}: {bundle.describe()}")
+                      images, labels, probs, restored, f"{note}: {bundle.describe()}", tta)
 
 
 def load_images(paths: list[Path]) -> tuple[torch.Tensor, list[str]]:

@@ -4,6 +4,8 @@
     tune-cifar best EXP [--json] [--scope last] the best trial and its checkpoint
     tune-cifar evaluate EXP|CHECKPOINT [--split test|val]
     tune-cifar predict EXP|CHECKPOINT IMAGE... [--json]
+    tune-cifar dashboard EXP [--host H] [--port P]  optuna-dashboard, live or later
+    tune-cifar confirm EXP [--top K] [--seeds N]    re-train the best with new seeds, test
 """
 
 from __future__ import annotations
@@ -26,6 +28,29 @@ def add_result_parsers(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--out", type=Path, default=None, help="output folder (default EXP/analysis)")
     p.set_defaults(func=cmd_analyze)
 
+    p = sub.add_parser("dashboard", help="optuna-dashboard over an experiment, live or later",
+                       description="Serve optuna-dashboard over the experiment's Optuna journal "
+                                   "(written live by every search; built from Tune's files for "
+                                   "older experiments). Ctrl-C stops it.")
+    p.add_argument("experiment", type=folder_arg, help="experiment folder (or file:// URI)")
+    p.add_argument("--host", default="127.0.0.1",
+                   help="address to listen on (default 127.0.0.1: this machine only; 0.0.0.0 "
+                        "lets other machines read the study)")
+    p.add_argument("--port", type=int, default=8080, help="port (default 8080; 0: any free)")
+    p.set_defaults(func=cmd_dashboard)
+
+    p = sub.add_parser("confirm", help="re-train the top configurations with new seeds; test "
+                                       "accuracy as mean, sd and 95%% interval",
+                       description="Re-train the top K configurations of a search (by holdout "
+                                   "val_acc) with N new seeds each, in EXP/confirm/, and test "
+                                   "each run's best-holdout-epoch checkpoint once.")
+    p.add_argument("experiment", type=folder_arg, help="experiment folder (or file:// URI)")
+    p.add_argument("--top", type=int, default=3, help="configurations to confirm (default 3)")
+    p.add_argument("--seeds", type=int, default=3, help="new seeds per configuration "
+                                                        "(default 3)")
+    p.add_argument("--overwrite", action="store_true", help="replace an earlier confirmation")
+    p.set_defaults(func=cmd_confirm)
+
     p = sub.add_parser("best", help="the best trial of an experiment and its checkpoint")
     p.add_argument("experiment", type=folder_arg, help="experiment folder (or file:// URI)")
     p.add_argument("--json", action="store_true", help="print JSON")
@@ -43,6 +68,9 @@ def add_result_parsers(sub: argparse._SubParsersAction) -> None:
                    help="where the plots go (default EXP/analysis/evaluate-SPLIT, or "
                         "./tune-cifar-evaluate-SPLIT for a lone checkpoint)")
     p.add_argument("--json", action="store_true", help="print the figures as JSON")
+    p.add_argument("--tta", choices=("on", "off"), default=None,
+                   help="horizontal-flip averaging (test-time augmentation): on or off "
+                        "(default: as the trial validated, its 'tta' key)")
     add_data_flags(p, default_source=None)
     p.set_defaults(func=cmd_evaluate)
 
@@ -80,6 +108,45 @@ def cmd_analyze(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_dashboard(args: argparse.Namespace) -> int:
+    from tune_cifar.dashboard import serve_dashboard
+
+    serve_dashboard(args.experiment, args.host, args.port,
+                    say=lambda line: print(line, flush=True))
+    return 0
+
+
+def cmd_confirm(args: argparse.Namespace) -> int:
+    import sys
+
+    from tune_cifar.analysis import load_experiment
+    from tune_cifar.analysis.plots import plot_confirmation
+    from tune_cifar.confirm import run_confirmation
+
+    result = run_confirmation(args.experiment, args.top, args.seeds, args.overwrite,
+                              argv=sys.argv)
+    print(f"test accuracy of the top {len(result.summary)} configurations, "
+          f"{args.seeds} new seeds each" + (" (validation was the test set: not independent "
+                                           "of the selection)" if result.test_is_validation
+                                           else ""))
+    print(f"{'rank':>4}  {'trial':<12} {'search val':>10}  {'test mean':>9} {'sd':>7}  "
+          "95% interval")
+    for r in result.summary.itertuples():
+        interval = (f"[{r.test_acc_ci95_low:.4f}, {r.test_acc_ci95_high:.4f}]"
+                    if r.runs > 1 else "(one run)")
+        print(f"{r.rank:>4}  {r.source_trial:<12} {r.search_val_acc:>10.4f}  "
+              f"{r.test_acc_mean:>9.4f} {r.test_acc_sd:>7.4f}  {interval}")
+    out = args.experiment / "analysis"
+    out.mkdir(exist_ok=True)
+    plot = plot_confirmation(load_experiment(args.experiment), out / "confirmation.png")
+    for path in (result.folder / "confirm_runs.csv", result.folder / "confirm_summary.csv",
+                 plot):
+        if path is not None:
+            print(f"wrote {path}")
+    print(f"'tune-cifar analyze {args.experiment}' adds it to the report")
+    return 0
+
+
 def cmd_best(args: argparse.Namespace) -> int:
     read_spec(args.experiment)
     best = best_trial(args.experiment, scope=args.scope)
@@ -94,14 +161,16 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
     from tune_cifar.restore import evaluate_checkpoint, find_experiment
 
     data_spec = data_spec_from(args) if args.data is not None else None
-    ev = evaluate_checkpoint(args.target, args.split, data_spec, args.scope)
+    tta = None if args.tta is None else args.tta == "on"
+    ev = evaluate_checkpoint(args.target, args.split, data_spec, args.scope, tta=tta)
     experiment = find_experiment(args.target)
     default_parent = experiment / "analysis" if experiment else Path.cwd()
     prefix = "" if experiment else "tune-cifar-"
     out = args.out or default_parent / f"{prefix}evaluate-{args.split}"
     plots = write_evaluation_plots(ev, out)
     figures = {"checkpoint": str(ev.restored.checkpoint), "epoch": ev.restored.epoch,
-               "split": ev.split, "images": len(ev.labels), "accuracy": ev.accuracy,
+               "split": ev.split, "tta": ev.tta, "images": len(ev.labels),
+               "accuracy": ev.accuracy,
                "per_class_accuracy": ev.per_class, "plots": [str(p) for p in plots]}
     (out / "evaluation.json").write_text(json.dumps(figures, indent=2) + "\n")
     if args.json:
@@ -109,7 +178,8 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
         return 0
     print(f"checkpoint {ev.restored.checkpoint} (epoch {ev.restored.epoch})")
     print(ev.data_note)
-    print(f"{ev.split} accuracy: {ev.accuracy:.4f} on {len(ev.labels)} images")
+    print(f"{ev.split} accuracy: {ev.accuracy:.4f} on {len(ev.labels)} images"
+          + (" (flip-averaged)" if ev.tta else ""))
     for name, acc in ev.per_class.items():
         print(f"  {name:<10s} {acc:.4f}")
     for path in [*plots, out / "evaluation.json"]:

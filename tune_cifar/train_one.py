@@ -22,7 +22,7 @@ from tune_cifar.errors import UsageError
 from tune_cifar.training import Trainer
 
 HISTORY_COLUMNS = ("epoch", "train_loss", "train_acc", "val_loss", "val_acc", "lr",
-                   "epoch_time_s", "images_per_s", "diverged")
+                   "epoch_time_s", "images_per_s", "diverged", "train_step")
 
 
 def read_config_file(path: Path) -> dict[str, Any]:
@@ -54,13 +54,15 @@ def write_history(rows: list[dict[str, Any]], path: Path) -> None:
 
 
 def train_one(cfg: TrialConfig, bundle: DataBundle, epochs: int, out: Path,
-              threads: int | None = None, device: str = "auto") -> list[dict[str, Any]]:
+              threads: int | None = None, device: str = "auto",
+              cuda_graph: str = "auto") -> list[dict[str, Any]]:
     """Train ``cfg`` for ``epochs``, printing one line per epoch; returns the history."""
     if threads:
         torch.set_num_threads(threads)
     (out / "config.json").write_text(json.dumps(cfg.to_dict(), indent=2) + "\n")
-    trainer = Trainer(cfg, bundle.training, epochs, device)
-    print(f"{bundle.describe()}; training on {trainer.device} for {epochs} epochs", flush=True)
+    trainer = Trainer(cfg, bundle.training, epochs, device, cuda_graph)
+    print(f"{bundle.describe()}; training on {trainer.device} for {epochs} epochs "
+          f"({'CUDA graph' if trainer.graph_step else 'eager'} steps)", flush=True)
     while not trainer.finished:
         m = trainer.run_epoch()
         print(f"epoch [{m['epoch']}/{epochs}] loss: {m['train_loss']:.5f} acc: "

@@ -34,12 +34,14 @@ class RunSettings:
     max_epochs: int
     threads: int = 1
     device: str = "auto"
+    cuda_graph: str = "auto"  # full batches as CUDA graph replays: auto (on CUDA), on, off
 
 
 def train_cifar(config: dict[str, Any], data: TrainingData, settings: RunSettings) -> None:
     """Train one configuration, reporting and checkpointing every epoch."""
     torch.set_num_threads(settings.threads)
-    trainer = Trainer(TrialConfig.from_dict(config), data, settings.max_epochs, settings.device)
+    trainer = Trainer(TrialConfig.from_dict(config), data, settings.max_epochs, settings.device,
+                      settings.cuda_graph)
     checkpoint = tune.get_checkpoint()
     if checkpoint is not None:
         with checkpoint.as_directory() as folder:

@@ -27,11 +27,12 @@ from torch import nn
 from tune_cifar.augment import Augmenter
 from tune_cifar.config import TrialConfig
 from tune_cifar.data import TrainingData
+from tune_cifar.errors import UsageError
 from tune_cifar.model import build_model
 
 CHECKPOINT_FORMAT = "tune-cifar-checkpoint"
 CHECKPOINT_VERSION = 1
-EVAL_BATCH = 500
+EVAL_BATCH = {"cpu": 500, "cuda": 2500}  # images per evaluation batch, by device type
 NORMALIZATION = {
     "half": ((0.5, 0.5, 0.5), (0.5, 0.5, 0.5)),
     "cifar": ((0.4914, 0.4822, 0.4465), (0.2470, 0.2435, 0.2616)),
@@ -61,14 +62,17 @@ class Normalizer:
 
 
 def build_optimizer(cfg: TrialConfig, model: nn.Module) -> torch.optim.Optimizer:
-    params = model.parameters()
+    """The optimizer a config asks for; on CUDA in its fused form (a few kernels per step for
+    all parameters, instead of several per parameter)."""
+    params = list(model.parameters())
+    fused = {"fused": True} if params[0].is_cuda else {}
     if cfg.optimizer == "sgd":
-        return torch.optim.SGD(params, lr=cfg.lr, momentum=cfg.momentum,
+        return torch.optim.SGD(params, lr=cfg.peak_lr, momentum=cfg.momentum,
                                nesterov=cfg.nesterov and cfg.momentum > 0,
-                               weight_decay=cfg.weight_decay)
+                               weight_decay=cfg.weight_decay, **fused)
     if cfg.optimizer == "adam":
-        return torch.optim.Adam(params, lr=cfg.lr, weight_decay=cfg.weight_decay)
-    return torch.optim.AdamW(params, lr=cfg.lr, weight_decay=cfg.weight_decay)
+        return torch.optim.Adam(params, lr=cfg.peak_lr, weight_decay=cfg.weight_decay, **fused)
+    return torch.optim.AdamW(params, lr=cfg.peak_lr, weight_decay=cfg.weight_decay, **fused)
 
 
 def build_scheduler(
@@ -78,9 +82,23 @@ def build_scheduler(
     if cfg.lr_schedule == "cosine":
         return torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, T_max=total_steps)
     if cfg.lr_schedule == "onecycle":
-        return torch.optim.lr_scheduler.OneCycleLR(optimizer, max_lr=cfg.lr,
+        return torch.optim.lr_scheduler.OneCycleLR(optimizer, max_lr=cfg.peak_lr,
                                                    total_steps=total_steps)
     return None
+
+
+CUDA_GRAPH_CHOICES = ("auto", "on", "off")
+
+
+def use_cuda_graph(setting: str, device: torch.device) -> bool:
+    """Whether a trial on ``device`` trains its full batches by CUDA graph replay."""
+    if setting not in CUDA_GRAPH_CHOICES:
+        raise UsageError(f"--cuda-graph must be one of {', '.join(CUDA_GRAPH_CHOICES)}, "
+                         f"not {setting!r}")
+    if setting == "on" and device.type != "cuda":
+        raise UsageError("--cuda-graph on needs a CUDA device; this trial trains on "
+                         f"{device.type}")
+    return setting != "off" and device.type == "cuda"
 
 
 def _shared_tensor(array: np.ndarray) -> torch.Tensor:
@@ -97,32 +115,44 @@ def _autocast(device: torch.device) -> torch.autocast:
 
 
 @torch.no_grad()
-def predict_logits(model: nn.Module, x: torch.Tensor, normalize: Normalizer) -> torch.Tensor:
-    """Logits for uint8 images (N, 3, 32, 32), in eval mode, in batches, on the model's device."""
+def predict_logits(model: nn.Module, x: torch.Tensor, normalize: Normalizer,
+                   tta: bool = False) -> torch.Tensor:
+    """Logits for uint8 images (N, 3, 32, 32), in eval mode, in batches, on the model's device;
+    with ``tta``, the mean of the logits of each image and of its mirror image."""
     model.eval()
     device = next(model.parameters()).device
     out = []
-    for start in range(0, len(x), EVAL_BATCH):
-        batch = normalize(Normalizer.to_unit(x[start:start + EVAL_BATCH].to(device)))
+    size = EVAL_BATCH.get(device.type, EVAL_BATCH["cpu"])
+    for start in range(0, len(x), size):
+        batch = normalize(Normalizer.to_unit(x[start:start + size].to(device)))
+        batch = batch.contiguous(memory_format=torch.channels_last)
         with _autocast(device):
-            out.append(model(batch.contiguous(memory_format=torch.channels_last)).float())
+            logits = model(batch).float()
+            if tta:
+                logits = 0.5 * (logits + model(batch.flip(3)).float())
+        out.append(logits)
     return torch.cat(out)
 
 
 def evaluate(model: nn.Module, x: torch.Tensor, y: torch.Tensor,
-             normalize: Normalizer) -> dict[str, float]:
+             normalize: Normalizer, tta: bool = False) -> dict[str, float]:
     """Mean cross-entropy and accuracy of ``model`` on uint8 images ``x`` with labels ``y``."""
-    logits = predict_logits(model, x, normalize)
+    logits = predict_logits(model, x, normalize, tta)
     y = y.to(logits.device)
     return {"loss": F.cross_entropy(logits, y).item(),
             "acc": (logits.argmax(1) == y).float().mean().item()}
 
 
 class Trainer:
-    """Trains one configuration epoch by epoch; resumable through ``state_dict``."""
+    """Trains one configuration epoch by epoch; resumable through ``state_dict``.
+
+    ``cuda_graph``: "auto" (on for CUDA), "on" or "off". On CUDA the full batches of an epoch
+    replay one CUDA graph of the step (``tune_cifar.cuda_step``); the last, smaller batch of
+    an epoch, and every step on a CPU, run eagerly: same math, every image every epoch."""
 
     def __init__(
-        self, cfg: TrialConfig, data: TrainingData, max_epochs: int, device: str = "auto"
+        self, cfg: TrialConfig, data: TrainingData, max_epochs: int, device: str = "auto",
+        cuda_graph: str = "auto",
     ) -> None:
         self.cfg = cfg
         self.max_epochs = max_epochs
@@ -139,6 +169,14 @@ class Trainer:
             _shared_tensor(a).to(self.device)
             for a in (data.train_x, data.train_y, data.val_x, data.val_y)
         )
+        # The epoch's loss sum and correct count, added to on the device (no sync per step).
+        self.loss_sum = torch.zeros((), device=self.device)
+        self.correct = torch.zeros((), device=self.device, dtype=torch.long)
+        self.graph_step = None
+        if use_cuda_graph(cuda_graph, self.device):
+            from tune_cifar.cuda_step import CudaGraphStep
+
+            self.graph_step = CudaGraphStep(self)
         self.epoch = 0
         self.history: list[dict[str, float]] = []
 
@@ -146,35 +184,59 @@ class Trainer:
     def finished(self) -> bool:
         return self.epoch >= self.max_epochs
 
+    @property
+    def step_mode(self) -> str:
+        """How full batches train: 'cuda graph', 'eager', or why the graph was given up."""
+        if self.graph_step is None:
+            return "eager"
+        return self.graph_step.mode
+
     def _loss(self, logits: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
         return F.cross_entropy(logits.float(), y, label_smoothing=self.cfg.label_smoothing)
+
+    def forward_backward(self, idx: torch.Tensor) -> None:
+        """Gather, augment, forward, loss and backward for the images ``idx``; adds the batch's
+        loss sum and correct count to the epoch's. What a CUDA graph captures."""
+        x = self.augment(Normalizer.to_unit(self.train_x[idx]))
+        x = x.contiguous(memory_format=torch.channels_last)
+        y = self.train_y[idx]
+        with _autocast(self.device):
+            logits = self.model(x)
+        loss = self._loss(logits, y)
+        loss.backward()
+        self.loss_sum.add_(loss.detach() * len(idx))
+        self.correct.add_((logits.argmax(1) == y).sum())
+
+    def optimizer_step(self) -> None:
+        self.optimizer.step()
+        if self.scheduler is not None:
+            self.scheduler.step()
+
+    def eager_step(self, idx: torch.Tensor) -> None:
+        # Once a graph owns the gradient buffers they are zeroed in place, never dropped, so
+        # that its replays and the optimizer keep sharing them.
+        keep = self.graph_step is not None and self.graph_step.graph is not None
+        self.optimizer.zero_grad(set_to_none=not keep)
+        self.forward_backward(idx)
+        self.optimizer_step()
 
     def train_epoch(self) -> dict[str, float]:
         """One pass over the shuffled training set; mean per-sample loss and accuracy."""
         self.model.train()
         n = len(self.train_y)
         order = torch.randperm(n, device=self.device, generator=self.generator)
-        loss_sum = torch.zeros((), device=self.device)
-        correct = torch.zeros((), device=self.device, dtype=torch.long)
+        self.loss_sum.zero_()
+        self.correct.zero_()
         for start in range(0, n, self.cfg.batch_size):
             idx = order[start:start + self.cfg.batch_size]
-            x = self.augment(Normalizer.to_unit(self.train_x[idx]))
-            x = x.contiguous(memory_format=torch.channels_last)
-            y = self.train_y[idx]
-            with _autocast(self.device):
-                logits = self.model(x)
-            loss = self._loss(logits, y)
-            self.optimizer.zero_grad(set_to_none=True)
-            loss.backward()
-            self.optimizer.step()
-            if self.scheduler is not None:
-                self.scheduler.step()
-            loss_sum += loss.detach() * len(idx)
-            correct += (logits.argmax(1) == y).sum()
-        return {"train_loss": loss_sum.item() / n, "train_acc": correct.item() / n}
+            if self.graph_step is not None and len(idx) == self.cfg.batch_size:
+                self.graph_step(idx)
+            else:
+                self.eager_step(idx)
+        return {"train_loss": self.loss_sum.item() / n, "train_acc": self.correct.item() / n}
 
     def evaluate(self, x: torch.Tensor, y: torch.Tensor) -> dict[str, float]:
-        return evaluate(self.model, x, y, self.normalize)
+        return evaluate(self.model, x, y, self.normalize, self.cfg.tta)
 
     def run_epoch(self) -> dict[str, float]:
         """Train one epoch, validate, append to the history and return the epoch's metrics."""
@@ -193,6 +255,7 @@ class Trainer:
             "images_per_s": len(self.train_y) / train_time,
             "diverged": not (math.isfinite(train["train_loss"])
                              and math.isfinite(val["loss"])),
+            "train_step": self.step_mode,
         }
         self.history.append(metrics)
         return metrics

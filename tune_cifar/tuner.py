@@ -12,6 +12,7 @@ summarised at the end.
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import math
 import os
@@ -25,6 +26,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, NoReturn
 
+from ray.tune import Stopper
+
 from tune_cifar.config import TrialConfig
 from tune_cifar.data import DataBundle, DataSpec, load_data
 from tune_cifar.errors import TuneCifarError, UsageError
@@ -32,13 +35,17 @@ from tune_cifar.experiment import (
     BestTrial,
     best_trial,
     error_line,
+    load_trials,
     local_folder,
     read_spec,
     write_spec,
 )
+from tune_cifar.journal import JournalCallback, space_distributions, study_attrs
 from tune_cifar.progress import LiveView, live_output
 from tune_cifar.spaces import SearchSpace, as_grid, as_sampled, load_space
+from tune_cifar.tb_logger import ReadableTensorBoard
 from tune_cifar.trainable import RunSettings, train_cifar
+from tune_cifar.training import CUDA_GRAPH_CHOICES
 
 METRIC, MODE = "val_acc", "max"
 SEARCHES = ("random", "grid", "optuna")
@@ -69,11 +76,18 @@ class SearchOptions:
     max_failures: int = 2
     overwrite: bool = False
     progress_interval_s: float = 30.0
+    stopped_as: str = "pruned"  # how ASHA-stopped trials reach Optuna TPE (optuna_search.py)
+    epoch_budget: int | None = None  # trial-epochs in all, then the search ends
+    cuda_graph: str = "auto"  # full batches as CUDA graph replays (training.use_cuda_graph)
 
     def check(self) -> None:
         """Raise a one-line UsageError for any flag out of range."""
         if self.search not in SEARCHES:
             raise UsageError(f"--search must be one of {', '.join(SEARCHES)}")
+        if self.cuda_graph not in CUDA_GRAPH_CHOICES:
+            raise UsageError(f"--cuda-graph must be one of {', '.join(CUDA_GRAPH_CHOICES)}")
+        if self.stopped_as not in ("pruned", "complete"):
+            raise UsageError(f"--stopped-as must be pruned or complete, not {self.stopped_as!r}")
         if self.scheduler not in SCHEDULERS:
             raise UsageError(f"--scheduler must be one of {', '.join(SCHEDULERS)}")
         positive = {"--max-epochs": self.max_epochs, "--grace-period": self.grace_period,
@@ -85,6 +99,8 @@ class SearchOptions:
             positive["--max-concurrent"] = self.max_concurrent
         if self.time_budget is not None:
             positive["--time-budget"] = self.time_budget
+        if self.epoch_budget is not None:
+            positive["--epoch-budget"] = self.epoch_budget
         if self.gpus_per_trial is not None:
             check_finite("--gpus-per-trial", self.gpus_per_trial)
         check_finite("--progress-interval", self.progress_interval_s)
@@ -126,8 +142,31 @@ class SearchOutcome:
     best: BestTrial | None
     num_trials: int
     errors: list[str]
-    unfinished: int = 0  # trials neither done nor errored: interrupted, or out of time
-    time_budget: float | None = None  # the search's --time-budget, to tell the two apart
+    unfinished: int = 0  # trials neither done nor errored: interrupted, or out of budget
+    budget: str | None = None  # "time budget" / "epoch budget" when one of them ended it
+    trial_epochs: int = 0  # epochs reported by all trials together
+    compute: Compute | None = None  # what this run of the search trained, and how fast
+
+
+@dataclass(frozen=True)
+class Compute:
+    """The trial-epochs one run of a search (or of its resume) trained, in what wall time, on
+    how many GPUs and CPUs."""
+
+    trial_epochs: int
+    wall_s: float
+    gpus: float
+    cpus: float
+    train_images: int  # per trial-epoch
+
+    def summary(self) -> str:
+        minutes = self.wall_s / 60
+        unit, count = ("GPU", self.gpus) if self.gpus else ("CPU", self.cpus)
+        per_minute = self.trial_epochs / (minutes * count) if minutes and count else 0.0
+        images = self.trial_epochs * self.train_images / self.wall_s if self.wall_s else 0.0
+        return (f"compute: {self.trial_epochs} trial-epochs in {self.wall_s:.0f} s on "
+                f"{count:g} {unit}{'s' if count != 1 else ''}: {per_minute:.2f} trial-epochs "
+                f"per {unit}-minute, {images:,.0f} training images/s together")
 
 
 def experiment_folder(opts: SearchOptions, space: SearchSpace) -> Path:
@@ -158,9 +197,13 @@ def create_folder(folder: Path, overwrite: bool) -> None:
 def build_search(opts: SearchOptions, space: SearchSpace) -> tuple[Any, dict[str, Any], int]:
     """(search algorithm, param space, num_samples) for the requested search."""
     from ray.tune.search import BasicVariantGenerator, ConcurrencyLimiter
-    from ray.tune.search.optuna import OptunaSearch
+
+    from tune_cifar.optuna_search import AshaAwareOptunaSearch
 
     seed = {"seed": opts.seed}
+    # --max-concurrent is applied here: Tune's own max_concurrent_trials is ignored (with a
+    # warning only) when the search algorithm is a BasicVariantGenerator passed in, as ours is.
+    variants = {"random_state": opts.seed, "max_concurrent": opts.max_concurrent or 0}
     if space.points is not None:
         if opts.search == "optuna":
             raise UsageError(f"space {space.name!r} is a fixed list of configurations; "
@@ -168,18 +211,20 @@ def build_search(opts: SearchOptions, space: SearchSpace) -> tuple[Any, dict[str
         # Tune only fills in keys its param space has, so each point is spelled out in full
         # (presets resolved) and the param space holds every key.
         points = [TrialConfig.from_dict({**seed, **p}).to_dict() for p in space.points]
-        return (BasicVariantGenerator(points_to_evaluate=points, random_state=opts.seed),
+        return (BasicVariantGenerator(points_to_evaluate=points, **variants),
                 TrialConfig(seed=opts.seed).to_dict(), len(points) * (opts.num_samples or 1))
     if opts.search == "grid":
-        return (BasicVariantGenerator(random_state=opts.seed), {**seed, **as_grid(space)},
+        return (BasicVariantGenerator(**variants), {**seed, **as_grid(space)},
                 opts.num_samples or 1)
     num_samples = opts.num_samples or 8
     if opts.search == "random":
-        return BasicVariantGenerator(random_state=opts.seed), {**seed, **space.params}, num_samples
+        return BasicVariantGenerator(**variants), {**seed, **space.params}, num_samples
     import optuna
 
     sampler = optuna.samplers.TPESampler(seed=opts.seed, multivariate=True)
-    searcher: Any = OptunaSearch(metric=METRIC, mode=MODE, sampler=sampler)
+    searcher: Any = AshaAwareOptunaSearch(metric=METRIC, mode=MODE, sampler=sampler,
+                                          max_epochs=opts.max_epochs,
+                                          stopped_as=opts.stopped_as)
     if opts.max_concurrent:
         searcher = ConcurrencyLimiter(searcher, max_concurrent=opts.max_concurrent)
     return searcher, {**seed, **as_sampled(space)}, num_samples
@@ -209,6 +254,9 @@ def quiet_ray() -> None:
     os.environ.setdefault("TUNE_GLOBAL_CHECKPOINT_S", "2")
     for name in ("ray", "ray.tune", "ray.train", "ray.data"):
         logging.getLogger(name).setLevel(logging.ERROR)
+    import optuna
+
+    optuna.logging.set_verbosity(optuna.logging.WARNING)  # no line per study or trial
 
 
 CONNECT_TIMEOUT_S = 5  # TCP connect to a cluster's address
@@ -251,13 +299,15 @@ def check_cluster(address: str) -> None:
 
 
 def start_ray(address: str | None) -> None:
+    """Start or join Ray, unless this process already has it running (a notebook, a test
+    session)."""
     import ray
 
     quiet_ray()
+    if address is not None:
+        check_cluster(address)  # also where this process has a Ray of its own already
     if ray.is_initialized():
         return
-    if address is not None:
-        check_cluster(address)
     try:
         ray.init(address=address, log_to_driver=False, logging_level=logging.ERROR,
                  include_dashboard=False)
@@ -265,11 +315,38 @@ def start_ray(address: str | None) -> None:
         raise UsageError(f"cannot join the Ray cluster at {address}: {exc}") from None
 
 
+UNMEASURED_GPU_SHARE = 0.25  # when the driver has no GPU to measure a trial on
+
+
 def resolve_gpus(opts: SearchOptions, cluster_gpus: float) -> float:
-    """``--gpus-per-trial`` as given, or by default a quarter GPU when the cluster has GPUs."""
+    """``--gpus-per-trial`` as given; by default one GPU when the cluster has GPUs, until
+    ``pack_gpus`` measures how many trials share one."""
     if opts.gpus_per_trial is not None:
         return opts.gpus_per_trial
-    return 0.25 if cluster_gpus > 0 else 0.0
+    return 1.0 if cluster_gpus > 0 else 0.0
+
+
+def pack_gpus(opts: SearchOptions, nodes: list[dict[str, float]], params: dict[str, Any],
+              bundle: DataBundle) -> tuple[float, str]:
+    """(GPU share per trial, why): measured on this machine's GPU (``tune_cifar.gpu_share``);
+    a share the user gave is checked against the same measurement."""
+    import torch
+
+    from tune_cifar.gpu_share import check_share, heaviest_config, measure, packing
+
+    if not torch.cuda.is_available():
+        share = opts.gpus_per_trial or UNMEASURED_GPU_SHARE
+        return share, (f"{share:g} GPU per trial, not measured (no GPU on this machine to "
+                       "measure a trial on)")
+    probe = measure(heaviest_config(params), len(bundle.training.train_y),
+                    len(bundle.training.val_y))
+    if opts.gpus_per_trial is not None:
+        check_share(opts.gpus_per_trial, probe)
+        return opts.gpus_per_trial, (f"{opts.gpus_per_trial:g} GPU per trial as asked; one "
+                                     f"trial measured {probe.trial_bytes / 2**30:.1f} GiB")
+    cpus_per_node = max(n.get("CPU", 0) for n in nodes if n.get("GPU", 0) > 0)
+    trials, why = packing(probe, cpus_per_node, opts.cpus_per_trial)
+    return 1 / trials, f"{1 / trials:.4g} GPU per trial, {trials} trials per GPU: {why}"
 
 
 def local_resources() -> list[dict[str, float]]:
@@ -303,18 +380,28 @@ def check_resources(opts: SearchOptions, nodes: list[dict[str, float]],
         raise UsageError(f"--gpus-per-trial {gpus:g} cannot be met: {where} has {have}")
     if gpus > 1 and gpus != int(gpus):
         raise UsageError(f"--gpus-per-trial {gpus:g}: above 1, use a whole number of GPUs")
+    if opts.cuda_graph == "on" and gpus == 0:
+        raise UsageError("--cuda-graph on needs GPU trials, and there are none: "
+                         f"{where} has no GPUs or --gpus-per-trial is 0")
     return opts.cpus_per_trial, gpus
 
 
-def start_and_check(opts: SearchOptions) -> tuple[int, float]:
+def start_and_check(opts: SearchOptions, params: dict[str, Any] | None,
+                    bundle: DataBundle) -> tuple[int, float]:
     """Check the resources asked for, start (or join) Ray, and check again with what Ray sees:
     a local run is checked against this machine before Ray starts; a cluster only once
-    joined."""
+    joined. With GPUs and a search space (``params``; a resume has its share recorded), the
+    share per trial is measured (``pack_gpus``) and said."""
     if opts.address is None:
         check_resources(opts, local_resources(), "this machine")
     start_ray(opts.address)
-    return check_resources(opts, cluster_resources(),
-                           "this machine" if opts.address is None else "the Ray cluster")
+    nodes = cluster_resources()
+    cpus, gpus = check_resources(opts, nodes,
+                                 "this machine" if opts.address is None else "the Ray cluster")
+    if params is not None and (0 < gpus < 1 or (gpus == 1 and opts.gpus_per_trial is None)):
+        gpus, why = pack_gpus(opts, nodes, params, bundle)
+        print(f"GPU share: {why}", flush=True)
+    return cpus, gpus
 
 
 def trial_dirname(trial: Any) -> str:
@@ -328,7 +415,7 @@ def make_trainable(bundle: DataBundle, opts: SearchOptions, cpus: int, gpus: flo
     from ray import tune
 
     settings = RunSettings(max_epochs=opts.max_epochs, threads=cpus,
-                           device="cuda" if gpus > 0 else "cpu")
+                           device="cuda" if gpus > 0 else "cpu", cuda_graph=opts.cuda_graph)
     return tune.with_resources(
         tune.with_parameters(train_cifar, data=bundle.training, settings=settings),
         {"cpu": cpus, "gpu": gpus},
@@ -355,29 +442,33 @@ def run_search(opts: SearchOptions, data_spec: DataSpec, argv: list[str] | None 
     check_folder_free(folder, opts.overwrite)
     bundle = bundle or load_data(data_spec)
     _show_data(bundle)
+    ray_was_running = ray.is_initialized()  # then it stays running: a notebook's, a test's
     try:
-        cpus, gpus = start_and_check(opts)
+        cpus, gpus = start_and_check(opts, param_space, bundle)
+        opts = dataclasses.replace(opts, gpus_per_trial=gpus)  # a resume keeps the share
         create_folder(folder, opts.overwrite)
         write_spec(folder, opts, data_spec, space, argv)
         print(f"search {folder.name}: space {space.name} ({space.describe()}), "
               f"{opts.search} search, {opts.scheduler} scheduler, "
               f"{planned_trials(param_space, num_samples)} trials x "
               f"up to {opts.max_epochs} epochs, {cpus} CPU + {gpus:g} GPU per trial", flush=True)
+        print(f"watch it in a browser: tune-cifar dashboard {folder}", flush=True)
         tuner = tune.Tuner(
             make_trainable(bundle, opts, cpus, gpus),
             param_space=param_space,
             tune_config=tune.TuneConfig(
                 metric=METRIC, mode=MODE, search_alg=search_alg, scheduler=scheduler,
-                num_samples=num_samples, max_concurrent_trials=opts.max_concurrent,
+                num_samples=num_samples,
                 time_budget_s=opts.time_budget, trial_dirname_creator=trial_dirname,
+                reuse_actors=True,  # a new trial runs in the process of one that ended
             ),
-            run_config=run_config(opts, folder),
+            run_config=run_config(opts, folder, space),
         )
-        with live_output():
-            results = tuner.fit()
+        results, compute = fit_and_measure(tuner, folder, bundle)
     finally:
-        ray.shutdown()
-    return outcome_of(folder, results, opts)
+        if not ray_was_running:
+            ray.shutdown()
+    return outcome_of(folder, results, opts, compute)
 
 
 def resume_search(folder: Path, retry_errored: bool = False,
@@ -395,29 +486,80 @@ def resume_search(folder: Path, retry_errored: bool = False,
     opts = SearchOptions(**spec["options"])
     bundle = bundle or load_data(DataSpec(**spec["data"]))
     _show_data(bundle)
+    ray_was_running = ray.is_initialized()
     try:
-        cpus, gpus = start_and_check(opts)
+        cpus, gpus = start_and_check(opts, None, bundle)
         print(f"resuming {folder.name}", flush=True)
         tuner = tune.Tuner.restore(str(folder), trainable=make_trainable(bundle, opts, cpus, gpus),
                                    resume_unfinished=True, resume_errored=retry_errored)
-        with live_output():
-            results = tuner.fit()
+        results, compute = fit_and_measure(tuner, folder, bundle)
     finally:
-        ray.shutdown()
-    return outcome_of(folder, results, opts)
+        if not ray_was_running:
+            ray.shutdown()
+    return outcome_of(folder, results, opts, compute)
 
 
-def outcome_of(folder: Path, results: Any, opts: SearchOptions) -> SearchOutcome:
+def epochs_so_far(folder: Path) -> int:
+    """Epochs reported by all trials of an experiment folder together."""
+    return sum(int(t.metrics["training_iteration"].max()) for t in load_trials(folder))
+
+
+def fit_and_measure(tuner: Any, folder: Path, bundle: DataBundle) -> tuple[Any, Compute]:
+    """Run the Tuner with only LiveView on the console; what it trained, how fast."""
+    before, start = epochs_so_far(folder), time.monotonic()
+    with live_output():
+        results = tuner.fit()
+    wall = time.monotonic() - start
+    nodes = cluster_resources()
+    return results, Compute(epochs_so_far(folder) - before, wall,
+                            sum(n.get("GPU", 0) for n in nodes),
+                            sum(n.get("CPU", 0) for n in nodes), len(bundle.training.train_y))
+
+
+def outcome_of(folder: Path, results: Any, opts: SearchOptions,
+               compute: Compute | None = None) -> SearchOutcome:
     errors = [f"trial {r.metrics.get('trial_id', Path(r.path).name)}: {error_line(r.error)}"
               for r in results if r.error]
     unfinished = sum(1 for r in results if not r.error and not r.metrics.get("done"))
+    epochs = epochs_so_far(folder)
+    budget = None
+    if opts.epoch_budget and epochs >= opts.epoch_budget:
+        budget = "epoch budget"
+    elif opts.time_budget and unfinished:
+        budget = "time budget"
     return SearchOutcome(folder, best_trial(folder, METRIC), len(results), errors, unfinished,
-                         opts.time_budget)
+                         budget, epochs, compute)
 
 
-def run_config(opts: SearchOptions, folder: Path) -> Any:
+class EpochBudget(Stopper):
+    """A Tune stopper that ends the search once its trials have reported ``budget`` epochs in
+    all (trial-epochs, the unit the seed study's 340 epochs are counted in). The epochs of a
+    resumed search's earlier trials are read from the experiment folder first."""
+
+    def __init__(self, budget: int, folder: Path) -> None:
+        self.budget = budget
+        self.folder = folder
+        self.epochs: dict[str, int] | None = None  # trial id -> epochs reported
+
+    def __call__(self, trial_id: str, result: dict[str, Any]) -> bool:
+        if self.epochs is None:
+            self.epochs = {t.trial_id: int(t.metrics["training_iteration"].max())
+                           for t in load_trials(self.folder)}
+        self.epochs[trial_id] = max(self.epochs.get(trial_id, 0),
+                                    int(result.get("training_iteration", 0)))
+        return False
+
+    def stop_all(self) -> bool:
+        return self.epochs is not None and sum(self.epochs.values()) >= self.budget
+
+
+def run_config(opts: SearchOptions, folder: Path, space: SearchSpace) -> Any:
+    """Storage, checkpoint retention, failure retries, and the callbacks: the live view on the
+    console, the Optuna journal and readable TensorBoard files in the experiment folder."""
     from ray import tune
 
+    journal = JournalCallback(space_distributions(space), opts.max_epochs,
+                              study_attrs(read_spec(folder)), METRIC)
     return tune.RunConfig(
         name=folder.name,
         storage_path=str(folder.parent),
@@ -425,7 +567,9 @@ def run_config(opts: SearchOptions, folder: Path) -> Any:
             num_to_keep=opts.keep_checkpoints, checkpoint_score_attribute=METRIC,
             checkpoint_score_order=MODE),
         failure_config=tune.FailureConfig(max_failures=opts.max_failures),
-        callbacks=[LiveView(opts.max_epochs, METRIC, opts.progress_interval_s)],
+        stop=EpochBudget(opts.epoch_budget, folder) if opts.epoch_budget else None,
+        callbacks=[LiveView(opts.max_epochs, METRIC, opts.progress_interval_s), journal,
+                   ReadableTensorBoard()],
         verbose=0,  # Ray's own output engine stays silent; LiveView prints instead
     )
 

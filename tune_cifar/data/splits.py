@@ -19,6 +19,7 @@ def balanced_pick(labels: np.ndarray, count: int, seed: int) -> np.ndarray:
     rng = np.random.default_rng(seed)
     classes = np.unique(labels)
     per_class = {c: rng.permutation(np.flatnonzero(labels == c)) for c in classes}
+    # count = q * classes + r: every class gives q images, r classes drawn at random one more.
     quota = {c: count // len(classes) for c in classes}
     for c in rng.permutation(classes)[: count % len(classes)]:
         quota[c] += 1

@@ -1,0 +1,180 @@
+"""``tune-cifar confirm EXP --top K --seeds N``: is the winner still the winner with new seeds?
+
+A search picks its best configuration from one run of each, on the holdout validation split;
+a lucky seed can carry it. Confirmation re-trains the top K configurations (by best holdout
+val_acc, duplicates removed) with N seeds the search did not use, for the search's epochs, as
+a tune-cifar experiment of its own in ``EXP/confirm/``, then evaluates each run's selected
+checkpoint (its best holdout epoch) on the test set, once. Per configuration it reports the
+mean test accuracy, its sample standard deviation and a 95% confidence interval for the mean
+(Student's t with N - 1 degrees of freedom: mean ± t * sd / sqrt(N)).
+
+    result = run_confirmation(Path(EXP), top=3, seeds=3)
+    print(result.summary)        # one row per configuration
+"""
+
+from __future__ import annotations
+
+import math
+import pprint
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from tune_cifar.config import TrialConfig
+from tune_cifar.data import DataBundle, DataSpec, load_data
+from tune_cifar.errors import UsageError
+from tune_cifar.experiment import best_row, load_trial, load_trials, read_spec
+
+CONFIRM_DIR = "confirm"
+RUNS_FILE = "confirm_runs.csv"
+SUMMARY_FILE = "confirm_summary.csv"
+
+
+@dataclass
+class Confirmation:
+    folder: Path  # EXP/confirm
+    runs: pd.DataFrame  # one row per (configuration, seed)
+    summary: pd.DataFrame  # one row per configuration
+    test_is_validation: bool  # the experiment validated on the test set (the seed's protocol)
+
+
+def top_configs(folder: Path, top: int) -> list[tuple[str, float, dict[str, Any]]]:
+    """(trial id, best val_acc, config) of the ``top`` best distinct configurations."""
+    ranked = []
+    for trial in load_trials(folder):
+        found = best_row(trial)
+        if found is not None:
+            ranked.append((float(found[0]["val_acc"]), trial.trial_id, trial.config))
+    ranked.sort(key=lambda r: r[0], reverse=True)
+    chosen, seen = [], set()
+    for value, trial_id, config in ranked:
+        key = _without_seed(config)
+        if key not in seen:
+            seen.add(key)
+            chosen.append((trial_id, value, config))
+        if len(chosen) == top:
+            break
+    return chosen
+
+
+def _without_seed(config: dict[str, Any]) -> tuple:
+    """A configuration as every key resolves (defaults and presets filled in), seed aside."""
+    resolved = TrialConfig.from_dict({k: v for k, v in config.items() if k != "seed"})
+    return tuple(sorted((k, v) for k, v in resolved.to_dict().items() if k != "seed"))
+
+
+def t_interval(values: list[float], level: float = 0.95) -> tuple[float, float, float, float]:
+    """(mean, sample sd, low, high): Student's t interval for the mean of ``values``."""
+    from scipy import stats
+
+    n = len(values)
+    mean = float(np.mean(values))
+    if n < 2:
+        return mean, math.nan, math.nan, math.nan
+    sd = float(np.std(values, ddof=1))
+    half = float(stats.t.ppf(0.5 + level / 2, n - 1)) * sd / math.sqrt(n)
+    return mean, sd, mean - half, mean + half
+
+
+def write_points_space(path: Path, folder: Path, points: list[dict[str, Any]], top: int,
+                       seeds: list[int]) -> None:
+    path.write_text(
+        f'"""Written by tune-cifar confirm: the top {top} configurations of {folder.name}, '
+        f'seeds {seeds}."""\n\n'
+        f'DESCRIPTION = "top {top} configurations of {folder.name} x {len(seeds)} new seeds"\n\n'
+        f"SPACE = {pprint.pformat(points, width=96, sort_dicts=False)}\n")
+
+
+def run_confirmation(folder: Path, top: int = 3, seeds: int = 3, overwrite: bool = False,
+                     bundle: DataBundle | None = None,
+                     argv: list[str] | None = None) -> Confirmation:
+    """Re-train the top configurations with new seeds, then test each selected checkpoint."""
+    from tune_cifar.tuner import SearchOptions, run_search
+
+    for flag, value in (("--top", top), ("--seeds", seeds)):
+        if value < 1:
+            raise UsageError(f"{flag} must be positive, got {value}")
+    folder = Path(folder)
+    spec = read_spec(folder)
+    chosen = top_configs(folder, top)
+    if not chosen:
+        raise UsageError(f"experiment {folder} has no trial with a result yet")
+    target = folder / CONFIRM_DIR
+    if target.exists() and not overwrite:
+        raise UsageError(f"{target} already exists: this experiment was confirmed before; pass "
+                         "--overwrite to run it again")
+    opts = spec["options"]
+    seed_list = [int(opts["seed"]) + 1 + i for i in range(seeds)]  # not the search's seed
+    points = [{**config, "seed": s} for _, _, config in chosen for s in seed_list]
+    space_file = folder / "confirm_space.py"
+    write_points_space(space_file, folder, points, len(chosen), seed_list)
+    data_spec = DataSpec(**spec["data"])
+    bundle = bundle or load_data(data_spec)
+    confirm_opts = SearchOptions(
+        space=str(space_file), search="random", scheduler="fifo",
+        max_epochs=int(opts["max_epochs"]), max_concurrent=opts.get("max_concurrent"),
+        cpus_per_trial=int(opts["cpus_per_trial"]), gpus_per_trial=opts.get("gpus_per_trial"),
+        storage_path=str(folder), name=CONFIRM_DIR, seed=int(opts["seed"]),
+        address=opts.get("address"), keep_checkpoints=1,
+        max_failures=int(opts["max_failures"]), overwrite=overwrite,
+        progress_interval_s=float(opts["progress_interval_s"]))
+    run_search(confirm_opts, data_spec, argv=argv, bundle=bundle)
+    runs = test_runs(target, chosen, bundle)
+    result = Confirmation(target, runs, summarize(runs), data_spec.val_source == "test")
+    runs.to_csv(target / RUNS_FILE, index=False)
+    result.summary.to_csv(target / SUMMARY_FILE, index=False)
+    return result
+
+
+def test_runs(target: Path, chosen: list[tuple[str, float, dict[str, Any]]],
+              bundle: DataBundle) -> pd.DataFrame:
+    """One row per confirmation run: its source configuration, seed, best holdout val_acc and
+    epoch, and the test accuracy of that epoch's checkpoint."""
+    import torch
+
+    from tune_cifar.restore import load_model
+
+    source = {_without_seed(config): (rank, trial_id, value)
+              for rank, (trial_id, value, config) in enumerate(chosen, start=1)}
+    images = torch.from_numpy(np.ascontiguousarray(bundle.test_x))
+    rows = []
+    for trial_dir in sorted(p.parent for p in target.glob("*/result.json")):
+        record = load_trial(trial_dir)
+        found = best_row(record) if record is not None else None
+        if found is None or found[1] is None:
+            continue  # a run that failed, or kept no checkpoint: counted as missing
+        row, checkpoint = found
+        rank, trial_id, search_value = source[_without_seed(record.config)]
+        probs = load_model(checkpoint, device="auto").probabilities(images)
+        rows.append({"rank": rank, "source_trial": trial_id, "search_val_acc": search_value,
+                     "seed": int(record.config["seed"]), "trial_id": record.trial_id,
+                     "val_acc": float(row["val_acc"]), "epoch": int(row["training_iteration"]),
+                     "test_acc": float((probs.argmax(1).numpy() == bundle.test_y).mean()),
+                     "checkpoint": str(checkpoint)})
+    return pd.DataFrame(rows).sort_values(["rank", "seed"]).reset_index(drop=True)
+
+
+def summarize(runs: pd.DataFrame) -> pd.DataFrame:
+    """Per configuration: runs, mean/sd/95% interval of test accuracy, mean holdout val_acc."""
+    rows = []
+    for (rank, trial_id), group in runs.groupby(["rank", "source_trial"], sort=True):
+        mean, sd, low, high = t_interval(group["test_acc"].tolist())
+        rows.append({"rank": rank, "source_trial": trial_id,
+                     "search_val_acc": group["search_val_acc"].iloc[0], "runs": len(group),
+                     "test_acc_mean": mean, "test_acc_sd": sd, "test_acc_ci95_low": low,
+                     "test_acc_ci95_high": high, "val_acc_mean": group["val_acc"].mean()})
+    return pd.DataFrame(rows)
+
+
+def read_confirmation(folder: Path) -> Confirmation | None:
+    """The confirmation of an experiment, if ``confirm`` ran on it."""
+    target = Path(folder) / CONFIRM_DIR
+    if not (target / SUMMARY_FILE).is_file():
+        return None
+    spec = read_spec(folder)
+    return Confirmation(target, pd.read_csv(target / RUNS_FILE),
+                        pd.read_csv(target / SUMMARY_FILE),
+                        spec["data"].get("val_source") == "test")

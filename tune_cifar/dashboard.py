@@ -1,0 +1,96 @@
+"""``tune-cifar dashboard EXP``: optuna-dashboard over an experiment's Optuna journal.
+
+    tune-cifar dashboard ~/tune-cifar-results/quick-20261128-003233 --port 8080
+
+The journal (``EXP/optuna_journal.log``) is written live by every search, so the dashboard
+shows a running search as it goes: trials, their per-epoch validation accuracy, the trials ASHA
+pruned, parameter importances. For an experiment made before tune-cifar wrote journals, the
+journal is first built from Tune's files. The server binds to 127.0.0.1 unless ``--host``
+says otherwise, and stops cleanly on Ctrl-C.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import signal
+import socket
+import sys
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+from wsgiref.simple_server import WSGIRequestHandler, WSGIServer, make_server
+
+from tune_cifar.errors import UsageError
+from tune_cifar.experiment import read_spec
+from tune_cifar.journal import JOURNAL_FILE, build_journal, open_journal
+
+LOCAL_HOST = "127.0.0.1"
+
+
+class QuietHandler(WSGIRequestHandler):
+    """No line per HTTP request on the console."""
+
+    def log_message(self, format: str, *args: Any) -> None:
+        pass
+
+
+def is_loopback(host: str) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def prepare_journal(folder: Path) -> tuple[Path, bool]:
+    """(journal path, built now?): the search's live journal, or one built from Tune's files."""
+    read_spec(folder)  # refuses folders that are not tune-cifar experiments
+    journal = folder / JOURNAL_FILE
+    if journal.is_file():
+        return journal, False
+    return build_journal(folder), True
+
+
+def make_dashboard_server(folder: Path, host: str, port: int) -> WSGIServer:
+    """An optuna-dashboard WSGI server over the experiment's journal, bound but not serving."""
+    import optuna_dashboard
+
+    app = optuna_dashboard.wsgi(open_journal(folder))
+    try:
+        return make_server(host, port, app, handler_class=QuietHandler)
+    except OSError as exc:
+        raise UsageError(f"cannot listen on {host}:{port}: {exc.strerror or exc}") from None
+    except (socket.gaierror, UnicodeError) as exc:
+        raise UsageError(f"--host {host}: {exc}") from None
+
+
+def serve_dashboard(folder: Path, host: str = LOCAL_HOST, port: int = 8080,
+                    say: Callable[[str], None] = print) -> None:
+    """Serve until Ctrl-C; print where, and a warning when listening beyond this machine."""
+    if not 0 <= port <= 65535:
+        raise UsageError(f"--port must be in [0, 65535], got {port}")
+    journal, built = prepare_journal(folder)
+    if built:
+        say(f"built {journal} from Tune's files (the experiment predates live journals)")
+    server = make_dashboard_server(folder, host, port)
+    shown = f"[{host}]" if ":" in host else host
+    say(f"optuna-dashboard for {folder.name}: http://{shown}:{server.server_port}/dashboard/ "
+        "(Ctrl-C stops it)")
+    if not is_loopback(host):
+        print(f"note: listening on {host}, not only on this machine: anyone who can reach port "
+              f"{server.server_port} can read this study", file=sys.stderr)
+    # Ctrl-C, and a plain kill too, end the server the same clean way (even where the shell
+    # that started it in the background made it ignore SIGINT).
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(sig, _interrupt)
+    try:
+        server.serve_forever()
+    except KeyboardInterrupt:
+        say("dashboard stopped")
+    finally:
+        server.server_close()
+
+
+def _interrupt(signum: int, frame: Any) -> None:
+    raise KeyboardInterrupt

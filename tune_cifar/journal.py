@@ -1,0 +1,309 @@
+"""Every search as an Optuna study, written live to a journal file in the experiment folder.
+
+Whatever algorithm runs the search (random, grid, fixed points or Optuna TPE), each Tune trial
+becomes an Optuna trial in ``EXP/optuna_journal.log`` (Optuna's ``JournalStorage`` with a file
+backend), so optuna-dashboard and any Optuna tool can read the search while it runs:
+
+- its searched hyperparameters, with the distributions the space samples them from;
+- the validation accuracy of every epoch as an intermediate value (step = epoch);
+- its state: running; pruned when ASHA stopped it early; complete when it ran every epoch;
+  failed when it raised or its loss became NaN/inf;
+- user attributes that link it back: Tune trial id, trial folder, best epoch and checkpoint.
+
+A complete trial's value is its best validation accuracy (the epoch tune-cifar selects); a
+pruned trial's is its last, as Optuna records pruned trials. ``JournalCallback`` writes the
+study during a search (a resumed search goes on writing the same one); ``build_journal``
+writes it afterwards from Tune's files, for experiments made before the journal existed.
+
+    storage = open_journal(EXP)          # optuna.storages.JournalStorage
+    study = optuna.load_study(study_name=EXP.name, storage=storage)
+"""
+
+from __future__ import annotations
+
+import math
+import sys
+import warnings
+from collections.abc import Callable
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import pandas as pd
+from ray.tune import Callback
+from ray.tune.experiment import Trial
+
+from tune_cifar.experiment import (
+    SPEC_FILE,
+    TrialRecord,
+    best_row,
+    error_line,
+    load_trial,
+    load_trials,
+    read_spec,
+    trial_status,
+)
+
+if TYPE_CHECKING:
+    import optuna
+    from optuna.distributions import BaseDistribution
+
+    from tune_cifar.spaces import SearchSpace
+
+JOURNAL_FILE = "optuna_journal.log"
+TUNE_TRIAL_ID = "tune_trial_id"  # the user attribute that links an Optuna trial to Tune's
+
+
+def open_journal(folder: Path) -> optuna.storages.JournalStorage:
+    """The journal storage of an experiment folder (created if it does not exist)."""
+    from optuna.storages import JournalStorage
+    from optuna.storages.journal import JournalFileBackend
+
+    return JournalStorage(JournalFileBackend(str(Path(folder) / JOURNAL_FILE)))
+
+
+def space_distributions(space: SearchSpace) -> dict[str, BaseDistribution]:
+    """Optuna distributions of the keys a space searches: Ray's own conversion for domains
+    (grid axes as choices), categorical over the values seen for a list of fixed points."""
+    from ray.tune.search.optuna import OptunaSearch
+
+    from tune_cifar.spaces import as_sampled
+
+    if space.points is None:
+        return OptunaSearch.convert_search_space(as_sampled(space))
+    return observed_distributions(space.points)
+
+
+class JournalRecorder:
+    """Writes Tune trials into one Optuna study, keyed by Tune trial id."""
+
+    def __init__(self, folder: Path, distributions: dict[str, BaseDistribution],
+                 max_epochs: int, metric: str = "val_acc", attrs: dict[str, Any] | None = None):
+        import optuna
+
+        optuna.logging.set_verbosity(optuna.logging.WARNING)
+        self.distributions = distributions
+        self.max_epochs = max_epochs
+        self.metric = metric
+        self.storage = open_journal(folder)
+        self.study = optuna.create_study(study_name=Path(folder).name, storage=self.storage,
+                                         direction="maximize", load_if_exists=True)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
+            self.study.set_metric_names([metric])  # the dashboard names the value after it
+        self.study_id = self.storage.get_study_id_from_name(self.study.study_name)
+        for key, value in (attrs or {}).items():
+            self.study.set_user_attr(key, value)
+        # A resumed search: trials already in the study keep their Optuna trials.
+        self.ids: dict[str, int] = {
+            t.user_attrs[TUNE_TRIAL_ID]:
+                self.storage.get_trial_id_from_study_id_trial_number(self.study_id, t.number)
+            for t in self.study.get_trials(deepcopy=False) if TUNE_TRIAL_ID in t.user_attrs}
+
+    def start(self, tune_trial_id: str, config: dict[str, Any], trial_dir: Path) -> None:
+        """A running Optuna trial with the searched keys of ``config`` as its parameters."""
+        from optuna.trial import TrialState, create_trial
+
+        if tune_trial_id in self.ids:
+            return  # restarted after a failure or a resume: the same Optuna trial goes on
+        params = {k: config[k] for k in self.distributions if k in config}
+        template = create_trial(
+            state=TrialState.RUNNING, params=params,
+            distributions={k: self.distributions[k] for k in params},
+            user_attrs={TUNE_TRIAL_ID: tune_trial_id, "trial_dir": str(trial_dir),
+                        "config": _plain(config)})
+        self.ids[tune_trial_id] = self.storage.create_new_trial(self.study_id,
+                                                                template_trial=template)
+
+    def _running(self, tune_trial_id: str) -> int | None:
+        """The Optuna trial id of a Tune trial the study still has running, else None (a
+        resumed search may re-run the last epoch of a trial the journal already finished)."""
+        trial_id = self.ids.get(tune_trial_id)
+        if trial_id is None or self.storage.get_trial(trial_id).state.is_finished():
+            return None
+        return trial_id
+
+    def epoch(self, tune_trial_id: str, epoch: int, value: Any) -> None:
+        trial_id = self._running(tune_trial_id)
+        if trial_id is not None and _finite(value):
+            self.storage.set_trial_intermediate_value(trial_id, int(epoch), float(value))
+
+    def end(self, tune_trial_id: str, status: str, attrs: dict[str, Any]) -> None:
+        """Finish the trial: complete (every epoch), pruned (stopped early), failed."""
+        from optuna.trial import TrialState
+
+        trial_id = self._running(tune_trial_id)
+        if trial_id is None:
+            return
+        for key, value in attrs.items():
+            self.storage.set_trial_user_attr(trial_id, key, _plain(value))
+        self.storage.set_trial_user_attr(trial_id, "status", status)
+        number = self.storage.get_trial_number_from_id(trial_id)
+        values = self.storage.get_trial(trial_id).intermediate_values
+        if status == "done" and values:
+            self.study.tell(number, max(values.values()))
+        elif status == "stopped early":
+            self.study.tell(number, state=TrialState.PRUNED)  # value: the last epoch's
+        else:  # errored, diverged, or done without a finite value
+            self.study.tell(number, state=TrialState.FAIL)
+
+
+def trial_end_attrs(record: TrialRecord | None, metric: str = "val_acc") -> dict[str, Any]:
+    """Epochs run, best epoch and its kept checkpoint (``best_row``), and the error if any."""
+    if record is None or record.metrics.empty:
+        return {}
+    attrs: dict[str, Any] = {"epochs_run": int(record.metrics["training_iteration"].iloc[-1])}
+    found = best_row(record, metric)
+    if found is not None:
+        row, checkpoint = found
+        attrs.update(best_epoch=int(row["training_iteration"]), best_value=float(row[metric]),
+                     best_checkpoint=str(checkpoint) if checkpoint else "")
+    if record.error:
+        attrs["error"] = record.error
+    return attrs
+
+
+def build_journal(folder: Path) -> Path:
+    """Write the journal of an experiment from Tune's files (for an experiment made before
+    tune-cifar wrote one); trials already in it are left as they are."""
+    from tune_cifar.errors import UsageError
+    from tune_cifar.spaces import load_space
+
+    folder = Path(folder)
+    spec = read_spec(folder)
+    max_epochs = int(spec["options"]["max_epochs"])
+    records = load_trials(folder)
+    try:
+        distributions = space_distributions(load_space(spec["space"]["source"]))
+    except (UsageError, KeyError):  # the space file moved or changed since the search
+        distributions = observed_distributions([r.config for r in records])
+    recorder = JournalRecorder(folder, distributions, max_epochs, attrs=study_attrs(spec))
+    for record in records:
+        if record.trial_id in recorder.ids:
+            continue
+        recorder.start(record.trial_id, record.config, record.trial_dir)
+        for row in record.metrics.itertuples():
+            recorder.epoch(record.trial_id, row.training_iteration, row.val_acc)
+        status, _ = trial_status(record, max_epochs)
+        if status != "unfinished":
+            recorder.end(record.trial_id, status, trial_end_attrs(record))
+    return folder / JOURNAL_FILE
+
+
+def observed_distributions(configs: list[dict[str, Any]]) -> dict[str, BaseDistribution]:
+    """Categorical distributions over the values seen, for every key that varies."""
+    from optuna.distributions import CategoricalDistribution
+
+    keys = sorted({k for c in configs for k in c})
+    seen = {k: {repr(c.get(k)): c.get(k) for c in configs} for k in keys}
+    return {k: CategoricalDistribution(list(v.values())) for k, v in seen.items() if len(v) > 1}
+
+
+def study_attrs(spec: dict[str, Any]) -> dict[str, Any]:
+    """What the study was: tune-cifar's spec, in short, as study user attributes."""
+    opts = spec["options"]
+    return {"space": spec["space"]["name"], "search": opts["search"],
+            "scheduler": opts["scheduler"], "max_epochs": opts["max_epochs"],
+            "metric": "val_acc (best epoch; pruned trials: last epoch)",
+            "data": spec["data"]["source"], "spec_file": SPEC_FILE}
+
+
+def _finite(value: Any) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(
+        value)
+
+
+def _plain(value: Any) -> Any:
+    """JSON-safe values for Optuna's journal (numpy scalars and paths as plain values)."""
+    if isinstance(value, dict):
+        return {str(k): _plain(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_plain(v) for v in value]
+    if hasattr(value, "item"):
+        return value.item()
+    if isinstance(value, Path):
+        return str(value)
+    return value
+
+
+class JournalCallback(Callback):
+    """Writes the study live from Tune's driver: trial start, every epoch, trial end.
+
+    Each trial's reported epochs are kept here as well, since Tune's result.json may not be
+    flushed when a trial ends. Tune pickles its callbacks with the experiment; the journal is
+    opened on first use, in the folder the trials live in (a moved experiment writes where
+    it is now)."""
+
+    def __init__(self, distributions: dict[str, BaseDistribution], max_epochs: int,
+                 attrs: dict[str, Any], metric: str = "val_acc") -> None:
+        self.distributions = distributions
+        self.max_epochs = max_epochs
+        self.attrs = attrs
+        self.metric = metric
+        self._recorder: JournalRecorder | None = None
+        self._epochs: dict[str, dict[int, dict[str, Any]]] = {}  # trial id -> epoch -> row
+        self._warned = False
+
+    def __getstate__(self) -> dict[str, Any]:
+        return {**self.__dict__, "_recorder": None}
+
+    def recorder(self, trial: Trial) -> JournalRecorder:
+        if self._recorder is None:
+            self._recorder = JournalRecorder(Path(trial.path).parent, self.distributions,
+                                             self.max_epochs, self.metric, self.attrs)
+        return self._recorder
+
+    def _safely(self, what: str, write: Callable[[], None]) -> None:
+        """The journal is a record beside the search: a failure to write it is said once, on
+        stderr, and the search goes on (Tune would count it as the trial's failure)."""
+        try:
+            write()
+        except Exception as exc:
+            if not self._warned:
+                self._warned = True
+                print(f"tune-cifar: warning: the Optuna journal could not record {what} "
+                      f"({type(exc).__name__}: {exc}); the search goes on", file=sys.stderr)
+
+    def record(self, trial: Trial, error: str | None = None) -> TrialRecord:
+        rows = [self._epochs.get(trial.trial_id, {})[e]
+                for e in sorted(self._epochs.get(trial.trial_id, {}))]
+        metrics = pd.DataFrame(rows) if rows else pd.DataFrame(
+            columns=["training_iteration", self.metric])
+        return TrialRecord(Path(trial.path), trial.trial_id, trial.config, metrics, error)
+
+    def on_trial_start(self, iteration: int, trials: list[Trial], trial: Trial,
+                       **info: Any) -> None:
+        if trial.trial_id not in self._epochs:  # restored by a resume: its epochs so far
+            earlier = load_trial(Path(trial.path)) if Path(trial.path).is_dir() else None
+            self._epochs[trial.trial_id] = (
+                {} if earlier is None else
+                {int(r["training_iteration"]): r.to_dict() for _, r in earlier.metrics.iterrows()})
+        self._safely(f"trial {trial.trial_id}'s start", lambda: self.recorder(trial).start(
+            trial.trial_id, trial.config, Path(trial.path)))
+
+    def on_trial_result(self, iteration: int, trials: list[Trial], trial: Trial,
+                        result: dict, **info: Any) -> None:
+        epoch = int(result["training_iteration"])
+        self._epochs.setdefault(trial.trial_id, {})[epoch] = {
+            "training_iteration": epoch, self.metric: result.get(self.metric),
+            "checkpoint_dir_name": result.get("checkpoint_dir_name")}
+        self._safely(f"trial {trial.trial_id}'s epoch {epoch}", lambda: self.recorder(
+            trial).epoch(trial.trial_id, epoch, result.get(self.metric)))
+
+    def on_trial_complete(self, iteration: int, trials: list[Trial], trial: Trial,
+                          **info: Any) -> None:
+        result = trial.last_result or {}
+        if result.get("diverged"):
+            status = "diverged"
+        elif result.get("training_iteration", 0) >= self.max_epochs:
+            status = "done"
+        else:
+            status = "stopped early"
+        self._safely(f"trial {trial.trial_id}'s end", lambda: self.recorder(trial).end(
+            trial.trial_id, status, trial_end_attrs(self.record(trial))))
+
+    def on_trial_error(self, iteration: int, trials: list[Trial], trial: Trial,
+                       **info: Any) -> None:
+        error = trial.get_error()
+        record = self.record(trial, error_line(error) if error is not None else None)
+        self._safely(f"trial {trial.trial_id}'s end", lambda: self.recorder(trial).end(
+            trial.trial_id, "errored", trial_end_attrs(record)))

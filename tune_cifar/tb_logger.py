@@ -1,0 +1,45 @@
+"""TensorBoard event files with readable names, one run per trial folder.
+
+Tune's own TensorBoard logger writes every reported value as ``ray/tune/<key>``, Tune's
+bookkeeping included (``done``, ``should_checkpoint``, ...). This subclass writes the
+per-epoch metrics only, named so that TensorBoard puts the training and validation curves of
+each quantity on one card (it groups tags by what comes before the first ``/``):
+
+    accuracy/train, accuracy/validation, loss/train, loss/validation,
+    optimizer/learning_rate, speed/epoch_time_s, speed/train_images_per_s
+
+The step is the epoch. ``tensorboard --logdir EXP`` shows every trial of an experiment as a
+run (named by its trial folder), and the HParams tab its hyperparameters.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+from ray.tune.experiment import Trial
+from ray.tune.logger import TBXLoggerCallback
+
+TAGS = {
+    "train_acc": "accuracy/train", "val_acc": "accuracy/validation",
+    "train_loss": "loss/train", "val_loss": "loss/validation",
+    "lr": "optimizer/learning_rate",
+    "epoch_time_s": "speed/epoch_time_s", "images_per_s": "speed/train_images_per_s",
+}
+
+
+class ReadableTensorBoard(TBXLoggerCallback):
+    """Tune's TensorBoardX logger (file placement, syncing, hparams) with tune-cifar's tags."""
+
+    def log_trial_result(self, iteration: int, trial: Trial, result: dict[str, Any]) -> None:
+        if trial not in self._trial_writer:
+            self.log_trial_start(trial)
+        writer = self._trial_writer[trial]
+        written = {}
+        for key, tag in TAGS.items():
+            value = result.get(key)
+            if isinstance(value, (int, float)) and math.isfinite(value):
+                writer.add_scalar(tag, value, global_step=result["training_iteration"])
+                written[tag] = value
+        self._trial_result[trial] = written  # the last values, shown beside the hparams
+        writer.flush()
