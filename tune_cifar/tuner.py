@@ -12,6 +12,7 @@ summarised at the end.
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import logging
 import math
@@ -38,6 +39,7 @@ from tune_cifar.experiment import (
     load_trials,
     local_folder,
     read_spec,
+    trial_status,
     write_spec,
 )
 from tune_cifar.journal import JournalCallback, space_distributions, study_attrs
@@ -520,8 +522,14 @@ def outcome_of(folder: Path, results: Any, opts: SearchOptions,
                compute: Compute | None = None) -> SearchOutcome:
     errors = [f"trial {r.metrics.get('trial_id', Path(r.path).name)}: {error_line(r.error)}"
               for r in results if r.error]
-    unfinished = sum(1 for r in results if not r.error and not r.metrics.get("done"))
-    epochs = epochs_so_far(folder)
+    # Unfinished: trials that never reported, and trials whose own epochs say they are not
+    # done (Tune's "done" flag misses a trial that finished its last epoch just before the
+    # driver was killed: on resume it has nothing left to report).
+    records = load_trials(folder)
+    never_reported = sum(1 for r in results if not r.error and not r.metrics)
+    unfinished = never_reported + sum(
+        1 for t in records if trial_status(t, opts.max_epochs)[0] == "unfinished")
+    epochs = sum(int(t.metrics["training_iteration"].max()) for t in records)
     budget = None
     if opts.epoch_budget and epochs >= opts.epoch_budget:
         budget = "epoch budget"
@@ -558,8 +566,11 @@ def run_config(opts: SearchOptions, folder: Path, space: SearchSpace) -> Any:
     console, the Optuna journal and readable TensorBoard files in the experiment folder."""
     from ray import tune
 
-    journal = JournalCallback(space_distributions(space), opts.max_epochs,
-                              study_attrs(read_spec(folder)), METRIC)
+    callbacks = [LiveView(opts.max_epochs, METRIC, opts.progress_interval_s),
+                 JournalCallback(space_distributions(space), opts.max_epochs,
+                                 study_attrs(read_spec(folder)), METRIC)]
+    with contextlib.suppress(ImportError):  # no tensorboardX: no TensorBoard files, as Tune
+        callbacks.append(ReadableTensorBoard())
     return tune.RunConfig(
         name=folder.name,
         storage_path=str(folder.parent),
@@ -568,8 +579,7 @@ def run_config(opts: SearchOptions, folder: Path, space: SearchSpace) -> Any:
             checkpoint_score_order=MODE),
         failure_config=tune.FailureConfig(max_failures=opts.max_failures),
         stop=EpochBudget(opts.epoch_budget, folder) if opts.epoch_budget else None,
-        callbacks=[LiveView(opts.max_epochs, METRIC, opts.progress_interval_s), journal,
-                   ReadableTensorBoard()],
+        callbacks=callbacks,
         verbose=0,  # Ray's own output engine stays silent; LiveView prints instead
     )
 
