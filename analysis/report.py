@@ -88,7 +88,9 @@ def build_blocks(exp: Experiment, plots: dict[str, Path]) -> list[Block]:
         Block("list", [
             f"{len(exp.trials)} trials: " + ", ".join(f"{n} {s}" for s, n in counts.items()),
             f"best val_acc **{best['best_val_acc']:.4f}** (trial {best['trial_id']}, epoch "
-            f"{best['best_epoch']} of {best['epochs_run']})",
+            f"{best['best_epoch']} of {best['epochs_run']})"
+            + (", seed-style: validated on the test set, so a test accuracy selected on the "
+               "test set" if data["val_source"] == "test" else ", on the holdout split"),
             f"for reference, the seed study's best by hand: {SEED_BEST} (CNN_v4 + flip + "
             "RandomErasing, full CIFAR-10, 100 epochs, validated on the test set)",
         ]),

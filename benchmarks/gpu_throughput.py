@@ -21,7 +21,6 @@ one run, on one GPU:
 from __future__ import annotations
 
 import argparse
-import csv
 import json
 import os
 import re
@@ -34,6 +33,7 @@ from typing import Any
 
 import numpy as np
 import torch
+from common import train_at_once
 
 from tune_cifar.config import TrialConfig
 from tune_cifar.data import TrainingData
@@ -103,20 +103,11 @@ def standalone(args: argparse.Namespace, root: Path, data_flags: list[str]) -> d
     """N trainer processes at once; training images/s summed over their last epochs."""
     out = {}
     for n in args.processes:
-        procs = [subprocess.Popen(
-            [sys.executable, "-m", "tune_cifar.cli", "train", "--epochs", str(args.epochs),
-             "--device", args.device, "--threads", "1", "--out", str(root / f"p{n}-{i}"),
-             "--seed", str(i), *data_flags], stdout=subprocess.DEVNULL)
-            for i in range(n)]
-        if any(p.wait() != 0 for p in procs):
-            raise SystemExit(f"a standalone training of {n} at once failed")
-        total = 0.0
-        for i in range(n):
-            with (root / f"p{n}-{i}" / "history.csv").open() as f:
-                total += float(list(csv.DictReader(f))[-1]["images_per_s"])
-        out[n] = total
-        print(f"2. {n:>2} standalone trials at once: {total:,.0f} training images/s together "
-              f"({total / out[args.processes[0]]:.1f}x one)", flush=True)
+        histories = train_at_once(n, root / f"p{n}", "--epochs", str(args.epochs), "--device",
+                                  args.device, "--threads", "1", *data_flags)
+        out[n] = sum(float(rows[-1]["images_per_s"]) for rows in histories)
+        print(f"2. {n:>2} standalone trials at once: {out[n]:,.0f} training images/s together "
+              f"({out[n] / out[args.processes[0]]:.1f}x one)", flush=True)
     return out
 
 

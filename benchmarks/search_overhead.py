@@ -16,7 +16,6 @@ on the same data, N at once with one thread each. The figures:
 from __future__ import annotations
 
 import argparse
-import csv
 import json
 import os
 import subprocess
@@ -26,6 +25,7 @@ import time
 from pathlib import Path
 
 import numpy as np
+from common import train_at_once
 
 from tune_cifar.hardware import describe_hardware
 
@@ -51,18 +51,10 @@ def data_flags(args: argparse.Namespace) -> list[str]:
 def standalone(args: argparse.Namespace, root: Path) -> tuple[float, list[float]]:
     """N ``tune-cifar train --threads 1`` at once: wall seconds and every epoch's time."""
     start = time.monotonic()
-    procs = [subprocess.Popen(cli("train", "--seed", str(seed), "--epochs", str(args.epochs),
-                                  "--threads", "1", "--out", str(root / f"train{seed}"),
-                                  *data_flags(args)), stdout=subprocess.DEVNULL)
-             for seed in range(args.trials)]
-    if any(p.wait() != 0 for p in procs):
-        raise SystemExit("a standalone training failed")
+    histories = train_at_once(args.trials, root, "--epochs", str(args.epochs), "--threads", "1",
+                              *data_flags(args))
     wall = time.monotonic() - start
-    epochs = []
-    for seed in range(args.trials):
-        with (root / f"train{seed}" / "history.csv").open() as f:
-            epochs += [float(row["epoch_time_s"]) for row in csv.DictReader(f)]
-    return wall, epochs
+    return wall, [float(row["epoch_time_s"]) for rows in histories for row in rows]
 
 
 def searched(args: argparse.Namespace, root: Path) -> tuple[float, list[float]]:

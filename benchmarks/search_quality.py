@@ -23,7 +23,7 @@ Writes ``table.md``, ``table.csv``, ``anytime.png`` (best holdout val_acc so far
 trial-epochs spent, all arms on one chart) and ``runs.csv`` into ``--out``.
 
     python benchmarks/search_quality.py --data-dir ../shared/data --train-subset 10000 \\
-        --budget 36 --max-epochs 12 --grace-period 2         # the CPU proxy, about 80 min
+        --budget 30 --max-epochs 10 --grace-period 2 --max-width 1   # the CPU proxy
     python benchmarks/search_quality.py --data-dir $TUNE_CIFAR_DATA --budget 113 \\
         --max-epochs 30 --grace-period 3 --gpus-per-trial 0.25  # full CIFAR-10 on a GPU
     python benchmarks/search_quality.py --smoke-test          # a minute, for CI
@@ -50,7 +50,7 @@ from tune_cifar.experiment import load_trials
 from tune_cifar.hardware import describe_hardware, mean_spread
 from tune_cifar.spaces import load_space
 from tune_cifar.training import Trainer, evaluate
-from tune_cifar.tuner import SearchOptions, run_search
+from tune_cifar.tuner import SearchOptions, run_search, start_ray
 
 # The seed chapter's runs 1-6; with its run 7 (the shared-BatchNorm bug, 50 epochs) they make
 # its 340 epochs.
@@ -115,7 +115,7 @@ def search_arm(name: str, stopped_as: str, args: argparse.Namespace, bundle: Dat
     """ASHA + Optuna TPE over the strong space until the budget; the best trial, and the
     anytime curve from every reported epoch in the order they were reported."""
     opts = SearchOptions(
-        space="strong", search="optuna", scheduler="asha", num_samples=10_000,
+        space=args.space, search="optuna", scheduler="asha", num_samples=10_000,
         max_epochs=args.max_epochs, grace_period=args.grace_period, reduction_factor=3,
         epoch_budget=args.budget, storage_path=str(out), name=name, overwrite=True,
         seed=args.seed, stopped_as=stopped_as, gpus_per_trial=args.gpus_per_trial,
@@ -183,6 +183,9 @@ def main() -> None:
     parser.add_argument("--grace-period", type=int, default=2)
     parser.add_argument("--gpus-per-trial", type=float, default=None)
     parser.add_argument("--confirm-seeds", type=int, default=3)
+    parser.add_argument("--max-width", type=float, default=None,
+                        help="search the strong space with widths up to this only (a cheaper "
+                             "CPU proxy; the GPU study searches it whole)")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--threads", type=int, default=None,
                         help="torch threads of the in-process runs (default: every core)")
@@ -200,11 +203,20 @@ def main() -> None:
     if args.threads:
         torch.set_num_threads(args.threads)
     args.out.mkdir(parents=True, exist_ok=True)
+    args.space = "strong"
+    if args.max_width is not None:  # the strong space, its width choices capped
+        args.space = str(args.out / "strong_capped.py")
+        Path(args.space).write_text(
+            "from ray import tune\n\nfrom tune_cifar.search_spaces.strong import SPACE as STRONG"
+            f"\n\nDESCRIPTION = 'the strong space with width at most {args.max_width:g}'\n"
+            f"WIDTHS = [w for w in STRONG['width'].categories if w <= {args.max_width!r}]\n"
+            "SPACE = {**STRONG, 'width': tune.choice(WIDTHS) if len(WIDTHS) > 1 else WIDTHS[0]}\n")
     bundle = load_data(data_spec)
     label = "test accuracy (seed-style: selected on test)" if args.val_source == "test" \
         else "holdout val_acc"
     print(f"{bundle.describe()}; budget {args.budget} trial-epochs per arm\n"
           f"{describe_hardware()}", flush=True)
+    start_ray(None)  # one Ray for both searches (each would start and stop its own)
     seeds = [args.seed + 100 + i for i in range(args.confirm_seeds)]
     curves, finals = {}, {}
     arms = [("seed study", None), ("search (pruned)", "pruned"),

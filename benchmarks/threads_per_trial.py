@@ -6,17 +6,19 @@ augmentation); the figure is training images per second summed over the processe
 once, taken from the last epoch of each ``history.csv``.
 
     python benchmarks/threads_per_trial.py --data-dir ../shared/data --train-subset 10000
+    python benchmarks/threads_per_trial.py --smoke-test      # seconds, the shipped sample
 """
 
 from __future__ import annotations
 
 import argparse
-import csv
 import os
-import subprocess
-import sys
 import tempfile
 from pathlib import Path
+
+from common import train_at_once
+
+from tune_cifar.hardware import describe_hardware
 
 
 def train_processes(count: int, threads: int, args: argparse.Namespace, root: Path) -> float:
@@ -24,22 +26,9 @@ def train_processes(count: int, threads: int, args: argparse.Namespace, root: Pa
     data = (["--data", "cifar10", "--data-dir", str(args.data_dir), "--train-subset",
              str(args.train_subset), "--val-size", "1000"] if args.data_dir else
             ["--data", "sample"])
-    procs, outs = [], []
-    for i in range(count):
-        out = root / f"{count}x{threads}-{i}"
-        outs.append(out)
-        procs.append(subprocess.Popen(
-            [sys.executable, "-m", "tune_cifar.cli", "train", "--epochs", str(args.epochs),
-             "--threads", str(threads), "--device", "cpu", "--seed", str(i), "--out", str(out),
-             *data], stdout=subprocess.DEVNULL))
-    for proc in procs:
-        if proc.wait() != 0:
-            raise SystemExit("a training run failed")
-    total = 0.0
-    for out in outs:
-        with (out / "history.csv").open() as f:
-            total += float(list(csv.DictReader(f))[-1]["images_per_s"])
-    return total
+    histories = train_at_once(count, root / f"{count}x{threads}", "--epochs", str(args.epochs),
+                              "--threads", str(threads), "--device", "cpu", *data)
+    return sum(float(rows[-1]["images_per_s"]) for rows in histories)
 
 
 def main() -> None:
@@ -49,10 +38,15 @@ def main() -> None:
     parser.add_argument("--train-subset", type=int, default=10000)
     parser.add_argument("--epochs", type=int, default=2)
     parser.add_argument("--cores", type=int, default=os.cpu_count() or 2)
+    parser.add_argument("--smoke-test", action="store_true",
+                        help="1 epoch of the shipped sample (for CI)")
     args = parser.parse_args()
+    if args.smoke_test:
+        args.data_dir, args.epochs = None, 1
     with tempfile.TemporaryDirectory() as tmp:
         one_wide = train_processes(1, args.cores, args, Path(tmp))
         many_narrow = train_processes(args.cores, 1, args, Path(tmp))
+    print(describe_hardware())
     print(f"1 trial x {args.cores} threads: {one_wide:.0f} images/s")
     print(f"{args.cores} trials x 1 thread:  {many_narrow:.0f} images/s together")
     print(f"ratio: {many_narrow / one_wide:.2f}x "

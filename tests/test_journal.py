@@ -33,7 +33,7 @@ def trials_by_tune_id(folder: Path) -> dict[str, optuna.trial.FrozenTrial]:
 def test_states_values_and_links(tmp_path):
     folder = tmp_path / "exp"
     folder.mkdir()
-    rec = JournalRecorder(folder, DISTRIBUTIONS, max_epochs=3, attrs={"space": "x"})
+    rec = JournalRecorder(folder, DISTRIBUTIONS, attrs={"space": "x"})
     runs = {"done": [0.3, 0.6, 0.5], "pruned": [0.2, 0.25], "failed": [0.1]}
     for name, accs in runs.items():
         config = {"lr": 0.01, "optimizer": "sgd", "seed": 0, "width": 0.5}
@@ -67,10 +67,10 @@ def test_states_values_and_links(tmp_path):
 def test_a_resumed_search_goes_on_writing_the_same_trials(tmp_path):
     folder = tmp_path / "exp"
     folder.mkdir()
-    first = JournalRecorder(folder, DISTRIBUTIONS, max_epochs=2)
+    first = JournalRecorder(folder, DISTRIBUTIONS)
     first.start("a", {"lr": 0.01, "optimizer": "adam"}, folder / "trial_a")
     first.epoch("a", 1, 0.4)
-    again = JournalRecorder(folder, DISTRIBUTIONS, max_epochs=2)  # a new driver process
+    again = JournalRecorder(folder, DISTRIBUTIONS)  # a new driver process
     again.start("a", {"lr": 0.01, "optimizer": "adam"}, folder / "trial_a")
     again.epoch("a", 2, 0.5)
     again.end("a", "done", {})

@@ -134,3 +134,13 @@ def test_checkpoint_loader_refuses_foreign_and_planted_files(tmp_path):
     (tmp_path / "text.pt").write_text("hello")
     with pytest.raises(UsageError, match=r"text\.pt is not a tune-cifar checkpoint"):
         load_state(tmp_path / "text.pt")
+
+
+def test_checkpoints_every_k_epochs_and_at_the_last(synthetic_bundle, monkeypatch):
+    reports = []
+    monkeypatch.setattr(trainable_module.tune, "report", lambda m, checkpoint=None:
+                        reports.append((m["epoch"], checkpoint is not None)))
+    monkeypatch.setattr(trainable_module.tune, "get_checkpoint", lambda: None)
+    train_cifar({**FAST, "width": 0.25}, synthetic_bundle.training,
+                RunSettings(max_epochs=5, checkpoint_every=2))
+    assert reports == [(1, False), (2, True), (3, False), (4, True), (5, True)]

@@ -65,8 +65,9 @@ def add_search_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--cpus-per-trial", type=int, default=d.cpus_per_trial,
                    help="CPUs (and torch threads) per trial (default 1)")
     p.add_argument("--gpus-per-trial", type=float, default=None,
-                   help="GPU share per trial, e.g. 0.25 (default: 0.25 where there are GPUs, "
-                        "else 0)")
+                   help="GPU share per trial, e.g. 0.25 (default where there are GPUs: "
+                        "measured, as many trials per GPU as fit in its memory and have a CPU "
+                        "core; else 0)")
     p.add_argument("--storage-path", default=d.storage_path,
                    help=f"where experiments go: a local folder or a shared path "
                         f"(default: {DEFAULT_STORAGE})")
@@ -93,6 +94,10 @@ def add_search_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--keep-checkpoints", type=int, default=d.keep_checkpoints,
                    help="checkpoints kept per trial: the best N by val_acc, plus the latest "
                         "(default 2)")
+    p.add_argument("--checkpoint-every", type=int, default=d.checkpoint_every, metavar="N",
+                   help="checkpoint a trial every N epochs and at its last (default 1; more "
+                        "saves disk writes when epochs take a second, as on a GPU; a resumed "
+                        "trial goes back to its last checkpoint)")
     p.add_argument("--max-failures", type=int, default=d.max_failures,
                    help="retries of a crashed trial from its last checkpoint (default 2)")
     p.add_argument("--progress-interval", type=float, default=d.progress_interval_s,
@@ -114,7 +119,7 @@ def cmd_search(args: argparse.Namespace) -> int:
         keep_checkpoints=args.keep_checkpoints, max_failures=args.max_failures,
         overwrite=args.overwrite, progress_interval_s=args.progress_interval,
         stopped_as=args.stopped_as, epoch_budget=args.epoch_budget,
-        cuda_graph=args.cuda_graph,
+        cuda_graph=args.cuda_graph, checkpoint_every=args.checkpoint_every,
     )
     if args.resume:
         from tune_cifar.tuner import resume_search
@@ -147,6 +152,9 @@ def report_outcome(outcome: SearchOutcome) -> int:
         print(f"epoch budget reached: {outcome.trial_epochs} trial-epochs", file=sys.stderr)
     raise_if_all_failed(outcome)
     print(f"{outcome.num_trials} trials; " + outcome.best.summary())
+    if outcome.seed_style:
+        print("  seed-style: validation was the test set, so this val_acc is a test accuracy "
+              "selected on the test set")
     if outcome.compute is not None:
         print(outcome.compute.summary())
     print(f"experiment: {outcome.experiment_path}")

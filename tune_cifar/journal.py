@@ -77,13 +77,11 @@ class JournalRecorder:
     """Writes Tune trials into one Optuna study, keyed by Tune trial id."""
 
     def __init__(self, folder: Path, distributions: dict[str, BaseDistribution],
-                 max_epochs: int, metric: str = "val_acc", attrs: dict[str, Any] | None = None):
+                 metric: str = "val_acc", attrs: dict[str, Any] | None = None):
         import optuna
 
         optuna.logging.set_verbosity(optuna.logging.WARNING)
         self.distributions = distributions
-        self.max_epochs = max_epochs
-        self.metric = metric
         self.storage = open_journal(folder)
         self.study = optuna.create_study(study_name=Path(folder).name, storage=self.storage,
                                          direction="maximize", load_if_exists=True)
@@ -106,11 +104,13 @@ class JournalRecorder:
         if tune_trial_id in self.ids:
             return  # restarted after a failure or a resume: the same Optuna trial goes on
         params = {k: config[k] for k in self.distributions if k in config}
-        template = create_trial(
-            state=TrialState.RUNNING, params=params,
-            distributions={k: self.distributions[k] for k in params},
-            user_attrs={TUNE_TRIAL_ID: tune_trial_id, "trial_dir": str(trial_dir),
-                        "config": _plain(config)})
+        attrs = {TUNE_TRIAL_ID: tune_trial_id, "trial_dir": str(trial_dir),
+                 "config": _plain(config)}
+        try:
+            template = create_trial(state=TrialState.RUNNING, params=params, user_attrs=attrs,
+                                    distributions={k: self.distributions[k] for k in params})
+        except ValueError:  # a value outside its distribution (a space file changed since)
+            template = create_trial(state=TrialState.RUNNING, user_attrs=attrs)
         self.ids[tune_trial_id] = self.storage.create_new_trial(self.study_id,
                                                                 template_trial=template)
 
@@ -176,7 +176,7 @@ def build_journal(folder: Path) -> Path:
         distributions = space_distributions(load_space(spec["space"]["source"]))
     except (UsageError, KeyError):  # the space file moved or changed since the search
         distributions = observed_distributions([r.config for r in records])
-    recorder = JournalRecorder(folder, distributions, max_epochs, attrs=study_attrs(spec))
+    recorder = JournalRecorder(folder, distributions, attrs=study_attrs(spec))
     for record in records:
         if record.trial_id in recorder.ids:
             continue
@@ -249,7 +249,7 @@ class JournalCallback(Callback):
     def recorder(self, trial: Trial) -> JournalRecorder:
         if self._recorder is None:
             self._recorder = JournalRecorder(Path(trial.path).parent, self.distributions,
-                                             self.max_epochs, self.metric, self.attrs)
+                                             self.metric, self.attrs)
         return self._recorder
 
     def _safely(self, what: str, write: Callable[[], None]) -> None:

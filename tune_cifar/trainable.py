@@ -3,9 +3,10 @@
     trainable = tune.with_parameters(train_cifar, data=bundle.training,
                                      settings=RunSettings(max_epochs=20, threads=1))
 
-Each epoch ends in ``ray.tune.report(metrics, checkpoint=...)``; the checkpoint is the full
-trainer state, so a trial restored from ``ray.tune.get_checkpoint()`` (after a failure, an
-interrupted search or a PBT exploit) continues exactly where it stopped. A trial whose loss
+Each epoch ends in ``ray.tune.report(metrics, checkpoint=...)`` (or, with ``checkpoint_every``
+k > 1, every k-th epoch; the others report metrics only); the checkpoint is the full trainer
+state, so a trial restored from ``ray.tune.get_checkpoint()`` (after a failure, an interrupted
+search or a PBT exploit) continues exactly where its last checkpoint stopped. A trial whose loss
 becomes NaN or inf reports ``diverged=True`` once and stops. Each report also names the Ray
 node that trained the epoch (``node_id``), so a cluster run shows where trials ran.
 """
@@ -35,10 +36,12 @@ class RunSettings:
     threads: int = 1
     device: str = "auto"
     cuda_graph: str = "auto"  # full batches as CUDA graph replays: auto (on CUDA), on, off
+    checkpoint_every: int = 1  # epochs between checkpoints (the last epoch always has one)
 
 
 def train_cifar(config: dict[str, Any], data: TrainingData, settings: RunSettings) -> None:
-    """Train one configuration, reporting and checkpointing every epoch."""
+    """Train one configuration, reporting every epoch and checkpointing every
+    ``checkpoint_every`` epochs, at the last epoch, and when the loss diverges."""
     torch.set_num_threads(settings.threads)
     trainer = Trainer(TrialConfig.from_dict(config), data, settings.max_epochs, settings.device,
                       settings.cuda_graph)
@@ -50,8 +53,12 @@ def train_cifar(config: dict[str, Any], data: TrainingData, settings: RunSetting
     node_id = ray.get_runtime_context().get_node_id() if ray.is_initialized() else "local"
     while not trainer.finished:
         metrics = {**trainer.run_epoch(), "node_id": node_id}
-        with tempfile.TemporaryDirectory() as folder:
-            save_state(trainer.state_dict(), Path(folder))
-            tune.report(metrics, checkpoint=tune.Checkpoint.from_directory(folder))
+        if (trainer.epoch % settings.checkpoint_every == 0 or trainer.finished
+                or metrics["diverged"]):
+            with tempfile.TemporaryDirectory() as folder:
+                save_state(trainer.state_dict(), Path(folder))
+                tune.report(metrics, checkpoint=tune.Checkpoint.from_directory(folder))
+        else:
+            tune.report(metrics)
         if metrics["diverged"]:
             return

@@ -81,6 +81,7 @@ class SearchOptions:
     stopped_as: str = "pruned"  # how ASHA-stopped trials reach Optuna TPE (optuna_search.py)
     epoch_budget: int | None = None  # trial-epochs in all, then the search ends
     cuda_graph: str = "auto"  # full batches as CUDA graph replays (training.use_cuda_graph)
+    checkpoint_every: int = 1  # epochs between a trial's checkpoints
 
     def check(self) -> None:
         """Raise a one-line UsageError for any flag out of range."""
@@ -94,7 +95,8 @@ class SearchOptions:
             raise UsageError(f"--scheduler must be one of {', '.join(SCHEDULERS)}")
         positive = {"--max-epochs": self.max_epochs, "--grace-period": self.grace_period,
                     "--cpus-per-trial": self.cpus_per_trial,
-                    "--keep-checkpoints": self.keep_checkpoints}
+                    "--keep-checkpoints": self.keep_checkpoints,
+                    "--checkpoint-every": self.checkpoint_every}
         if self.num_samples is not None:
             positive["--num-samples"] = self.num_samples
         if self.max_concurrent is not None:
@@ -148,6 +150,7 @@ class SearchOutcome:
     budget: str | None = None  # "time budget" / "epoch budget" when one of them ended it
     trial_epochs: int = 0  # epochs reported by all trials together
     compute: Compute | None = None  # what this run of the search trained, and how fast
+    seed_style: bool = False  # validated on the test set, as the seed study did
 
 
 @dataclass(frozen=True)
@@ -417,7 +420,8 @@ def make_trainable(bundle: DataBundle, opts: SearchOptions, cpus: int, gpus: flo
     from ray import tune
 
     settings = RunSettings(max_epochs=opts.max_epochs, threads=cpus,
-                           device="cuda" if gpus > 0 else "cpu", cuda_graph=opts.cuda_graph)
+                           device="cuda" if gpus > 0 else "cpu", cuda_graph=opts.cuda_graph,
+                           checkpoint_every=opts.checkpoint_every)
     return tune.with_resources(
         tune.with_parameters(train_cifar, data=bundle.training, settings=settings),
         {"cpu": cpus, "gpu": gpus},
@@ -535,8 +539,9 @@ def outcome_of(folder: Path, results: Any, opts: SearchOptions,
         budget = "epoch budget"
     elif opts.time_budget and unfinished:
         budget = "time budget"
+    seed_style = read_spec(folder)["data"].get("val_source") == "test"
     return SearchOutcome(folder, best_trial(folder, METRIC), len(results), errors, unfinished,
-                         budget, epochs, compute)
+                         budget, epochs, compute, seed_style)
 
 
 class EpochBudget(Stopper):

@@ -1,0 +1,28 @@
+"""What the benchmarks share: N ``tune-cifar train`` processes at once.
+
+    histories = train_at_once(4, root, "--epochs", "3", "--threads", "1", "--data", "sample")
+    together = sum(float(rows[-1]["images_per_s"]) for rows in histories)
+"""
+
+from __future__ import annotations
+
+import csv
+import subprocess
+import sys
+from pathlib import Path
+
+
+def train_at_once(count: int, root: Path, *train_args: str) -> list[list[dict[str, str]]]:
+    """Run ``count`` trainings at once (seeds 0..count-1, each into ``root/train<i>``), wait
+    for all, and return each one's history.csv rows."""
+    outs = [root / f"train{i}" for i in range(count)]
+    procs = [subprocess.Popen([sys.executable, "-m", "tune_cifar.cli", "train", "--seed", str(i),
+                               "--out", str(out), *train_args], stdout=subprocess.DEVNULL)
+             for i, out in enumerate(outs)]
+    if any(proc.wait() != 0 for proc in procs):
+        raise SystemExit(f"a training of the {count} at once failed")
+    histories = []
+    for out in outs:
+        with (out / "history.csv").open() as f:
+            histories.append(list(csv.DictReader(f)))
+    return histories

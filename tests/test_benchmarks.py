@@ -1,0 +1,52 @@
+"""Every benchmark's ``--smoke-test``, as a user runs it: the scripts keep working.
+
+The figures themselves are measured by hand, with the hardware named (README, Results);
+nothing here times anything."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+pytestmark = pytest.mark.slow
+REPO = Path(__file__).resolve().parents[1]
+
+
+def smoke(script: str, *args: str) -> str:
+    done = subprocess.run([sys.executable, str(REPO / "benchmarks" / script), "--smoke-test",
+                           *args], capture_output=True, text=True, timeout=400, cwd=REPO)
+    assert done.returncode == 0, done.stderr[-3000:]
+    return done.stdout
+
+
+def test_seed_pipeline():
+    out = smoke("seed_pipeline.py")
+    assert "speed: tune-cifar trains" in out and "CPU:" in out
+
+
+def test_threads_per_trial():
+    assert "ratio: " in smoke("threads_per_trial.py")
+
+
+def test_search_overhead():
+    out = smoke("search_overhead.py", "--trials", "1")
+    assert "the search keeps" in out
+
+
+def test_gpu_throughput_on_a_cpu(tmp_path):
+    out = smoke("gpu_throughput.py", "--out", str(tmp_path))
+    assert "2 + restore + 2 epochs == 4 straight: True" in out
+    assert "2.  2 standalone trials at once" in out and "trial-epochs per CPU-minute" in out
+    assert (tmp_path / "gpu_throughput.json").is_file()
+
+
+def test_search_quality(tmp_path):
+    out = smoke("search_quality.py", "--out", str(tmp_path))
+    table = (tmp_path / "table.md").read_text()
+    for arm in ("seed study", "search (pruned)", "search (complete)"):
+        assert f"| {arm} |" in table
+    assert (tmp_path / "anytime.png").read_bytes().startswith(b"\x89PNG")
+    assert "wrote" in out
