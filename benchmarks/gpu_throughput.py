@@ -35,6 +35,7 @@ import numpy as np
 import torch
 from common import train_at_once
 
+from tune_cifar.checkpoint import load_state, save_state
 from tune_cifar.config import TrialConfig
 from tune_cifar.data import TrainingData
 from tune_cifar.hardware import describe_hardware
@@ -90,8 +91,12 @@ def exact_resume(data: TrainingData, device: str) -> bool:
     first = Trainer(cfg, data, 4, device)
     first.run_epoch()
     first.run_epoch()
-    resumed = Trainer(cfg, data, 4, device)
-    resumed.load_state_dict(first.state_dict())
+    with tempfile.TemporaryDirectory() as folder:
+        # through a checkpoint file, as a trial resumes; taken before the next Trainer
+        # reseeds the process-wide torch RNG that dropout draws from
+        save_state(first.state_dict(), Path(folder))
+        resumed = Trainer(cfg, data, 4, device)
+        resumed.load_state_dict(load_state(Path(folder)))
     resumed.run_epoch()
     resumed.run_epoch()
     keys = ("train_loss", "train_acc", "val_loss", "val_acc")
@@ -140,18 +145,18 @@ def main() -> None:
     parser.add_argument("--search-trials", type=int, default=16)
     parser.add_argument("--out", type=Path, default=Path("bench-out/gpu"))
     parser.add_argument("--smoke-test", action="store_true",
-                        help="on the CPU, 1,000 images, 2 epochs, 1 and 2 processes")
+                        help="on the CPU, 300 images, 2 epochs, 1 and 2 processes")
     args = parser.parse_args()
     args.device = "cuda" if torch.cuda.is_available() else "cpu"
     n_train, n_val = 45000, 5000
     if args.smoke_test:
         args.epochs, args.processes, args.search_trials = 2, [1, 2], 2
-        n_train, n_val = 1000, 200
+        n_train, n_val = 300, 100
     if args.data_dir:
         data_flags = ["--data", "cifar10", "--data-dir", str(args.data_dir)]
     else:
-        data_flags = ["--data", "synthetic", "--train-subset", str(min(n_train, 1800)),
-                      "--val-size", str(min(n_val, 200))] if args.smoke_test else \
+        data_flags = ["--data", "synthetic", "--train-subset", str(n_train),
+                      "--val-size", str(n_val)] if args.smoke_test else \
             ["--data", "cifar10"]
     print(describe_hardware(), flush=True)
     args.out.mkdir(parents=True, exist_ok=True)

@@ -23,7 +23,7 @@ Writes ``table.md``, ``table.csv``, ``anytime.png`` (best holdout val_acc so far
 trial-epochs spent, all arms on one chart) and ``runs.csv`` into ``--out``.
 
     python benchmarks/search_quality.py --data-dir ../shared/data --train-subset 10000 \\
-        --budget 30 --max-epochs 10 --grace-period 2 --max-width 1   # the CPU proxy
+        --budget 30 --max-epochs 9 --grace-period 1 --max-width 1   # the CPU proxy
     python benchmarks/search_quality.py --data-dir $TUNE_CIFAR_DATA --budget 113 \\
         --max-epochs 30 --grace-period 3 --gpus-per-trial 0.25  # full CIFAR-10 on a GPU
     python benchmarks/search_quality.py --smoke-test          # a minute, for CI
@@ -36,6 +36,7 @@ import copy
 import math
 import sys
 import time
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -46,7 +47,7 @@ import torch
 from tune_cifar.analysis.report import markdown_table
 from tune_cifar.config import TrialConfig
 from tune_cifar.data import DataBundle, DataSpec, load_data
-from tune_cifar.experiment import load_trials
+from tune_cifar.experiment import SPEC_FILE, best_trial, load_trials, read_spec
 from tune_cifar.hardware import describe_hardware, mean_spread
 from tune_cifar.spaces import load_space
 from tune_cifar.training import Trainer, evaluate
@@ -111,27 +112,33 @@ def seed_arm(budget: int, bundle: DataBundle, seed: int) -> tuple[dict, list[dic
 
 
 def search_arm(name: str, stopped_as: str, args: argparse.Namespace, bundle: DataBundle,
-               data_spec: DataSpec, out: Path) -> tuple[dict, list[dict]]:
-    """ASHA + Optuna TPE over the strong space until the budget; the best trial, and the
-    anytime curve from every reported epoch in the order they were reported."""
+               data_spec: DataSpec, out: Path) -> tuple[dict, list[dict], float]:
+    """ASHA + Optuna TPE over the strong space until the budget; the best trial, the anytime
+    curve from every reported epoch in the order they were reported, and the wall seconds."""
     opts = SearchOptions(
         space=args.space, search="optuna", scheduler="asha", num_samples=10_000,
         max_epochs=args.max_epochs, grace_period=args.grace_period, reduction_factor=3,
         epoch_budget=args.budget, storage_path=str(out), name=name, overwrite=True,
         seed=args.seed, stopped_as=stopped_as, gpus_per_trial=args.gpus_per_trial,
         progress_interval_s=120)
-    outcome = run_search(opts, data_spec, argv=sys.argv, bundle=bundle)
-    rows = sorted((row.timestamp, row.val_acc) for t in load_trials(outcome.experiment_path)
+    folder = out / name
+    start = time.time()
+    if not (args.reuse and (folder / SPEC_FILE).is_file()):
+        folder = run_search(opts, data_spec, argv=sys.argv, bundle=bundle).experiment_path
+    else:  # reused: its wall time from its spec's creation to its last report
+        start = datetime.strptime(read_spec(folder)["created"], "%Y-%m-%dT%H:%M:%S%z").timestamp()
+    picked = best_trial(folder)
+    rows = sorted((row.timestamp, row.val_acc) for t in load_trials(folder)
                   for row in t.metrics.itertuples())
+    wall = (rows[-1][0] if args.reuse else time.time()) - start
     best, curve = -1.0, []
     for spent, (_, val) in enumerate(rows, start=1):
         best = max(best, val if math.isfinite(val) else -1.0)
         curve.append({"trial_epochs": spent, "best_val_acc": best})
-    cfg = outcome.best.config
-    chosen = {"val_acc": outcome.best.value, "epoch": outcome.best.epoch, "config": cfg,
-              "epochs": args.max_epochs, "test_acc": test_checkpoint(outcome.best.checkpoint,
+    chosen = {"val_acc": picked.value, "epoch": picked.epoch, "config": picked.config,
+              "epochs": args.max_epochs, "test_acc": test_checkpoint(picked.checkpoint,
                                                                      bundle)}
-    return chosen, curve
+    return chosen, curve, wall
 
 
 def test_checkpoint(checkpoint: Path, bundle: DataBundle) -> float:
@@ -190,11 +197,15 @@ def main() -> None:
     parser.add_argument("--threads", type=int, default=None,
                         help="torch threads of the in-process runs (default: every core)")
     parser.add_argument("--out", type=Path, default=Path("bench-out/search_quality"))
+    parser.add_argument("--reuse", action="store_true",
+                        help="read a search arm already finished under --out instead of "
+                             "running it again (its confirm runs are re-trained)")
     parser.add_argument("--smoke-test", action="store_true",
-                        help="the shipped sample, budget 6, 2 epochs, 2 confirm seeds")
+                        help="the shipped sample, budget 6, 2 epochs, width 1, 2 confirm seeds")
     args = parser.parse_args()
     if args.smoke_test:
         args.budget, args.max_epochs, args.grace_period, args.confirm_seeds = 6, 2, 1, 2
+        args.max_width = 1.0
         data_spec = DataSpec(source="sample", train_subset=300)
     else:
         data_spec = DataSpec(source="cifar10", data_dir=str(args.data_dir) if args.data_dir
@@ -222,13 +233,13 @@ def main() -> None:
     arms = [("seed study", None), ("search (pruned)", "pruned"),
             ("search (complete)", "complete")]
     for name, stopped_as in arms:
-        start = time.monotonic()
         if stopped_as is None:
+            start = time.monotonic()
             chosen, curve = seed_arm(args.budget, bundle, args.seed)
+            wall = time.monotonic() - start
         else:
-            chosen, curve = search_arm(f"search-{stopped_as}", stopped_as, args, bundle,
-                                       data_spec, args.out)
-        wall = time.monotonic() - start
+            chosen, curve, wall = search_arm(f"search-{stopped_as}", stopped_as, args, bundle,
+                                             data_spec, args.out)
         tests = confirm(chosen, bundle, seeds)
         curves[name] = curve
         finals[name] = {"chosen": chosen, "tests": tests, "wall_s": wall,

@@ -24,8 +24,10 @@ from tune_cifar.hardware import describe_hardware
 def train_processes(count: int, threads: int, args: argparse.Namespace, root: Path) -> float:
     """Run ``count`` trainings of ``threads`` threads at once; summed images/s."""
     data = (["--data", "cifar10", "--data-dir", str(args.data_dir), "--train-subset",
-             str(args.train_subset), "--val-size", "1000"] if args.data_dir else
+             str(args.train_subset or 10000), "--val-size", "1000"] if args.data_dir else
             ["--data", "sample"])
+    if args.train_subset and not args.data_dir:
+        data += ["--train-subset", str(args.train_subset)]
     histories = train_at_once(count, root / f"{count}x{threads}", "--epochs", str(args.epochs),
                               "--threads", str(threads), "--device", "cpu", *data)
     return sum(float(rows[-1]["images_per_s"]) for rows in histories)
@@ -35,14 +37,16 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--data-dir", type=Path, default=None,
                         help="CIFAR-10 folder (default: the shipped sample)")
-    parser.add_argument("--train-subset", type=int, default=10000)
+    parser.add_argument("--train-subset", type=int, default=None,
+                        help="training images (default: 10,000 of CIFAR-10, or all 1,800 "
+                             "of the sample)")
     parser.add_argument("--epochs", type=int, default=2)
     parser.add_argument("--cores", type=int, default=os.cpu_count() or 2)
     parser.add_argument("--smoke-test", action="store_true",
-                        help="1 epoch of the shipped sample (for CI)")
+                        help="1 epoch of 300 images of the shipped sample (for CI)")
     args = parser.parse_args()
     if args.smoke_test:
-        args.data_dir, args.epochs = None, 1
+        args.data_dir, args.epochs, args.train_subset = None, 1, 300
     with tempfile.TemporaryDirectory() as tmp:
         one_wide = train_processes(1, args.cores, args, Path(tmp))
         many_narrow = train_processes(args.cores, 1, args, Path(tmp))

@@ -173,25 +173,37 @@ def run_cli(*args):
                           text=True, timeout=300)
 
 
-def test_cli_analyze_best_and_predict(experiment, tmp_path):
+def run_main(capsys, *args) -> tuple[int, str, str]:
+    """The same commands in this process (no start-up): exit code, stdout, stderr."""
+    from tune_cifar.cli import main
+
+    capsys.readouterr()
+    code = main(list(args))
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+def test_cli_analyze_best_and_predict(experiment, tmp_path, capsys):
     out = tmp_path / "report"
-    result = run_cli("analyze", str(experiment.path), "--out", str(out))
+    result = run_cli("analyze", str(experiment.path), "--out", str(out))  # the installed command
     assert result.returncode == 0, result.stderr
     for name in ("trials.csv", "trials.parquet", "epochs.csv", "epochs.parquet", "report.md",
                  "report.html", *(f"{p}.png" for p in PLOTS if p != "confirmation")):
         assert (out / name).is_file(), name
-    best = run_cli("best", f"file://{experiment.path}", "--json")
-    parsed = json.loads(best.stdout)
-    assert parsed["value"] == pytest.approx(experiment.trials["best_val_acc"].max())
+    code, best, _ = run_main(capsys, "best", f"file://{experiment.path}", "--json")
+    parsed = json.loads(best)
+    assert code == 0 and parsed["value"] == pytest.approx(experiment.trials["best_val_acc"].max())
     assert parsed["checkpoint"].endswith(f"checkpoint_{parsed['epoch'] - 1:06d}")
-    last = json.loads(run_cli("best", str(experiment.path), "--json", "--scope", "last").stdout)
+    last = json.loads(run_main(capsys, "best", str(experiment.path), "--json", "--scope",
+                               "last")[1])
     assert last["epoch"] == last["epochs_run"]
     Image.fromarray(load_sample()[2][3].transpose(1, 2, 0)).save(tmp_path / "x.png")
-    predicted = run_cli("predict", str(experiment.path), str(tmp_path / "x.png"), "--json")
-    assert json.loads(predicted.stdout)[0]["file"] == str(tmp_path / "x.png")
-    not_experiment = run_cli("analyze", str(tmp_path))
-    assert not_experiment.returncode == 2
-    assert not_experiment.stderr.strip() == (
+    predicted = run_main(capsys, "predict", str(experiment.path), str(tmp_path / "x.png"),
+                         "--json")[1]
+    assert json.loads(predicted)[0]["file"] == str(tmp_path / "x.png")
+    code, _, err = run_main(capsys, "analyze", str(tmp_path))
+    assert code == 2
+    assert err.strip() == (
         f"tune-cifar: error: {tmp_path} is not a tune-cifar experiment (no tune_cifar_spec.json)")
 
 

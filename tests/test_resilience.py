@@ -1,7 +1,8 @@
 """Nothing lost: a killed driver, a killed trial process, a lost node, errors and NaNs.
 
 Each test runs real searches on synthetic data; trials train with one thread from a fixed
-seed, so an interrupted search can be compared epoch for epoch with an uninterrupted one.
+seed, so an interrupted search can be compared epoch for epoch with the same trials trained
+here in one go.
 """
 
 from __future__ import annotations
@@ -17,11 +18,15 @@ from pathlib import Path
 import numpy as np
 import optuna
 import pytest
+import torch
 
 from tune_cifar.analysis import load_experiment
+from tune_cifar.config import TrialConfig
 from tune_cifar.data import DataSpec, load_data
 from tune_cifar.errors import TuneCifarError
+from tune_cifar.experiment import load_trials
 from tune_cifar.journal import open_journal
+from tune_cifar.training import Trainer
 from tune_cifar.tuner import SearchOptions, raise_if_all_failed, run_search
 
 pytestmark = pytest.mark.slow
@@ -37,7 +42,8 @@ SPACE = {
     "batch_size": tune.grid_search([32, 64]),
 }
 """
-DATA_FLAGS = ["--data", "synthetic", "--train-subset", "600", "--val-size", "200"]
+DATA = DataSpec(source="synthetic", train_subset=600, val_size=200)
+DATA_FLAGS = ["--data", "synthetic", "--train-subset", "600", "--val-size", "200"]  # = DATA
 
 
 def cli(*args: str) -> list[str]:
@@ -88,6 +94,25 @@ def histories(folder: Path) -> dict[tuple, list[tuple]]:
     return out
 
 
+def trained_straight(folder: Path) -> dict[tuple, list[tuple]]:
+    """``histories`` of the same trials trained here in one go, one thread as in a trial."""
+    bundle = load_data(DATA)
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    out = {}
+    try:
+        for trial in load_trials(folder):
+            trainer = Trainer(TrialConfig.from_dict(trial.config), bundle.training, 4)
+            while not trainer.finished:
+                trainer.run_epoch()
+            out[(trial.config["optimizer"], trial.config["batch_size"])] = [
+                (m["epoch"], round(m["train_loss"], 6), round(m["val_acc"], 6))
+                for m in trainer.history]
+    finally:
+        torch.set_num_threads(threads)
+    return out
+
+
 @pytest.fixture()
 def grid_space(tmp_path: Path) -> Path:
     path = tmp_path / "grid.py"
@@ -99,10 +124,6 @@ def test_killed_driver_resumes_to_the_same_histories(tmp_path, grid_space):
     common = ["search", "--space", str(grid_space), "--search", "grid", "--scheduler", "fifo",
               "--max-epochs", "4", "--max-concurrent", "2", "--storage-path", str(tmp_path),
               *DATA_FLAGS]
-    straight = subprocess.run(cli(*common, "--name", "straight"), capture_output=True,
-                              text=True, timeout=400)
-    assert straight.returncode == 0, straight.stderr[-2000:]
-
     killed = tmp_path / "killed"
     proc = start(cli(*common, "--name", "killed"), tmp_path / "killed.log")
     wait_for(lambda: sum(len(rows_of(d)) for d in trial_dirs(killed)) >= 5, 300,
@@ -118,7 +139,7 @@ def test_killed_driver_resumes_to_the_same_histories(tmp_path, grid_space):
     assert resumed.returncode == 0, resumed.stderr[-2000:]
     assert "resuming killed" in resumed.stdout
 
-    assert histories(killed) == histories(tmp_path / "straight")
+    assert histories(killed) == trained_straight(killed)
     # The Optuna journal went on in the same study: each trial once, every epoch in it.
     study = optuna.load_study(study_name="killed", storage=open_journal(killed))
     assert len(study.trials) == 4
@@ -203,7 +224,7 @@ def test_a_lost_node_s_trials_finish_on_the_other_node(tmp_path, grid_space):
     assert load_experiment(exp).trials["status"].eq("done").all()
 
 
-def test_errored_trials_are_reported_and_the_search_goes_on(tmp_path):
+def test_errored_trials_are_reported_and_the_search_goes_on(tmp_path, shared_ray):
     bundle = load_data(DataSpec(source="synthetic", train_subset=200, val_size=100))
     bundle.training.val_y = np.full_like(bundle.training.val_y, 10)  # no such class: raises
     opts = SearchOptions(space="quick", num_samples=3, max_epochs=2, max_failures=0,
@@ -215,7 +236,7 @@ def test_errored_trials_are_reported_and_the_search_goes_on(tmp_path):
         raise_if_all_failed(outcome)
 
 
-def test_a_diverging_trial_is_stopped_and_marked(tmp_path):
+def test_a_diverging_trial_is_stopped_and_marked(tmp_path, shared_ray):
     space = tmp_path / "nan.py"
     space.write_text('from ray import tune\nDESCRIPTION = "x"\nSPACE = {"model": "cnn_v2", '
                      '"width": 0.5, "optimizer": "sgd", "momentum": 0.99, "erase_p": 0.0, '
