@@ -145,3 +145,16 @@ def test_asha_stopped_trials_reach_tpe_as_pruned():
     rays = run("complete")  # Ray's OptunaSearch: complete, with the last epoch's value
     assert (rays["stopped"].state, rays["stopped"].value) == (TrialState.COMPLETE, 0.5)
     assert (rays["full"].state, rays["full"].value) == (TrialState.COMPLETE, 0.65)
+
+
+def test_a_search_writes_its_study_before_any_trial_starts(tmp_path):
+    """So a dashboard opened at once reads the live journal, not one built from Tune's files."""
+    from tune_cifar.journal import JournalCallback
+
+    folder = tmp_path / "exp"
+    folder.mkdir()
+    JournalCallback(DISTRIBUTIONS, max_epochs=3, attrs={"space": "x"}).open(folder)
+    study = study_of(folder)
+    assert study.trials == [] and study.metric_names == ["val_acc"]
+    assert study.user_attrs == {"space": "x"}
+    assert (folder / JOURNAL_FILE).is_file()  # what the dashboard looks for

@@ -246,6 +246,12 @@ class JournalCallback(Callback):
     def __getstate__(self) -> dict[str, Any]:
         return {**self.__dict__, "_recorder": None}
 
+    def open(self, folder: Path) -> None:
+        """Write the study now, before any trial starts: a dashboard opened at once finds the
+        live journal instead of building one from Tune's files."""
+        self._safely("the study", lambda: setattr(self, "_recorder", JournalRecorder(
+            folder, self.distributions, self.metric, self.attrs)))
+
     def recorder(self, trial: Trial) -> JournalRecorder:
         if self._recorder is None:
             self._recorder = JournalRecorder(Path(trial.path).parent, self.distributions,

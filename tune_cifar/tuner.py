@@ -571,9 +571,10 @@ def run_config(opts: SearchOptions, folder: Path, space: SearchSpace) -> Any:
     console, the Optuna journal and readable TensorBoard files in the experiment folder."""
     from ray import tune
 
-    callbacks = [LiveView(opts.max_epochs, METRIC, opts.progress_interval_s),
-                 JournalCallback(space_distributions(space), opts.max_epochs,
-                                 study_attrs(read_spec(folder)), METRIC)]
+    journal = JournalCallback(space_distributions(space), opts.max_epochs,
+                              study_attrs(read_spec(folder)), METRIC)
+    journal.open(folder)
+    callbacks = [LiveView(opts.max_epochs, METRIC, opts.progress_interval_s), journal]
     with contextlib.suppress(ImportError):  # no tensorboardX: no TensorBoard files, as Tune
         callbacks.append(ReadableTensorBoard())
     return tune.RunConfig(
