@@ -48,7 +48,13 @@ import torch
 from tune_cifar.analysis.report import markdown_table
 from tune_cifar.config import TrialConfig
 from tune_cifar.data import DataBundle, DataSpec, load_data
-from tune_cifar.experiment import SPEC_FILE, best_trial, load_trials, read_spec
+from tune_cifar.experiment import (
+    SPEC_FILE,
+    SPEC_TIME_FORMAT,
+    best_trial,
+    load_trials,
+    read_spec,
+)
 from tune_cifar.hardware import describe_hardware, mean_spread
 from tune_cifar.spaces import load_space
 from tune_cifar.training import Trainer, evaluate
@@ -123,15 +129,16 @@ def search_arm(name: str, stopped_as: str, args: argparse.Namespace, bundle: Dat
         seed=args.seed, stopped_as=stopped_as, gpus_per_trial=args.gpus_per_trial,
         progress_interval_s=120)
     folder = out / name
+    reused = args.reuse and (folder / SPEC_FILE).is_file()
     start = time.time()
-    if not (args.reuse and (folder / SPEC_FILE).is_file()):
-        folder = run_search(opts, data_spec, argv=sys.argv, bundle=bundle).experiment_path
-    else:  # reused: its wall time from its spec's creation to its last report
-        start = datetime.strptime(read_spec(folder)["created"], "%Y-%m-%dT%H:%M:%S%z").timestamp()
+    if not reused:
+        run_search(opts, data_spec, argv=sys.argv, bundle=bundle)
     picked = best_trial(folder)
     rows = sorted((row.timestamp, row.val_acc) for t in load_trials(folder)
                   for row in t.metrics.itertuples())
-    wall = (rows[-1][0] if args.reuse else time.time()) - start
+    # reused: its wall time from its spec's creation to its last report
+    wall = (rows[-1][0] - datetime.strptime(read_spec(folder)["created"], SPEC_TIME_FORMAT)
+            .timestamp()) if reused else time.time() - start
     best, curve = -1.0, []
     for spent, (_, val) in enumerate(rows, start=1):
         best = max(best, val if math.isfinite(val) else -1.0)

@@ -26,6 +26,7 @@ import pandas as pd
 from tune_cifar.errors import UsageError
 
 SPEC_FILE = "tune_cifar_spec.json"
+SPEC_TIME_FORMAT = "%Y-%m-%dT%H:%M:%S%z"  # the spec's "created"
 # The seed study's best by hand: CNN_v4 + flip + RandomErasing, 100 epochs on full CIFAR-10,
 # test accuracy (its validation set was the test set).
 SEED_BEST = 0.8941
@@ -62,7 +63,7 @@ def write_spec(folder: Path, opts: Any, data_spec: Any, space: Any,
                argv: list[str] | None) -> Path:
     """Record what was asked, so resume/analyze/best/evaluate need only the folder."""
     spec = {
-        "created": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+        "created": time.strftime(SPEC_TIME_FORMAT),
         "command": argv if argv is not None else sys.argv,
         "options": dataclasses.asdict(opts),
         "data": dataclasses.asdict(data_spec),
