@@ -9,7 +9,6 @@ import sys
 from pathlib import Path
 
 import pytest
-import ray
 import torch
 
 from tune_cifar.checkpoint import load_state
@@ -148,6 +147,10 @@ def test_bad_input_is_one_line_and_changes_nothing(
               "foreign_checkpoint": str(tmp_path / "foreign.pt"),
               "fake_experiment": str(tmp_path / "fake"), "nan_config": str(tmp_path / "nan.json"),
               "experiment_parent": str(existing_experiment.parent), "out": str(tmp_path / "out")}
+    import tune_cifar.tuner
+
+    started = []  # start_ray, not only ray.init: it joins a Ray this process already runs
+    monkeypatch.setattr(tune_cifar.tuner, "start_ray", started.append)
     before = snapshot(tmp_path)
     try:
         returncode = main([a.format(**values) for a in args])
@@ -160,7 +163,7 @@ def test_bad_input_is_one_line_and_changes_nothing(
     assert ": error: " in lines[0]
     assert re.search(pattern, lines[0]), lines[0]
     assert snapshot(tmp_path) == before
-    assert not ray.is_initialized()  # every bad request is refused before Ray starts
+    assert started == []  # every bad request is refused before Ray starts
 
 
 def test_train_writes_history_and_a_checkpoint(tmp_path, capsys):
@@ -218,3 +221,17 @@ def test_an_unexpected_error_is_one_line_unless_debug(monkeypatch, capsys):
                    "with --debug for the traceback)")
     with pytest.raises(RuntimeError):
         main(["--debug", "keys"])
+
+
+@pytest.mark.slow
+def test_the_command_line_starts_without_torch_or_ray():
+    """--help, keys and a refused request import neither (seconds each); train needs no Ray."""
+    code = ("import sys\nfrom tune_cifar.cli import main\nmain(['keys'])\n"
+            "main(['search', '--name', '../x'])\nloaded = [m for m in ('torch', 'ray') if m in "
+            "sys.modules]\nfrom tune_cifar.cli import cmd_train\nimport tune_cifar.train_one\n"
+            "print('loaded:', loaded, 'ray' in sys.modules)\n")
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                          timeout=120)
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert done.stdout.splitlines()[-1] == "loaded: [] False"
+    assert "must be a single folder name" in done.stderr

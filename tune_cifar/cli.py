@@ -18,22 +18,26 @@ import sys
 import traceback
 from collections.abc import Callable, Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from tune_cifar.cli_args import Parser, add_data_flags, bool_flag, data_spec_from, folder_arg
-from tune_cifar.config import KEYS, TrialConfig, format_keys_table
-from tune_cifar.data import load_data
+from tune_cifar.config import CUDA_GRAPH_CHOICES, KEYS, TrialConfig, format_keys_table
 from tune_cifar.errors import TuneCifarError, UsageError
 from tune_cifar.experiment import local_folder
 from tune_cifar.results_cli import add_result_parsers
-from tune_cifar.training import CUDA_GRAPH_CHOICES, pick_device, use_cuda_graph
-from tune_cifar.tuner import (
+from tune_cifar.search_options import (
     DEFAULT_STORAGE,
     SCHEDULERS,
     SEARCHES,
     SearchOptions,
-    SearchOutcome,
     check_name,
 )
+
+if TYPE_CHECKING:
+    from tune_cifar.tuner import SearchOutcome
+
+# torch and Ray are imported by the commands that train (search, resume, train), not here:
+# the parser, --help, keys, analyze, best and dashboard start without them.
 
 
 def add_search_parser(sub: argparse._SubParsersAction) -> None:
@@ -107,8 +111,6 @@ def add_search_parser(sub: argparse._SubParsersAction) -> None:
 
 
 def cmd_search(args: argparse.Namespace) -> int:
-    from tune_cifar.tuner import run_search
-
     opts = SearchOptions(
         space=args.space, search=args.search, scheduler=args.scheduler,
         num_samples=args.num_samples, max_epochs=args.max_epochs,
@@ -121,6 +123,9 @@ def cmd_search(args: argparse.Namespace) -> int:
         stopped_as=args.stopped_as, epoch_budget=args.epoch_budget,
         cuda_graph=args.cuda_graph, checkpoint_every=args.checkpoint_every,
     )
+    opts.check()  # a bad flag is refused before torch and Ray are even imported
+    from tune_cifar.tuner import run_search
+
     if args.resume:
         from tune_cifar.tuner import resume_search
 
@@ -190,7 +195,9 @@ def add_train_parser(sub: argparse._SubParsersAction) -> None:
 
 
 def cmd_train(args: argparse.Namespace) -> int:
+    from tune_cifar.data import load_data
     from tune_cifar.train_one import prepare_out, read_config_file, train_one
+    from tune_cifar.training import pick_device, use_cuda_graph
 
     if args.epochs <= 0:
         raise UsageError(f"--epochs must be positive, got {args.epochs}")

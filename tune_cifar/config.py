@@ -24,6 +24,8 @@ import numpy as np
 
 from tune_cifar.errors import UsageError
 
+CUDA_GRAPH_CHOICES = ("auto", "on", "off")  # full batches by CUDA graph replay? (training)
+
 
 @dataclass(frozen=True)
 class Key:

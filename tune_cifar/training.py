@@ -25,7 +25,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from tune_cifar.augment import Augmenter
-from tune_cifar.config import TrialConfig
+from tune_cifar.config import CUDA_GRAPH_CHOICES, TrialConfig
 from tune_cifar.data import TrainingData
 from tune_cifar.errors import UsageError
 from tune_cifar.model import build_model
@@ -85,9 +85,6 @@ def build_scheduler(
         return torch.optim.lr_scheduler.OneCycleLR(optimizer, max_lr=cfg.peak_lr,
                                                    total_steps=total_steps)
     return None
-
-
-CUDA_GRAPH_CHOICES = ("auto", "on", "off")
 
 
 def use_cuda_graph(setting: str, device: torch.device) -> bool:

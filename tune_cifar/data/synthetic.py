@@ -8,14 +8,15 @@ training really learns without reading any files.
 from __future__ import annotations
 
 import numpy as np
-import torch
-import torch.nn.functional as F
 
 
 def make_synthetic(
     num_images: int, seed: int = 0, num_classes: int = 10
 ) -> tuple[np.ndarray, np.ndarray]:
     """``num_images`` uint8 images (N, 3, 32, 32) with balanced int64 labels."""
+    import torch  # here, not at the top: reading real data needs no torch
+    import torch.nn.functional as F
+
     gen = torch.Generator().manual_seed(1234)  # the class patterns are the same in every split
     coarse = torch.rand(num_classes, 3, 4, 4, generator=gen)
     patterns = F.interpolate(coarse, size=(32, 32), mode="bilinear", align_corners=False)
