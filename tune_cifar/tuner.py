@@ -18,10 +18,12 @@ import logging
 import math
 import os
 import shutil
+import signal
 import socket
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -44,102 +46,12 @@ from tune_cifar.experiment import (
 )
 from tune_cifar.journal import JournalCallback, space_distributions, study_attrs
 from tune_cifar.progress import LiveView, live_output
+from tune_cifar.search_options import SearchOptions
 from tune_cifar.spaces import SearchSpace, as_grid, as_sampled, load_space
 from tune_cifar.tb_logger import ReadableTensorBoard
 from tune_cifar.trainable import RunSettings, train_cifar
-from tune_cifar.training import CUDA_GRAPH_CHOICES
 
 METRIC, MODE = "val_acc", "max"
-SEARCHES = ("random", "grid", "optuna")
-SCHEDULERS = ("asha", "fifo")
-DEFAULT_STORAGE = Path("~/tune-cifar-results")
-
-
-@dataclass(frozen=True)
-class SearchOptions:
-    """Everything ``tune-cifar search`` takes besides the data flags."""
-
-    space: str = "full"
-    search: str = "random"
-    scheduler: str = "asha"
-    num_samples: int | None = None
-    max_epochs: int = 10
-    grace_period: int = 1
-    reduction_factor: int = 3
-    max_concurrent: int | None = None
-    cpus_per_trial: int = 1
-    gpus_per_trial: float | None = None
-    storage_path: str = str(DEFAULT_STORAGE)
-    name: str | None = None
-    seed: int = 0
-    time_budget: float | None = None
-    address: str | None = None
-    keep_checkpoints: int = 2
-    max_failures: int = 2
-    overwrite: bool = False
-    progress_interval_s: float = 30.0
-    stopped_as: str = "pruned"  # how ASHA-stopped trials reach Optuna TPE (optuna_search.py)
-    epoch_budget: int | None = None  # trial-epochs in all, then the search ends
-    cuda_graph: str = "auto"  # full batches as CUDA graph replays (training.use_cuda_graph)
-    checkpoint_every: int = 1  # epochs between a trial's checkpoints
-
-    def check(self) -> None:
-        """Raise a one-line UsageError for any flag out of range."""
-        if self.search not in SEARCHES:
-            raise UsageError(f"--search must be one of {', '.join(SEARCHES)}")
-        if self.cuda_graph not in CUDA_GRAPH_CHOICES:
-            raise UsageError(f"--cuda-graph must be one of {', '.join(CUDA_GRAPH_CHOICES)}")
-        if self.stopped_as not in ("pruned", "complete"):
-            raise UsageError(f"--stopped-as must be pruned or complete, not {self.stopped_as!r}")
-        if self.scheduler not in SCHEDULERS:
-            raise UsageError(f"--scheduler must be one of {', '.join(SCHEDULERS)}")
-        positive = {"--max-epochs": self.max_epochs, "--grace-period": self.grace_period,
-                    "--cpus-per-trial": self.cpus_per_trial,
-                    "--keep-checkpoints": self.keep_checkpoints,
-                    "--checkpoint-every": self.checkpoint_every}
-        if self.num_samples is not None:
-            positive["--num-samples"] = self.num_samples
-        if self.max_concurrent is not None:
-            positive["--max-concurrent"] = self.max_concurrent
-        if self.time_budget is not None:
-            positive["--time-budget"] = self.time_budget
-        if self.epoch_budget is not None:
-            positive["--epoch-budget"] = self.epoch_budget
-        if self.gpus_per_trial is not None:
-            check_finite("--gpus-per-trial", self.gpus_per_trial)
-        check_finite("--progress-interval", self.progress_interval_s)
-        positive["--progress-interval"] = self.progress_interval_s
-        for flag, value in positive.items():
-            check_finite(flag, value)
-            if value <= 0:
-                raise UsageError(f"{flag} must be positive, got {value}")
-        if self.scheduler == "asha" and self.grace_period > self.max_epochs:
-            raise UsageError(f"--grace-period {self.grace_period} is above --max-epochs "
-                             f"{self.max_epochs}")
-        if self.reduction_factor < 2:
-            raise UsageError(f"--reduction-factor must be at least 2, got {self.reduction_factor}")
-        if self.gpus_per_trial is not None and self.gpus_per_trial < 0:
-            raise UsageError(f"--gpus-per-trial must be >= 0, got {self.gpus_per_trial}")
-        if self.max_failures < 0:
-            raise UsageError(f"--max-failures must be >= 0, got {self.max_failures}")
-        if not 0 <= self.seed < 2**31:
-            raise UsageError(f"--seed must be in [0, 2**31 - 1], got {self.seed}")
-        if self.name is not None:
-            check_name(self.name)
-
-
-def check_finite(flag: str, value: float) -> None:
-    if not math.isfinite(value):
-        raise UsageError(f"{flag} must be a finite number, got {value}")
-
-
-def check_name(name: str) -> None:
-    """An experiment name is one folder name inside --storage-path, never a path."""
-    if name in ("", ".", "..") or "/" in name or os.sep in name or "\0" in name:
-        raise UsageError(f"--name {name!r} must be a single folder name (no '/', not '.' or "
-                         "'..'); choose the parent folder with --storage-path")
-
-
 @dataclass
 class SearchOutcome:
     experiment_path: Path
@@ -318,6 +230,24 @@ def start_ray(address: str | None) -> None:
                  include_dashboard=False)
     except (ConnectionError, RuntimeError, ValueError) as exc:
         raise UsageError(f"cannot join the Ray cluster at {address}: {exc}") from None
+    stop_on_sigterm()
+
+
+def stop_on_sigterm() -> None:
+    """SIGTERM (``kill PID``, a job scheduler's stop) stops a search as Ctrl-C does: Tune saves
+    its state once more and the search ends with the resume command. ``ray.init`` installs a
+    SIGTERM handler that exits at once, in the middle of whatever the driver was doing."""
+    if threading.current_thread() is not threading.main_thread():
+        return  # signal handlers can only be set from the main thread
+    signal.signal(signal.SIGTERM, _stop_as_on_sigint)
+
+
+def _stop_as_on_sigint(signum: int, frame: Any) -> None:
+    handler = signal.getsignal(signal.SIGINT)
+    if callable(handler):  # Tune's graceful stop during a search, else Python's KeyboardInterrupt
+        handler(signum, frame)
+    else:  # SIGINT ignored (a background job of a shell): still stop
+        raise KeyboardInterrupt
 
 
 UNMEASURED_GPU_SHARE = 0.25  # when the driver has no GPU to measure a trial on
