@@ -31,11 +31,11 @@ def fast_tests_start_no_ray_and_no_process(request, monkeypatch):
     monkeypatch.setattr(subprocess.Popen, "__init__", refuse)
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="session")
 def shared_ray():
-    """One local Ray for a module's in-process searches (a search leaves running a Ray it did
-    not start), instead of one start and shutdown per search. Module-scoped: the command-line
-    searches of other modules start their own."""
+    """One local Ray for every in-process search of the session (a search leaves running a Ray
+    it did not start), instead of a start and a shutdown per search or module. Command-line
+    searches run in processes of their own and start their own."""
     import ray
 
     from tune_cifar.tuner import start_ray
@@ -74,7 +74,7 @@ SPACE = {
 
 
 @pytest.fixture(scope="session")
-def asha_experiment(tmp_path_factory, synthetic_bundle):
+def asha_experiment(tmp_path_factory, synthetic_bundle, shared_ray):
     """One real random search with ASHA on synthetic images, shared by the search and analysis
     tests: 6 trials, up to 4 epochs, rungs at 1 and 2 epochs. Trials run one at a time, so
     ASHA's decisions are deterministic: the two trials whose lr is too small to learn are

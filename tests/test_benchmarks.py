@@ -6,7 +6,6 @@ nothing here times anything."""
 from __future__ import annotations
 
 import runpy
-import subprocess
 import sys
 from pathlib import Path
 
@@ -17,18 +16,10 @@ pytestmark = pytest.mark.slow
 REPO = Path(__file__).resolve().parents[1]
 
 
-def smoke(script: str, *args: str) -> str:
-    """``python benchmarks/SCRIPT --smoke-test ARGS`` in a new process; its stdout."""
-    done = subprocess.run([sys.executable, str(REPO / "benchmarks" / script), "--smoke-test",
-                           *args], capture_output=True, text=True, timeout=400, cwd=REPO)
-    assert done.returncode == 0, done.stderr[-3000:]
-    return done.stdout
-
-
 @pytest.fixture()
 def smoke_here(monkeypatch, capsys):
-    """The same in this process (no second start-up of torch), for scripts that start no Ray
-    here: they run in ``tune-cifar`` subprocesses of their own."""
+    """``python benchmarks/SCRIPT --smoke-test ARGS`` run in this process (no second start-up
+    of torch, the session's Ray); its stdout."""
     monkeypatch.syspath_prepend(str(REPO / "benchmarks"))
 
     def run(script: str, *args: str) -> str:
@@ -64,8 +55,8 @@ def test_gpu_throughput_on_a_cpu(tmp_path, smoke_here):
     assert (tmp_path / "gpu_throughput.json").is_file()
 
 
-def test_search_quality(tmp_path):  # starts Ray in its process: a process of its own
-    out = smoke("search_quality.py", "--out", str(tmp_path))
+def test_search_quality(tmp_path, smoke_here, shared_ray):
+    out = smoke_here("search_quality.py", "--out", str(tmp_path))
     table = (tmp_path / "table.md").read_text()
     for arm in ("seed study", "search (pruned)"):  # "complete": tests/test_journal.py
         assert f"| {arm} |" in table
