@@ -174,6 +174,26 @@ def quiet_ray() -> None:
     import optuna
 
     optuna.logging.set_verbosity(optuna.logging.WARNING)  # no line per study or trial
+    tolerate_deleted_checkpoints()
+
+
+def tolerate_deleted_checkpoints() -> None:
+    """Deleting a checkpoint that is already gone succeeds. After a killed driver, Tune's saved
+    state can list a checkpoint that retention deleted after the last save; on resume, Ray
+    2.60's checkpoint manager deletes it again, raises FileNotFoundError and logs a traceback
+    (the trial goes on, the deletions after it are skipped). Ray's private helper, wrapped."""
+    from ray.train._internal import checkpoint_manager
+
+    delete = checkpoint_manager._delete_fs_path
+    if getattr(delete, "tolerates_missing", False):
+        return
+
+    def delete_if_there(fs: Any, fs_path: str) -> None:
+        with contextlib.suppress(FileNotFoundError):
+            delete(fs=fs, fs_path=fs_path)
+
+    delete_if_there.tolerates_missing = True  # type: ignore[attr-defined]
+    checkpoint_manager._delete_fs_path = delete_if_there
 
 
 CONNECT_TIMEOUT_S = 5  # TCP connect to a cluster's address
