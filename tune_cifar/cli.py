@@ -36,8 +36,9 @@ from tune_cifar.search_options import (
 if TYPE_CHECKING:
     from tune_cifar.tuner import SearchOutcome
 
-# torch and Ray are imported by the commands that train (search, resume, train), not here:
-# the parser, --help, keys, analyze, best and dashboard start without them.
+# torch and Ray are imported by the commands that need them, not here: the parser, --help,
+# keys and a refused search flag start without them (best, analyze and dashboard import Ray:
+# they read Tune's trial folders through Ray's own reader).
 
 
 def add_search_parser(sub: argparse._SubParsersAction) -> None:
