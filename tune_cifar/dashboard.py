@@ -74,17 +74,18 @@ def serve_dashboard(folder: Path, host: str = LOCAL_HOST, port: int = 8080,
     if built:
         say(f"built {journal} from Tune's files (the experiment predates live journals)")
     server = make_dashboard_server(folder, host, port)
-    shown = f"[{host}]" if ":" in host else host
-    say(f"optuna-dashboard for {folder.name}: http://{shown}:{server.server_port}/dashboard/ "
-        "(Ctrl-C stops it)")
-    if not is_loopback(host):
-        print(f"note: listening on {host}, not only on this machine: anyone who can reach port "
-              f"{server.server_port} can read this study", file=sys.stderr)
     # Ctrl-C, and a plain kill too, end the server the same clean way (even where the shell
-    # that started it in the background made it ignore SIGINT).
+    # that started it in the background made it ignore SIGINT), from the moment its address
+    # is printed.
     for sig in (signal.SIGINT, signal.SIGTERM):
         signal.signal(sig, _interrupt)
     try:
+        shown = f"[{host}]" if ":" in host else host
+        say(f"optuna-dashboard for {folder.name}: http://{shown}:{server.server_port}"
+            "/dashboard/ (Ctrl-C stops it)")
+        if not is_loopback(host):
+            print(f"note: listening on {host}, not only on this machine: anyone who can reach "
+                  f"port {server.server_port} can read this study", file=sys.stderr)
         server.serve_forever()
     except KeyboardInterrupt:
         say("dashboard stopped")
