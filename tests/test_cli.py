@@ -16,9 +16,11 @@ from tune_cifar.cli import main
 from tune_cifar.experiment import SPEC_FILE
 
 
-def run_cli(*args: str, cwd: Path | None = None, timeout: int = 300) -> subprocess.CompletedProcess:
-    env = {**os.environ, "PYTHONUNBUFFERED": "1"}
+def run_cli(*args: str, cwd: Path | None = None, timeout: int = 300,
+            env: dict[str, str] | None = None) -> subprocess.CompletedProcess:
+    env = {**os.environ, "PYTHONUNBUFFERED": "1", **(env or {})}
     env.pop("TUNE_CIFAR_DATA", None)
+    env.pop("RAY_ADDRESS", None)
     return subprocess.run([sys.executable, "-m", "tune_cifar.cli", *args], capture_output=True,
                           text=True, cwd=cwd, env=env, timeout=timeout)
 
@@ -195,9 +197,21 @@ def test_spaces_and_keys_list_what_exists(capsys):
 
 @pytest.mark.slow
 def test_search_end_to_end_prints_the_best_trial(tmp_path):
-    result = run_cli("search", "--space", "quick", "--data", "sample", "--train-subset", "200",
-                     "--num-samples", "2", "--max-epochs", "2", "--storage-path",
-                     str(tmp_path), "--name", "e2e")
+    """Also: a cluster named in Ray's ray_current_cluster file (left by ``ray start`` or another
+    program's test cluster; here an address where nothing answers) is not joined without
+    ``--address``, where a plain ``ray.init()`` would try to."""
+    import socket
+    import tempfile
+
+    with socket.socket() as closed:
+        closed.bind(("127.0.0.1", 0))
+        nobody = f"127.0.0.1:{closed.getsockname()[1]}"
+    with tempfile.TemporaryDirectory(dir="/tmp", prefix="r") as ray_tmp:  # short socket paths
+        (Path(ray_tmp) / "ray").mkdir()
+        (Path(ray_tmp) / "ray" / "ray_current_cluster").write_text(nobody)
+        result = run_cli("search", "--space", "quick", "--data", "sample", "--train-subset",
+                         "200", "--num-samples", "2", "--max-epochs", "2", "--storage-path",
+                         str(tmp_path), "--name", "e2e", env={"RAY_TMPDIR": ray_tmp})
     assert result.returncode == 0, result.stderr[-3000:]
     out = result.stdout
     assert re.search(r"2 trials; best trial \w+: val_acc 0\.\d{4} at epoch \d of \d", out)

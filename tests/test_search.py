@@ -170,6 +170,10 @@ def test_an_address_where_no_cluster_answers_fails_fast(tmp_path, sample_bundle,
                 search(tmp_path, sample_bundle, space="quick", address=f"127.0.0.1:{port}")
             assert time.monotonic() - start < 14
             assert not (tmp_path / "exp").exists()
+        # Without --address, RAY_ADDRESS names the cluster, as for Ray's own tools.
+        monkeypatch.setenv("RAY_ADDRESS", f"127.0.0.1:{free_port}")
+        with pytest.raises(UsageError, match=f"cluster at 127.0.0.1:{free_port}: Connection"):
+            search(tmp_path, sample_bundle, space="quick")
     finally:
         silent.close()
 

@@ -95,7 +95,8 @@ def add_search_parser(sub: argparse._SubParsersAction) -> None:
                    help="end the search once its trials have trained this many epochs in all "
                         "(the seed study spent 340)")
     p.add_argument("--address", default=None,
-                   help="join an existing Ray cluster (e.g. 'auto' or HOST:PORT)")
+                   help="join an existing Ray cluster (e.g. 'auto' or HOST:PORT; default: "
+                        "RAY_ADDRESS if set, else a Ray of this search's own)")
     p.add_argument("--keep-checkpoints", type=int, default=d.keep_checkpoints,
                    help="checkpoints kept per trial: the best N by val_acc, plus the latest "
                         "(default 2)")

@@ -236,8 +236,8 @@ def check_cluster(address: str) -> None:
 
 
 def start_ray(address: str | None) -> None:
-    """Start or join Ray, unless this process already has it running (a notebook, a test
-    session)."""
+    """Join the Ray cluster at ``address``, or start a Ray of this process's own (None),
+    unless this process already has it running (a notebook, a test session)."""
     import ray
 
     quiet_ray()
@@ -246,7 +246,9 @@ def start_ray(address: str | None) -> None:
     if ray.is_initialized():
         return
     try:
-        ray.init(address=address, log_to_driver=False, logging_level=logging.ERROR,
+        # "local": without it, ray.init() joins whatever cluster /tmp/ray/ray_current_cluster
+        # names (left by 'ray start' or ray.cluster_utils), trials and all.
+        ray.init(address=address or "local", log_to_driver=False, logging_level=logging.ERROR,
                  include_dashboard=False)
     except (ConnectionError, RuntimeError, ValueError) as exc:
         raise UsageError(f"cannot join the Ray cluster at {address}: {exc}") from None
@@ -347,12 +349,13 @@ def start_and_check(opts: SearchOptions, params: dict[str, Any] | None,
     a local run is checked against this machine before Ray starts; a cluster only once
     joined. With GPUs and a search space (``params``; a resume has its share recorded), the
     share per trial is measured (``pack_gpus``) and said."""
-    if opts.address is None:
+    address = opts.ray_address()
+    if address is None:
         check_resources(opts, local_resources(), "this machine")
-    start_ray(opts.address)
+    start_ray(address)
     nodes = cluster_resources()
     cpus, gpus = check_resources(opts, nodes,
-                                 "this machine" if opts.address is None else "the Ray cluster")
+                                 "this machine" if address is None else "the Ray cluster")
     if params is not None and (0 < gpus < 1 or (gpus == 1 and opts.gpus_per_trial is None)):
         gpus, why = pack_gpus(opts, nodes, params, bundle)
         print(f"GPU share: {why}", flush=True)
