@@ -146,13 +146,13 @@ def main() -> None:
     parser.add_argument("--search-trials", type=int, default=16)
     parser.add_argument("--out", type=Path, default=Path("bench-out/gpu"))
     parser.add_argument("--smoke-test", action="store_true",
-                        help="on the CPU, 300 images, 2 epochs, 2 processes")
+                        help="on the CPU, 100 images, 2 epochs, 2 processes")
     args = parser.parse_args()
     args.device = "cuda" if torch.cuda.is_available() else "cpu"
     n_train, n_val = 45000, 5000
     if args.smoke_test:
         args.epochs, args.processes, args.search_trials = 2, [2], 2
-        n_train, n_val = 300, 100
+        n_train, n_val = 100, 50
     if args.data_dir:
         data_flags = ["--data", "cifar10", "--data-dir", str(args.data_dir)]
     else:

@@ -209,13 +209,13 @@ def main() -> None:
                         help="read a search arm already finished under --out instead of "
                              "running it again (its confirm runs are re-trained)")
     parser.add_argument("--smoke-test", action="store_true",
-                        help="the shipped sample, budget 6, 2 epochs, width 1, 2 confirm seeds, "
-                             "no 'complete' arm")
+                        help="100 images of the shipped sample, budget 6, 2 epochs, width 1, "
+                             "2 confirm seeds, no 'complete' arm")
     args = parser.parse_args()
     if args.smoke_test:
         args.budget, args.max_epochs, args.grace_period, args.confirm_seeds = 6, 2, 1, 2
         args.max_width = 1.0
-        data_spec = DataSpec(source="sample", train_subset=300)
+        data_spec = DataSpec(source="sample", train_subset=100)
     else:
         data_spec = DataSpec(source="cifar10", data_dir=str(args.data_dir) if args.data_dir
                              else None, train_subset=args.train_subset,

@@ -43,10 +43,10 @@ def main() -> None:
     parser.add_argument("--epochs", type=int, default=2)
     parser.add_argument("--cores", type=int, default=os.cpu_count() or 2)
     parser.add_argument("--smoke-test", action="store_true",
-                        help="1 epoch of 300 images of the shipped sample (for CI)")
+                        help="1 epoch of 100 images of the shipped sample (for CI)")
     args = parser.parse_args()
     if args.smoke_test:
-        args.data_dir, args.epochs, args.train_subset = None, 1, 300
+        args.data_dir, args.epochs, args.train_subset = None, 1, 100
     with tempfile.TemporaryDirectory() as tmp:
         one_wide = train_processes(1, args.cores, args, Path(tmp))
         many_narrow = train_processes(args.cores, 1, args, Path(tmp))

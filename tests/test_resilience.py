@@ -43,8 +43,8 @@ SPACE = {
     "batch_size": tune.grid_search([32, 64]),
 }
 """
-DATA = DataSpec(source="synthetic", train_subset=600, val_size=200)
-DATA_FLAGS = ["--data", "synthetic", "--train-subset", "600", "--val-size", "200"]  # = DATA
+DATA = DataSpec(source="synthetic", train_subset=300, val_size=200)
+DATA_FLAGS = ["--data", "synthetic", "--train-subset", "300", "--val-size", "200"]  # = DATA
 
 
 def cli(*args: str) -> list[str]:

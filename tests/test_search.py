@@ -82,17 +82,6 @@ def test_tensorboard_files_hold_each_epoch_under_readable_names(asha_experiment)
             (r["training_iteration"], r["val_acc"]) for r in rows]
 
 
-def test_optuna_search_runs_seeded_tpe(tmp_path, sample_bundle):
-    outcome = search(tmp_path, sample_bundle, space="quick", search="optuna", scheduler="fifo",
-                     num_samples=4, max_epochs=2, max_concurrent=2, seed=5)
-    runs = trials(outcome.experiment_path)
-    assert len(runs) == 4 and not outcome.errors
-    configs = [rows[0]["config"] for rows in runs.values()]
-    assert len({c["lr"] for c in configs}) == 4
-    assert all(c["seed"] == 5 and c["optimizer"] == "adam" for c in configs)
-    assert all(len(rows) == 2 for rows in runs.values())  # FIFO: no early stopping
-
-
 def test_grid_search_runs_every_combination(tmp_path, sample_bundle):
     space = tmp_path / "tiny_grid.py"
     space.write_text('from ray import tune\nDESCRIPTION = "2x2"\nSPACE = {"width": 0.5, '
@@ -178,13 +167,22 @@ def test_an_address_where_no_cluster_answers_fails_fast(tmp_path, sample_bundle,
         silent.close()
 
 
-def test_an_epoch_budget_ends_the_search_at_that_many_trial_epochs(tmp_path, sample_bundle):
-    outcome = search(tmp_path, sample_bundle, space="quick", scheduler="fifo", num_samples=4,
-                     max_epochs=3, epoch_budget=5, max_concurrent=1)
-    reported = sum(len(rows) for rows in trials(outcome.experiment_path).values())
+def test_optuna_tpe_with_an_epoch_budget_ends_at_exactly_that_many_trial_epochs(
+        tmp_path, sample_bundle):
+    """Seeded Optuna TPE, one trial at a time (Optuna with trials at once: the search_quality
+    smoke test), ended by an epoch budget in the middle of the third trial."""
+    outcome = search(tmp_path, sample_bundle, space="quick", search="optuna", scheduler="fifo",
+                     num_samples=4, max_epochs=2, max_concurrent=1, seed=5, epoch_budget=5)
+    runs = trials(outcome.experiment_path)
+    assert not outcome.errors
+    reported = sum(len(rows) for rows in runs.values())
     assert reported == outcome.trial_epochs == 5  # one trial at a time: exactly the budget
     assert outcome.budget == "epoch budget"
     assert outcome.compute.trial_epochs == 5 and outcome.compute.wall_s > 0
+    assert sorted(len(rows) for rows in runs.values()) == [1, 2, 2]  # FIFO: no early stopping
+    configs = [rows[0]["config"] for rows in runs.values()]
+    assert len({c["lr"] for c in configs}) == 3
+    assert all(c["seed"] == 5 and c["optimizer"] == "adam" for c in configs)
 
 
 def test_confirm_retrains_the_top_configurations_with_new_seeds(asha_experiment, tmp_path):
