@@ -161,7 +161,8 @@ def test_an_address_where_no_cluster_answers_fails_fast(tmp_path, sample_bundle,
             assert not (tmp_path / "exp").exists()
         # Without --address, RAY_ADDRESS names the cluster, as for Ray's own tools.
         monkeypatch.setenv("RAY_ADDRESS", f"127.0.0.1:{free_port}")
-        with pytest.raises(UsageError, match=f"cluster at 127.0.0.1:{free_port}: Connection"):
+        with pytest.raises(UsageError, match=f"cluster at 127.0.0.1:{free_port} \\(from "
+                                             "RAY_ADDRESS\\): Connection refused"):
             search(tmp_path, sample_bundle, space="quick")
     finally:
         silent.close()

@@ -212,10 +212,12 @@ _SHORT_TRIES = {"RAY_gcs_server_port_wait_time_s": "1",
                 "RAY_py_gcs_connect_timeout_s": str(CONNECT_TIMEOUT_S)}
 
 
-def check_cluster(address: str) -> None:
-    """Fail within JOIN_TIMEOUT_S, in one line, when no Ray cluster answers at ``address``."""
+def check_cluster(address: str, named_by: str = "") -> None:
+    """Fail within JOIN_TIMEOUT_S, in one line, when no Ray cluster answers at ``address``
+    (``named_by``: where the address came from, when not from --address)."""
     def refuse(reason: str) -> NoReturn:
-        raise UsageError(f"cannot join the Ray cluster at {address}: {reason}")
+        raise UsageError(f"cannot join the Ray cluster at {cluster_name(address, named_by)}: "
+                         f"{reason}")
 
     host, _, port = address.rpartition(":")
     if host and port.isdigit() and "://" not in address:
@@ -235,14 +237,18 @@ def check_cluster(address: str) -> None:
         refuse(errors[-1].split(": ", 1)[-1] if errors else f"exit code {probe.returncode}")
 
 
-def start_ray(address: str | None) -> None:
+def cluster_name(address: str | None, named_by: str) -> str:
+    return f"{address} (from {named_by})" if named_by else str(address)
+
+
+def start_ray(address: str | None, named_by: str = "") -> None:
     """Join the Ray cluster at ``address``, or start a Ray of this process's own (None),
     unless this process already has it running (a notebook, a test session)."""
     import ray
 
     quiet_ray()
     if address is not None:
-        check_cluster(address)  # also where this process has a Ray of its own already
+        check_cluster(address, named_by)  # also where this process has a Ray of its own
     if ray.is_initialized():
         return
     try:
@@ -251,7 +257,8 @@ def start_ray(address: str | None) -> None:
         ray.init(address=address or "local", log_to_driver=False, logging_level=logging.ERROR,
                  include_dashboard=False)
     except (ConnectionError, RuntimeError, ValueError) as exc:
-        raise UsageError(f"cannot join the Ray cluster at {address}: {exc}") from None
+        raise UsageError(f"cannot join the Ray cluster at {cluster_name(address, named_by)}: "
+                         f"{exc}") from None
     stop_on_sigterm()
 
 
@@ -352,7 +359,7 @@ def start_and_check(opts: SearchOptions, params: dict[str, Any] | None,
     address = opts.ray_address()
     if address is None:
         check_resources(opts, local_resources(), "this machine")
-    start_ray(address)
+    start_ray(address, named_by="" if opts.address else "RAY_ADDRESS")
     nodes = cluster_resources()
     cpus, gpus = check_resources(opts, nodes,
                                  "this machine" if address is None else "the Ray cluster")
