@@ -166,6 +166,13 @@ def test_a_killed_then_stopped_search_resumes_to_the_same_histories(tmp_path, gr
     for name in had_checkpoint:
         epochs_run = [r["training_iteration"] for r in rows_of(killed / name)]
         assert epochs_run.count(1) == 1, f"{name} started again from epoch 1: {epochs_run}"
+    # Retention across the restarts deleted no checkpoint a trial keeps (its own or another's):
+    # each keeps its latest and the best by val_acc (2 kept by default, plus the latest).
+    for trial_dir in trial_dirs(killed):
+        val_acc = {r["training_iteration"]: r["val_acc"] for r in rows_of(trial_dir)}
+        kept = {int(p.name.removeprefix("checkpoint_")) + 1 for p in trial_dir.glob("checkpoint_*")}
+        assert 5 in kept and len(kept) <= 3, (trial_dir.name, kept)
+        assert max(val_acc[e] for e in kept) == max(val_acc.values()), trial_dir.name
 
 
 def test_a_killed_trial_process_resumes_from_its_checkpoint(tmp_path, grid_space, shared_ray):
