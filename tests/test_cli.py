@@ -249,3 +249,20 @@ def test_the_command_line_starts_without_torch_or_ray():
     assert done.returncode == 0, done.stderr[-2000:]
     assert done.stdout.splitlines()[-1] == "loaded: [] False"
     assert "must be a single folder name" in done.stderr
+
+
+def test_ray_that_cannot_start_is_one_line_naming_this_machine(monkeypatch):
+    import ray
+
+    from tune_cifar.errors import UsageError
+    from tune_cifar.tuner import start_ray
+
+    def fail(**kwargs):
+        assert kwargs["address"] == "local"  # never a cluster that happens to run here
+        raise RuntimeError("the raylet did not start")
+
+    monkeypatch.setattr(ray, "is_initialized", lambda: False)
+    monkeypatch.setattr(ray, "init", fail)
+    with pytest.raises(UsageError, match=r"^cannot start Ray on this machine: the raylet did "
+                                         r"not start$"):
+        start_ray(None)

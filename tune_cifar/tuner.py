@@ -237,8 +237,8 @@ def check_cluster(address: str, named_by: str = "") -> None:
         refuse(errors[-1].split(": ", 1)[-1] if errors else f"exit code {probe.returncode}")
 
 
-def cluster_name(address: str | None, named_by: str) -> str:
-    return f"{address} (from {named_by})" if named_by else str(address)
+def cluster_name(address: str, named_by: str) -> str:
+    return f"{address} (from {named_by})" if named_by else address
 
 
 def start_ray(address: str | None, named_by: str = "") -> None:
@@ -257,6 +257,8 @@ def start_ray(address: str | None, named_by: str = "") -> None:
         ray.init(address=address or "local", log_to_driver=False, logging_level=logging.ERROR,
                  include_dashboard=False)
     except (ConnectionError, RuntimeError, ValueError) as exc:
+        if address is None:
+            raise UsageError(f"cannot start Ray on this machine: {exc}") from None
         raise UsageError(f"cannot join the Ray cluster at {cluster_name(address, named_by)}: "
                          f"{exc}") from None
     stop_on_sigterm()
