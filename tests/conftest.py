@@ -45,6 +45,16 @@ def shared_ray():
     ray.shutdown()
 
 
+@pytest.fixture()
+def free_port() -> int:
+    """A local TCP port where nothing listens (bound for a moment, then released)."""
+    import socket
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
 SYNTHETIC = DataSpec(source="synthetic", train_subset=400, val_size=200)
 
 

@@ -196,16 +196,13 @@ def test_spaces_and_keys_list_what_exists(capsys):
 
 
 @pytest.mark.slow
-def test_search_end_to_end_prints_the_best_trial(tmp_path):
+def test_search_end_to_end_prints_the_best_trial(tmp_path, free_port):
     """Also: a cluster named in Ray's ray_current_cluster file (left by ``ray start`` or another
     program's test cluster; here an address where nothing answers) is not joined without
     ``--address``, where a plain ``ray.init()`` would try to."""
-    import socket
     import tempfile
 
-    with socket.socket() as closed:
-        closed.bind(("127.0.0.1", 0))
-        nobody = f"127.0.0.1:{closed.getsockname()[1]}"
+    nobody = f"127.0.0.1:{free_port}"
     with tempfile.TemporaryDirectory(dir="/tmp", prefix="r") as ray_tmp:  # short socket paths
         (Path(ray_tmp) / "ray").mkdir()
         (Path(ray_tmp) / "ray" / "ray_current_cluster").write_text(nobody)

@@ -134,7 +134,8 @@ def test_seed_study_runs_the_six_fixed_configurations(tmp_path, synthetic_bundle
         ("cnn_v4", "adam", 0.9, 0.0, True, 0.2), ("cnn_v4", "adam", 0.9, 0.5, True, 0.2)])
 
 
-def test_an_address_where_no_cluster_answers_fails_fast(tmp_path, sample_bundle, monkeypatch):
+def test_an_address_where_no_cluster_answers_fails_fast(tmp_path, sample_bundle, monkeypatch,
+                                                        free_port):
     """Nothing listening, and a port that accepts but never speaks Ray: one line each, within
     the join limit (15 s; 4 s here) where Ray alone retries for minutes."""
     import socket
@@ -144,9 +145,6 @@ def test_an_address_where_no_cluster_answers_fails_fast(tmp_path, sample_bundle,
     assert tuner.JOIN_TIMEOUT_S == 15
     monkeypatch.setattr(tuner, "JOIN_TIMEOUT_S", 4)
 
-    with socket.socket() as closed:
-        closed.bind(("127.0.0.1", 0))
-        free_port = closed.getsockname()[1]
     silent = socket.socket()
     silent.bind(("127.0.0.1", 0))
     silent.listen()

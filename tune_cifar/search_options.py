@@ -48,11 +48,13 @@ class SearchOptions:
     cuda_graph: str = "auto"  # full batches as CUDA graph replays (training.use_cuda_graph)
     checkpoint_every: int = 1  # epochs between a trial's checkpoints
 
-    def ray_address(self) -> str | None:
-        """The Ray cluster to join: ``--address``, else ``RAY_ADDRESS`` (as Ray's own tools and
-        ``ray job submit`` set it), else None: a Ray of this search's own, never one that
-        happens to run on this machine."""
-        return self.address or os.environ.get("RAY_ADDRESS") or None
+    def ray_address(self) -> tuple[str | None, str]:
+        """The Ray cluster to join and what named it: ``--address`` (named ""), else
+        ``RAY_ADDRESS`` (as Ray's own tools and ``ray job submit`` set it), else None: a Ray
+        of this search's own, never one that happens to run on this machine."""
+        if self.address:
+            return self.address, ""
+        return os.environ.get("RAY_ADDRESS") or None, "RAY_ADDRESS"
 
     def check(self) -> None:
         """Raise a one-line UsageError for any flag out of range."""

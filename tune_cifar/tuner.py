@@ -358,10 +358,10 @@ def start_and_check(opts: SearchOptions, params: dict[str, Any] | None,
     a local run is checked against this machine before Ray starts; a cluster only once
     joined. With GPUs and a search space (``params``; a resume has its share recorded), the
     share per trial is measured (``pack_gpus``) and said."""
-    address = opts.ray_address()
+    address, named_by = opts.ray_address()
     if address is None:
         check_resources(opts, local_resources(), "this machine")
-    start_ray(address, named_by="" if opts.address else "RAY_ADDRESS")
+    start_ray(address, named_by)
     nodes = cluster_resources()
     cpus, gpus = check_resources(opts, nodes,
                                  "this machine" if address is None else "the Ray cluster")
