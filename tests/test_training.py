@@ -144,3 +144,80 @@ def test_checkpoints_every_k_epochs_and_at_the_last(synthetic_bundle, monkeypatc
     train_cifar({**FAST, "width": 0.25}, synthetic_bundle.training,
                 RunSettings(max_epochs=5, checkpoint_every=2))
     assert reports == [(1, False), (2, True), (3, False), (4, True), (5, True)]
+
+
+def test_two_trainers_in_one_process_leave_each_other_exact(synthetic_bundle, tmp_path):
+    """A trainer draws only from its own generators: building and training another trainer
+    between an epoch and the next (as a reused trial process, or a notebook, does) changes
+    nothing in the first one's run, nor in a resume of it from its checkpoint."""
+    cfg = TrialConfig.from_dict({**FAST, "dropout1": 0.3, "dropout4": 0.5})
+    straight = Trainer(cfg, synthetic_bundle.training, max_epochs=3)
+    while not straight.finished:
+        straight.run_epoch()
+
+    first = Trainer(cfg, synthetic_bundle.training, max_epochs=3)
+    first.run_epoch()
+    save_state(first.state_dict(), tmp_path)
+    other = Trainer(TrialConfig.from_dict({**FAST, "seed": 7}), synthetic_bundle.training, 1)
+    other.run_epoch()  # draws dropout masks and augmentation of its own
+    first.run_epoch()
+    resumed = Trainer(cfg, synthetic_bundle.training, max_epochs=3)
+    resumed.load_state_dict(load_state(tmp_path))
+    Trainer(TrialConfig.from_dict({**FAST, "seed": 8}), synthetic_bundle.training, 1)
+    while not resumed.finished:
+        resumed.run_epoch()
+    first.run_epoch()
+    assert _strip_timing(first.history) == _strip_timing(straight.history)
+    assert _strip_timing(resumed.history) == _strip_timing(straight.history)
+
+
+@pytest.mark.parametrize(("optimizer", "momentum"), [("sgd", 0.0), ("sgd", 0.9), ("adam", 0.9)])
+def test_onecycle_schedules_the_learning_rate_only(synthetic_bundle, optimizer, momentum):
+    """Plain SGD stays plain (OneCycle's default would cycle momentum 0.85-0.95 into it), SGD's
+    momentum and Adam's betas stay as configured, while the learning rate follows the cycle."""
+    cfg = TrialConfig.from_dict({**FAST, "optimizer": optimizer, "momentum": momentum,
+                                 "lr_schedule": "onecycle", "lr": 0.01})
+    trainer = Trainer(cfg, synthetic_bundle.training, max_epochs=2)
+    lrs = []
+    for _ in range(2):
+        trainer.run_epoch()
+        group = trainer.optimizer.param_groups[0]
+        lrs.append(group["lr"])
+        if optimizer == "sgd":
+            assert group["momentum"] == momentum
+        else:
+            assert group["betas"] == (0.9, 0.999)
+    assert lrs[0] != lrs[1]
+    if momentum == 0.0:
+        assert all("momentum_buffer" not in s or s["momentum_buffer"] is None
+                   for s in trainer.optimizer.state.values())
+
+
+def test_train_keeps_the_best_epochs_checkpoint(tmp_path, capsys, monkeypatch):
+    """``tune-cifar train`` keeps the checkpoint of its best validation epoch (here epoch 2 of
+    3, by a scripted val_acc) and says which epoch it holds."""
+    from tune_cifar import training
+    from tune_cifar.cli import main
+
+    scripted = iter([0.3, 0.5, 0.4])
+    real_epoch = training.Trainer.run_epoch
+
+    def run_epoch(self):
+        metrics = real_epoch(self)
+        metrics["val_acc"] = next(scripted)  # the same dict is the history's row
+        return metrics
+
+    monkeypatch.setattr(training.Trainer, "run_epoch", run_epoch)
+    out = tmp_path / "run"
+    args = ["train", "--data", "synthetic", "--train-subset", "200", "--epochs", "3",
+            "--width", "0.5", "--out", str(out), "--threads", "1"]
+    assert main(args) == 0
+    stdout = capsys.readouterr().out
+    assert f"best val_acc 0.5000 at epoch 2 of 3; wrote {out / 'checkpoint'} (the state after " \
+           "epoch 2)" in stdout
+    state = load_state(out / "checkpoint")
+    assert state["epoch"] == 2 and [r["val_acc"] for r in state["history"]] == [0.3, 0.5]
+    # --overwrite replaces a train output: its old files go, and the new run writes its own.
+    scripted = iter([0.6, 0.2, 0.1])
+    assert main([*args, "--overwrite"]) == 0
+    assert load_state(out / "checkpoint")["epoch"] == 1

@@ -3,18 +3,21 @@
 A checkpoint holds a ``Trainer.state_dict()``: config, epoch, history, model, optimizer,
 schedule and RNG states. It is written with ``torch.save`` and read only with
 ``weights_only=True``, so a planted pickle cannot run code; a file that is not a tune-cifar
-checkpoint is a one-line error.
+checkpoint, or one of a format version this release does not read, is a one-line error. A
+checkpoint is written to a temporary name and renamed into place, so a write cut short (a
+full disk, a kill) never leaves a half-written ``state.pt``.
 """
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 from typing import Any
 
 import torch
 
 from tune_cifar.errors import UsageError
-from tune_cifar.training import CHECKPOINT_FORMAT
+from tune_cifar.training import CHECKPOINT_FORMAT, READABLE_CHECKPOINT_VERSIONS
 
 STATE_FILE = "state.pt"
 
@@ -22,7 +25,12 @@ STATE_FILE = "state.pt"
 def save_state(state: dict[str, Any], folder: Path) -> Path:
     folder.mkdir(parents=True, exist_ok=True)
     path = folder / STATE_FILE
-    torch.save(state, path)
+    partial = folder / f".{STATE_FILE}.partial"
+    try:
+        torch.save(state, partial)
+        os.replace(partial, path)  # atomic: the old state.pt or the new one, never half of one
+    finally:
+        partial.unlink(missing_ok=True)
     return path
 
 
@@ -40,4 +48,9 @@ def load_state(path: Path) -> dict[str, Any]:
         raise UsageError(f"{path} is not a tune-cifar checkpoint ({first_line})") from None
     if not isinstance(state, dict) or state.get("format") != CHECKPOINT_FORMAT:
         raise UsageError(f"{path} is not a tune-cifar checkpoint (no '{CHECKPOINT_FORMAT}' tag)")
+    version = state.get("version")
+    if version not in READABLE_CHECKPOINT_VERSIONS:
+        readable = ", ".join(map(str, READABLE_CHECKPOINT_VERSIONS))
+        raise UsageError(f"{path} is a tune-cifar checkpoint of format version {version}; "
+                         f"this release reads versions {readable}")
     return state

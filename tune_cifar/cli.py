@@ -179,10 +179,12 @@ def add_train_parser(sub: argparse._SubParsersAction) -> None:
                        description="Train one configuration (the seed study's way) and write "
                                    "history.csv and a checkpoint. Key flags override --config.")
     p.add_argument("--config", type=Path, default=None, help="JSON file of config keys")
-    p.add_argument("--epochs", type=int, default=10, help="epochs to train (default 10)")
+    p.add_argument("--epochs", type=int, default=10,
+                   help="epochs to train (default 10)")
     p.add_argument("--out", type=Path, required=True, help="output folder")
     p.add_argument("--overwrite", action="store_true", help="write into a non-empty --out")
-    p.add_argument("--threads", type=int, default=None, help="torch CPU threads")
+    p.add_argument("--threads", type=int, default=None,
+                   help="torch CPU threads (default: torch's, one per core)")
     p.add_argument("--device", default="auto", help="auto, cpu or cuda (default auto)")
     p.add_argument("--cuda-graph", choices=CUDA_GRAPH_CHOICES, default="auto",
                    help="train full batches by CUDA graph replay: auto (on for CUDA), on, off")
@@ -198,11 +200,16 @@ def add_train_parser(sub: argparse._SubParsersAction) -> None:
 
 def cmd_train(args: argparse.Namespace) -> int:
     from tune_cifar.data import load_data
-    from tune_cifar.train_one import prepare_out, read_config_file, train_one
+    from tune_cifar.train_one import (
+        CHECKPOINT_DIR,
+        check_run,
+        prepare_out,
+        read_config_file,
+        train_one,
+    )
     from tune_cifar.training import pick_device, use_cuda_graph
 
-    if args.epochs <= 0:
-        raise UsageError(f"--epochs must be positive, got {args.epochs}")
+    check_run(args.epochs, args.threads)
     raw = read_config_file(args.config) if args.config else {}
     raw.update({k.name: getattr(args, f"key_{k.name}") for k in KEYS
                 if getattr(args, f"key_{k.name}") is not None})
@@ -210,11 +217,15 @@ def cmd_train(args: argparse.Namespace) -> int:
     use_cuda_graph(args.cuda_graph, pick_device(args.device))  # refuses "on" without CUDA
     bundle = load_data(data_spec_from(args))
     prepare_out(args.out, args.overwrite)
-    history = train_one(cfg, bundle, args.epochs, args.out, args.threads, args.device,
-                        args.cuda_graph)
-    best = max(history, key=lambda r: r["val_acc"])
-    print(f"best val_acc {best['val_acc']:.4f} at epoch {best['epoch']}; wrote "
-          f"{args.out / 'history.csv'} and {args.out / 'checkpoint'}")
+    history, best_epoch = train_one(cfg, bundle, args.epochs, args.out, args.threads,
+                                    args.device, args.cuda_graph)
+    print(f"wrote {args.out / 'history.csv'} (epochs 1-{len(history)})")
+    if best_epoch is None:
+        print("no epoch had a finite val_acc: no checkpoint written")
+        return 1
+    best = history[best_epoch - 1]
+    print(f"best val_acc {best['val_acc']:.4f} at epoch {best_epoch} of {len(history)}; wrote "
+          f"{args.out / CHECKPOINT_DIR} (the state after epoch {best_epoch})")
     return 0
 
 

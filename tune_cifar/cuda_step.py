@@ -12,9 +12,9 @@ as before. Following PyTorch's guidance for capturing training
   steps, nothing thrown away), so that autograd and cuDNN set up before capture;
 - the gradients are allocated inside the graph and the graph's replays write them; nothing
   sets them to None afterwards (the eager last batch of an epoch zeroes them in place);
-- the augmentation's random numbers come from the trial's own generator, registered with the
-  graph (``CUDAGraph.register_generator_state``), and dropout's from CUDA's default generator,
-  so each replay draws new numbers and a checkpoint's generator states continue the streams.
+- the augmentation's and dropout's random numbers come from the trial's own generator,
+  registered with the graph (``CUDAGraph.register_generator_state``), so each replay draws new
+  numbers and a checkpoint's generator state continues the stream.
 
 If capture fails (an old PyTorch without generator registration, an operation that cannot be
 captured), the trial says why in its ``train_step`` metric and trains eagerly from then on.

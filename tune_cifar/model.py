@@ -4,6 +4,8 @@ conv3x3 3->32, 32->32, pool, 32->64, 64->64, pool, 64->128, 128->128, pool, Line
 ReLU, Linear 128->10; optional BatchNorm2d after every conv; dropout after each pool and
 before the last linear. Submodules carry the seed's own names (conv1..conv6, bn1..bn6, l1,
 l2), so ``build_model(TrialConfig(model="cnn_v4"))`` has CNN_v4's parameters name for name.
+Dropout draws its masks from the generator it is given (the trial's own), never from torch's
+process-wide one, so two trials in one process do not disturb each other's random streams.
 
     model = build_model(TrialConfig.from_dict({"model": "cnn_v3"}))
 """
@@ -18,6 +20,26 @@ from tune_cifar.config import TrialConfig
 NUM_CLASSES = 10
 
 
+class Dropout(nn.Dropout):
+    """``nn.Dropout`` whose masks come from ``generator`` (None: torch's default generator).
+
+    Inverted dropout, as ``F.dropout``: each element is kept with probability 1 - p and the
+    kept ones are scaled by 1 / (1 - p), so the expected activation is unchanged."""
+
+    def __init__(self, p: float, generator: torch.Generator | None = None) -> None:
+        super().__init__(p)
+        self.generator = generator
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if self.generator is None or not self.training or self.p == 0:
+            return super().forward(x)
+        if self.p == 1:
+            return torch.zeros_like(x)
+        keep = 1.0 - self.p
+        mask = torch.empty_like(x).bernoulli_(keep, generator=self.generator).div_(keep)
+        return x * mask
+
+
 class CifarCNN(nn.Module):
     """VGG-style CNN for 3x32x32 inputs; ``width`` scales every channel count."""
 
@@ -27,6 +49,7 @@ class CifarCNN(nn.Module):
         dropouts: tuple[float, float, float, float] = (0.2, 0.3, 0.4, 0.4),
         width: float = 1.0,
         num_classes: int = NUM_CLASSES,
+        generator: torch.Generator | None = None,
     ) -> None:
         super().__init__()
         c1, c2, c3, hidden = (max(1, round(c * width)) for c in (32, 64, 128, 128))
@@ -38,7 +61,7 @@ class CifarCNN(nn.Module):
         self.maxpool = nn.MaxPool2d((2, 2))
         self.flatten = nn.Flatten()
         for i, p in enumerate(dropouts, start=1):
-            setattr(self, f"dropout{i}", nn.Dropout(p))
+            setattr(self, f"dropout{i}", Dropout(p, generator))
         self.l1 = nn.Linear(4 * 4 * c3, hidden)
         self.l2 = nn.Linear(hidden, num_classes)
 
@@ -56,10 +79,11 @@ class CifarCNN(nn.Module):
         return self.l2(self.dropout4(x))
 
 
-def build_model(cfg: TrialConfig) -> CifarCNN:
-    """The model a validated trial config asks for."""
+def build_model(cfg: TrialConfig, generator: torch.Generator | None = None) -> CifarCNN:
+    """The model a validated trial config asks for; its dropout draws from ``generator``."""
     return CifarCNN(
         batch_norm=cfg.batch_norm,
         dropouts=(cfg.dropout1, cfg.dropout2, cfg.dropout3, cfg.dropout4),
         width=cfg.width,
+        generator=generator,
     )

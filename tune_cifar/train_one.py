@@ -2,14 +2,18 @@
 
     tune-cifar train --model cnn_v4 --optimizer adam --epochs 10 --data sample --out runs/v4
 
-Writes ``history.csv`` (one row per epoch: train_loss, train_acc, val_loss, val_acc, lr,
-epoch_time_s, images_per_s), ``config.json`` and ``checkpoint/state.pt`` into ``--out``.
+Writes into ``--out``: ``history.csv`` (one row per epoch: train_loss, train_acc, val_loss,
+val_acc, lr, epoch_time_s, images_per_s), ``config.json``, and ``checkpoint/state.pt``: the
+state after the epoch of best validation accuracy (the latest of equal ones), as a search keeps
+it, rewritten whenever an epoch beats it.
 """
 
 from __future__ import annotations
 
 import csv
 import json
+import math
+import shutil
 from pathlib import Path
 from typing import Any
 
@@ -21,6 +25,9 @@ from tune_cifar.data import DataBundle
 from tune_cifar.errors import UsageError
 from tune_cifar.training import Trainer
 
+CHECKPOINT_DIR = "checkpoint"  # in --out: the best epoch's state
+HISTORY_FILE = "history.csv"
+CONFIG_FILE = "config.json"
 HISTORY_COLUMNS = ("epoch", "train_loss", "train_acc", "val_loss", "val_acc", "lr",
                    "epoch_time_s", "images_per_s", "diverged", "train_step")
 
@@ -37,9 +44,28 @@ def read_config_file(path: Path) -> dict[str, Any]:
     return raw
 
 
+def check_run(epochs: int, threads: int | None) -> None:
+    """--epochs and --threads (None: torch's default) must be positive: one line each."""
+    for flag, value in (("--epochs", epochs), ("--threads", threads)):
+        if value is not None and value < 1:
+            raise UsageError(f"{flag} must be positive, got {value}")
+
+
 def prepare_out(out: Path, overwrite: bool) -> None:
-    if out.exists() and any(out.iterdir()) and not overwrite:
-        raise UsageError(f"--out {out} is not empty; pick another folder or pass --overwrite")
+    """An empty ``--out``, or with ``overwrite`` the folder of an earlier ``tune-cifar train``
+    (its history.csv and config.json are there), whose outputs are removed first; any other
+    non-empty folder is refused and left untouched."""
+    if out.exists() and not out.is_dir():
+        raise UsageError(f"--out {out} is a file, not a folder")
+    if out.is_dir() and any(out.iterdir()):
+        if not overwrite:
+            raise UsageError(f"--out {out} is not empty; pick another folder or pass --overwrite")
+        if not all((out / name).is_file() for name in (HISTORY_FILE, CONFIG_FILE)):
+            raise UsageError(f"--overwrite: {out} is not the output of 'tune-cifar train' (no "
+                             f"{HISTORY_FILE} and {CONFIG_FILE}); it is left untouched")
+        for name in (HISTORY_FILE, CONFIG_FILE):
+            (out / name).unlink()
+        shutil.rmtree(out / CHECKPOINT_DIR, ignore_errors=True)
     try:
         out.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
@@ -55,22 +81,29 @@ def write_history(rows: list[dict[str, Any]], path: Path) -> None:
 
 def train_one(cfg: TrialConfig, bundle: DataBundle, epochs: int, out: Path,
               threads: int | None = None, device: str = "auto",
-              cuda_graph: str = "auto") -> list[dict[str, Any]]:
-    """Train ``cfg`` for ``epochs``, printing one line per epoch; returns the history."""
+              cuda_graph: str = "auto") -> tuple[list[dict[str, Any]], int | None]:
+    """Train ``cfg`` for ``epochs``, printing one line per epoch and keeping the best epoch's
+    checkpoint in ``out/checkpoint``; returns the history and the epoch that checkpoint holds
+    (None if no epoch had a finite val_acc)."""
+    check_run(epochs, threads)
     if threads:
         torch.set_num_threads(threads)
-    (out / "config.json").write_text(json.dumps(cfg.to_dict(), indent=2) + "\n")
+    (out / CONFIG_FILE).write_text(json.dumps(cfg.to_dict(), indent=2) + "\n")
     trainer = Trainer(cfg, bundle.training, epochs, device, cuda_graph)
     print(f"{bundle.describe()}; training on {trainer.device} for {epochs} epochs "
           f"({'CUDA graph' if trainer.graph_step else 'eager'} steps)", flush=True)
+    best_epoch, best_value = None, -math.inf
     while not trainer.finished:
         m = trainer.run_epoch()
         print(f"epoch [{m['epoch']}/{epochs}] loss: {m['train_loss']:.5f} acc: "
               f"{m['train_acc']:.5f} val_loss: {m['val_loss']:.5f} val_acc: {m['val_acc']:.5f} "
               f"({m['epoch_time_s']:.1f}s, {m['images_per_s']:.0f} img/s)", flush=True)
-        write_history(trainer.history, out / "history.csv")
+        write_history(trainer.history, out / HISTORY_FILE)
+        # >=: of equal scores the latest, as a search's checkpoint retention keeps them
+        if math.isfinite(m["val_acc"]) and m["val_acc"] >= best_value:
+            best_epoch, best_value = m["epoch"], m["val_acc"]
+            save_state(trainer.state_dict(), out / CHECKPOINT_DIR)
         if m["diverged"]:
             print("loss became NaN/inf: training stopped (diverged)", flush=True)
             break
-    save_state(trainer.state_dict(), out / "checkpoint")
-    return trainer.history
+    return trainer.history, best_epoch

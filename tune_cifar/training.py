@@ -31,7 +31,12 @@ from tune_cifar.errors import UsageError
 from tune_cifar.model import build_model
 
 CHECKPOINT_FORMAT = "tune-cifar-checkpoint"
-CHECKPOINT_VERSION = 1
+# 2: the trial's own generator holds every random stream (dropout included); 1 (tune-cifar
+# before 2026-12) also saved torch's process-wide RNG, which dropout drew from. A version 1
+# checkpoint restores its model, and resumes training with dropout drawn from the trial's
+# generator from then on.
+CHECKPOINT_VERSION = 2
+READABLE_CHECKPOINT_VERSIONS = (1, 2)
 EVAL_BATCH = {"cpu": 500, "cuda": 2500}  # images per evaluation batch, by device type
 NORMALIZATION = {
     "half": ((0.5, 0.5, 0.5), (0.5, 0.5, 0.5)),
@@ -78,12 +83,17 @@ def build_optimizer(cfg: TrialConfig, model: nn.Module) -> torch.optim.Optimizer
 def build_scheduler(
     cfg: TrialConfig, optimizer: torch.optim.Optimizer, total_steps: int
 ) -> torch.optim.lr_scheduler.LRScheduler | None:
-    """A per-batch schedule over the whole run (``max_epochs``), or None for a constant lr."""
+    """A per-batch schedule over the whole run (``max_epochs``), or None for a constant lr.
+
+    Only the learning rate follows the schedule: OneCycle's momentum cycling (on by default
+    in torch, 0.85-0.95) is off, so momentum (SGD) and beta1 (Adam) stay as configured, and
+    momentum 0 stays plain SGD."""
     if cfg.lr_schedule == "cosine":
         return torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, T_max=total_steps)
     if cfg.lr_schedule == "onecycle":
         return torch.optim.lr_scheduler.OneCycleLR(optimizer, max_lr=cfg.peak_lr,
-                                                   total_steps=total_steps)
+                                                   total_steps=total_steps,
+                                                   cycle_momentum=False)
     return None
 
 
@@ -154,12 +164,18 @@ class Trainer:
         self.cfg = cfg
         self.max_epochs = max_epochs
         self.device = pick_device(device)
-        torch.manual_seed(cfg.seed)
-        self.model = build_model(cfg).to(self.device, memory_format=torch.channels_last)
+        # Every random number of the trial (shuffling, augmentation, dropout) comes from its own
+        # generator; the initial weights from torch's CPU generator, seeded inside fork_rng so
+        # that the process-wide state is left as it was (other trainers in this process and
+        # their exact resumes are untouched).
+        self.generator = torch.Generator(self.device).manual_seed(cfg.seed)
+        with torch.random.fork_rng(devices=[]):
+            torch.default_generator.manual_seed(cfg.seed)
+            model = build_model(cfg, self.generator)
+        self.model = model.to(self.device, memory_format=torch.channels_last)
         self.optimizer = build_optimizer(cfg, self.model)
         self.steps_per_epoch = math.ceil(len(data.train_y) / cfg.batch_size)
         self.scheduler = build_scheduler(cfg, self.optimizer, self.steps_per_epoch * max_epochs)
-        self.generator = torch.Generator(self.device).manual_seed(cfg.seed)
         self.normalize = Normalizer(cfg.normalize, self.device)
         self.augment = Augmenter(cfg, self.generator, self.normalize)
         self.train_x, self.train_y, self.val_x, self.val_y = (
@@ -259,9 +275,6 @@ class Trainer:
 
     def state_dict(self) -> dict[str, Any]:
         """All it takes to continue exactly; loads with ``torch.load(weights_only=True)``."""
-        rng = {"torch": torch.get_rng_state(), "generator": self.generator.get_state()}
-        if self.device.type == "cuda":
-            rng["cuda"] = torch.cuda.get_rng_state(self.device)
         return {
             "format": CHECKPOINT_FORMAT,
             "version": CHECKPOINT_VERSION,
@@ -271,7 +284,7 @@ class Trainer:
             "model": self.model.state_dict(),
             "optimizer": self.optimizer.state_dict(),
             "scheduler": self.scheduler.state_dict() if self.scheduler else None,
-            "rng": rng,
+            "rng": {"generator": self.generator.get_state()},
             "history": list(self.history),
         }
 
@@ -280,9 +293,7 @@ class Trainer:
         self.optimizer.load_state_dict(state["optimizer"])
         if self.scheduler is not None:
             self.scheduler.load_state_dict(state["scheduler"])
-        torch.set_rng_state(state["rng"]["torch"])
-        self.generator.set_state(state["rng"]["generator"])
-        if "cuda" in state["rng"] and self.device.type == "cuda":
-            torch.cuda.set_rng_state(state["rng"]["cuda"], self.device)
+        self.generator.set_state(state["rng"]["generator"])  # (version 1's global states:
+        # not restored, nothing draws from them now)
         self.epoch = state["epoch"]
         self.history = list(state["history"])
