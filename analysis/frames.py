@@ -5,7 +5,8 @@
     exp.epochs   # one row per trial-epoch: every metric the trial reported
 
 Works on finished, interrupted and running experiments (a trial without a complete epoch yet
-is left out). Trials are read with Tune's own ``Result.from_path``.
+is left out). Trials are read from Tune's text files (``tune_cifar.experiment.load_trial``).
+A trial's best epoch is the one ``tune_cifar.experiment.best_row`` selects, as everywhere.
 """
 
 from __future__ import annotations
@@ -76,7 +77,6 @@ class Experiment:
 def _trial_row(trial: TrialRecord, max_epochs: int) -> dict[str, Any]:
     m = trial.metrics
     status, stopped_at = trial_status(trial, max_epochs)
-    val = m["val_acc"].astype(float)
     best = best_row(trial, "val_acc")
     last = m.iloc[-1]
     row: dict[str, Any] = {
@@ -85,7 +85,7 @@ def _trial_row(trial: TrialRecord, max_epochs: int) -> dict[str, Any]:
         "stopped_at_epoch": stopped_at,
         **{f"config.{k}": v for k, v in trial.config.items()},
         "epochs_run": int(last["training_iteration"]),
-        "best_val_acc": float(val[np.isfinite(val)].max()) if best is not None else np.nan,
+        "best_val_acc": float(best[0]["val_acc"]) if best is not None else np.nan,
         "best_epoch": int(best[0]["training_iteration"]) if best is not None else None,
         **{f"last_{k}": float(last[k]) for k in ("train_loss", "train_acc", "val_loss",
                                                   "val_acc")},

@@ -12,6 +12,8 @@ import shutil
 import signal
 import subprocess
 import sys
+import urllib.error
+import urllib.request
 from pathlib import Path
 
 import optuna
@@ -39,8 +41,9 @@ def browser():
         b.close()
 
 
-def start_dashboard(folder: Path, *extra: str) -> tuple[subprocess.Popen, str]:
-    """``tune-cifar dashboard`` on a free port; returns the process and its address."""
+def start_dashboard(folder: Path, *extra: str) -> tuple[subprocess.Popen, str, str]:
+    """``tune-cifar dashboard`` on a free port; returns the process, its address and the line
+    that gave it."""
     proc = subprocess.Popen(
         [sys.executable, "-m", "tune_cifar.cli", "dashboard", str(folder), "--port", "0",
          *extra], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
@@ -48,7 +51,18 @@ def start_dashboard(folder: Path, *extra: str) -> tuple[subprocess.Popen, str]:
     line = proc.stdout.readline()
     match = re.search(r"(http://127\.0\.0\.1:\d+/dashboard/)", line)
     assert match, line + proc.stderr.read() if proc.poll() is not None else line
-    return proc, match.group(1)
+    return proc, match.group(1), line
+
+
+def delete_study(address: str) -> int:
+    """The HTTP status of optuna-dashboard's DELETE /api/studies/0 (the experiment's study)."""
+    url = address.replace("/dashboard/", "/api/studies/0")
+    try:
+        with urllib.request.urlopen(urllib.request.Request(url, method="DELETE"),
+                                    timeout=30) as answer:
+            return answer.status
+    except urllib.error.HTTPError as exc:
+        return exc.code
 
 
 def stop(proc: subprocess.Popen) -> tuple[int, str, str]:
@@ -64,7 +78,7 @@ def test_the_dashboard_shows_the_study_its_trials_and_the_pruned_ones(
     states = [t.state.name for t in study.trials]
     assert len(states) == 6 and "PRUNED" in states  # written live by the search itself
 
-    proc, address = start_dashboard(folder)
+    proc, address, _ = start_dashboard(folder)
     try:
         page = browser.new_page(viewport={"width": 1400, "height": 1000})
         page.goto(address)
@@ -99,3 +113,28 @@ def test_an_older_experiment_gets_its_journal_and_a_wide_host_is_said(asha_exper
     assert code == 0
     study = optuna.load_study(study_name="old", storage=open_journal(folder))
     assert len(study.trials) == 6
+
+
+def test_the_dashboard_is_read_only_unless_writes_are_allowed(asha_experiment, tmp_path):
+    """optuna-dashboard's API can delete a study: through the real server, that request is
+    refused (405) and the journal stays byte for byte; with --allow-writes the same request
+    deletes the study (on a copy), so the refusal is the read-only guard's."""
+    folder = asha_experiment.experiment_path
+    journal_before = (folder / JOURNAL_FILE).read_bytes()
+    proc, address, line = start_dashboard(folder)
+    try:
+        assert delete_study(address) == 405
+    finally:
+        code, _, _ = stop(proc)
+    assert code == 0 and "(read-only; Ctrl-C stops it)" in line
+    assert (folder / JOURNAL_FILE).read_bytes() == journal_before
+
+    copy = tmp_path / "copy"
+    shutil.copytree(folder, copy)
+    proc, address, line = start_dashboard(copy, "--allow-writes")
+    try:
+        assert delete_study(address) in (200, 204)
+    finally:
+        code, _, _ = stop(proc)
+    assert code == 0 and "(read and write; Ctrl-C stops it)" in line
+    assert optuna.get_all_study_names(storage=open_journal(copy)) == []

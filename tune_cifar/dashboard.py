@@ -7,6 +7,11 @@ shows a running search as it goes: trials, their per-epoch validation accuracy, 
 pruned, parameter importances. For an experiment made before tune-cifar wrote journals, the
 journal is first built from Tune's files. The server binds to 127.0.0.1 unless ``--host``
 says otherwise, and stops cleanly on Ctrl-C.
+
+It serves read-only: optuna-dashboard's API can also change a study (delete it or its trials,
+add notes, tell trials), so every request other than GET and HEAD is refused with 405 unless
+``--allow-writes`` is given; the journal is the search's record and stays as the search wrote
+it.
 """
 
 from __future__ import annotations
@@ -52,11 +57,34 @@ def prepare_journal(folder: Path) -> tuple[Path, bool]:
     return build_journal(folder), True
 
 
-def make_dashboard_server(folder: Path, host: str, port: int) -> WSGIServer:
-    """An optuna-dashboard WSGI server over the experiment's journal, bound but not serving."""
+READ_METHODS = ("GET", "HEAD")
+
+
+def read_only(app: Callable) -> Callable:
+    """A WSGI app that passes GET and HEAD to ``app`` and answers anything else with 405."""
+
+    def guarded(environ: dict[str, Any], start_response: Callable) -> Any:
+        if environ.get("REQUEST_METHOD", "GET").upper() in READ_METHODS:
+            return app(environ, start_response)
+        body = (b"tune-cifar dashboard is read-only; start it with --allow-writes to change "
+                b"the study\n")
+        start_response("405 Method Not Allowed", [
+            ("Allow", ", ".join(READ_METHODS)), ("Content-Type", "text/plain"),
+            ("Content-Length", str(len(body)))])
+        return [body]
+
+    return guarded
+
+
+def make_dashboard_server(folder: Path, host: str, port: int,
+                          allow_writes: bool = False) -> WSGIServer:
+    """An optuna-dashboard WSGI server over the experiment's journal, bound but not serving;
+    read-only unless ``allow_writes``."""
     import optuna_dashboard
 
     app = optuna_dashboard.wsgi(open_journal(folder))
+    if not allow_writes:
+        app = read_only(app)
     try:
         return make_server(host, port, app, handler_class=QuietHandler)
     except OSError as exc:
@@ -66,14 +94,14 @@ def make_dashboard_server(folder: Path, host: str, port: int) -> WSGIServer:
 
 
 def serve_dashboard(folder: Path, host: str = LOCAL_HOST, port: int = 8080,
-                    say: Callable[[str], None] = print) -> None:
+                    say: Callable[[str], None] = print, allow_writes: bool = False) -> None:
     """Serve until Ctrl-C; print where, and a warning when listening beyond this machine."""
     if not 0 <= port <= 65535:
         raise UsageError(f"--port must be in [0, 65535], got {port}")
     journal, built = prepare_journal(folder)
     if built:
         say(f"built {journal} from Tune's files (the experiment predates live journals)")
-    server = make_dashboard_server(folder, host, port)
+    server = make_dashboard_server(folder, host, port, allow_writes)
     # Ctrl-C, and a plain kill too, end the server the same clean way (even where the shell
     # that started it in the background made it ignore SIGINT), from the moment its address
     # is printed.
@@ -81,11 +109,13 @@ def serve_dashboard(folder: Path, host: str = LOCAL_HOST, port: int = 8080,
         signal.signal(sig, _interrupt)
     try:
         shown = f"[{host}]" if ":" in host else host
+        mode = "read and write" if allow_writes else "read-only"
         say(f"optuna-dashboard for {folder.name}: http://{shown}:{server.server_port}"
-            "/dashboard/ (Ctrl-C stops it)")
+            f"/dashboard/ ({mode}; Ctrl-C stops it)")
         if not is_loopback(host):
+            can = "read and change (delete!)" if allow_writes else "read"
             print(f"note: listening on {host}, not only on this machine: anyone who can reach "
-                  f"port {server.server_port} can read this study", file=sys.stderr)
+                  f"port {server.server_port} can {can} this study", file=sys.stderr)
         server.serve_forever()
     except KeyboardInterrupt:
         say("dashboard stopped")

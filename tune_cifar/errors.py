@@ -15,3 +15,12 @@ class UsageError(TuneCifarError):
     """A bad request (flag, key, value, path), reported as one line; the CLI exits with 2."""
 
     exit_code = 2
+
+
+def error_line(error: BaseException | str) -> str:
+    """The one line a user reads of an error: its last line (a trial's error is a traceback
+    that Tune wraps, ending in the exception's own line), or its type when it has no text."""
+    text = str(error).strip()
+    if text:
+        return text.splitlines()[-1].strip()
+    return type(error).__name__ if isinstance(error, BaseException) else ""

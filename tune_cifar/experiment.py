@@ -4,9 +4,10 @@
     best = best_trial(folder, "val_acc")     # best epoch over all trials, with its checkpoint
     print(best.summary())
 
-Trials are read with Tune's own ``Result.from_path``: ``result.json`` (one JSON object per
-reported epoch) and, for a trial that failed, Tune's pickled ``error.pkl``. Like ``resume``,
-read only experiment folders you trust; every command first checks our spec file.
+Trials are read from the plain-text files Tune writes beside them: ``result.json`` (one JSON
+object per reported epoch; ``progress.csv`` where there is none) and, for a trial that failed,
+``error.txt``. Nothing is unpickled: Tune's ``error.pkl`` and experiment state are never read
+here (only ``tune-cifar resume`` restores Tune's pickled state, after checking our spec file).
 """
 
 from __future__ import annotations
@@ -23,14 +24,16 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from tune_cifar.errors import UsageError
+from tune_cifar.errors import UsageError, error_line
 
 SPEC_FILE = "tune_cifar_spec.json"
 SPEC_TIME_FORMAT = "%Y-%m-%dT%H:%M:%S%z"  # the spec's "created"
 # The seed study's best by hand: CNN_v4 + flip + RandomErasing, 100 epochs on full CIFAR-10,
 # test accuracy (its validation set was the test set).
 SEED_BEST = 0.8941
-RESULT_FILE = "result.json"
+RESULT_FILE = "result.json"  # Tune's per-trial files read here (ray.tune.result's names)
+PROGRESS_FILE = "progress.csv"
+ERROR_FILE = "error.txt"
 
 
 def local_folder(location: str, what: str = "path") -> Path:
@@ -113,43 +116,54 @@ class TrialRecord:
 
 
 def load_trial(trial_dir: Path) -> TrialRecord | None:
-    """Read one trial folder with Tune's own ``Result.from_path``; None if it has no rows yet."""
-    from ray.tune import Result
+    """Read one trial folder from its text files; None if it has no complete epoch yet.
 
-    try:
-        result = Result.from_path(str(trial_dir))
-        frame, trial_error = result.metrics_dataframe, result.error
-    except (ValueError, KeyError):  # a running trial caught mid-line or before its first
-        # line (its checkpoint folder already there): read the complete lines only
-        frame, trial_error = _complete_rows(trial_dir / RESULT_FILE), None
-    except RuntimeError:  # no result file yet
+    Tune flattens a result's nested keys with "/" (``config/lr``) as ``Result.from_path`` does;
+    Tune's pickled ``error.pkl`` is never opened: the error comes from ``error.txt``."""
+    trial_dir = Path(trial_dir)
+    if (trial_dir / RESULT_FILE).is_file():
+        frame = _complete_rows(trial_dir / RESULT_FILE)
+    elif (trial_dir / PROGRESS_FILE).is_file():
+        try:
+            frame = pd.read_csv(trial_dir / PROGRESS_FILE)
+        except (pd.errors.EmptyDataError, pd.errors.ParserError):
+            return None
+    else:
         return None
-    if frame is None or frame.empty:
+    if frame.empty or "training_iteration" not in frame:
         return None
     config_cols = [c for c in frame.columns if c.startswith("config/")]
     config = {c.removeprefix("config/"): _plain(frame[c].iloc[0]) for c in config_cols}
-    error = error_line(trial_error) if trial_error is not None else None
     # A trial resumed from an older checkpoint (killed driver, lost node) reports some epochs
     # again; the last report of an epoch is the one its history continued from.
     metrics = frame.drop(columns=config_cols).drop_duplicates("training_iteration", keep="last")
     return TrialRecord(trial_dir, str(frame["trial_id"].iloc[0]), config,
-                       metrics.reset_index(drop=True), error)
+                       metrics.reset_index(drop=True), read_error(trial_dir))
 
 
-def error_line(error: BaseException) -> str:
-    """The last line of a trial's error (Tune wraps the trial's traceback), or its type."""
-    text = str(error).strip()
-    return text.splitlines()[-1] if text else type(error).__name__
+def read_error(trial_dir: Path) -> str | None:
+    """The one line a user reads of a trial's last failure, from Tune's ``error.txt``
+    ("Failure # N (occurred at ...)" then the error's text, appended per failure)."""
+    path = Path(trial_dir) / ERROR_FILE
+    if not path.is_file():
+        return None
+    text = path.read_text(errors="replace")
+    return error_line(text.rsplit("Failure # ", 1)[-1].split("\n", 1)[-1]) or "error"
 
 
 def _complete_rows(path: Path) -> pd.DataFrame:
-    """The rows of a result.json whose lines are complete, flattened as Tune flattens them."""
+    """The rows of a result.json whose lines are complete (a running trial may be caught
+    mid-line), flattened as Tune flattens them."""
     rows = []
-    for line in path.read_text().splitlines():
+    for line in path.read_text(errors="replace").splitlines():
+        if not line.strip():
+            continue
         try:
-            rows.append(json.loads(line))
+            row = json.loads(line)
         except json.JSONDecodeError:
             break
+        if isinstance(row, dict):
+            rows.append(row)
     return pd.json_normalize(rows, sep="/")
 
 
@@ -217,11 +231,14 @@ def format_value(value: Any, digits: int = 4) -> str:
 def best_row(trial: TrialRecord, metric: str = "val_acc",
              scope: str = "best") -> tuple[pd.Series, Path | None] | None:
     """The epoch a trial is judged by, with its checkpoint: its last epoch (``scope="last"``)
-    or its best-scoring epoch among those whose checkpoint Tune kept.
+    or its best epoch. This is the one definition of a trial's best epoch, used by ``best``,
+    ``evaluate``, ``confirm``, the analysis frames and report, and the Optuna journal.
 
-    Tune keeps the best N checkpoints by score and, of equal scores, the newest: when several
-    epochs tie, the earliest may be gone, so the best is looked for among the kept ones (the
-    latest of equal scores); only a trial with no checkpoint left falls back to its metrics."""
+    The best epoch is the highest-scoring one among those whose checkpoint is kept, so that
+    the best can always be restored: with ``--checkpoint-every`` above 1 the epochs between
+    checkpoints are not candidates. Tune keeps the best N checkpoints by score and, of equal
+    scores, the newest, so the latest of equal scores is taken. Only a trial with no
+    checkpoint at all falls back to all its epochs (and names no checkpoint)."""
     rows = trial.metrics[np.isfinite(trial.metrics[metric].astype(float))]
     if rows.empty:
         return None

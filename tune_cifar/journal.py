@@ -10,8 +10,9 @@ backend), so optuna-dashboard and any Optuna tool can read the search while it r
   failed when it raised or its loss became NaN/inf;
 - user attributes that link it back: Tune trial id, trial folder, best epoch and checkpoint.
 
-A complete trial's value is its best validation accuracy (the epoch tune-cifar selects); a
-pruned trial's is its last, as Optuna records pruned trials. ``JournalCallback`` writes the
+A complete trial's value is the validation accuracy of its best epoch (``best_row``: the
+epoch every tune-cifar command selects); a pruned trial's is its last, as Optuna records
+pruned trials. ``JournalCallback`` writes the
 study during a search (a resumed search goes on writing the same one); ``build_journal``
 writes it afterwards from Tune's files, for experiments made before the journal existed.
 
@@ -32,11 +33,11 @@ import pandas as pd
 from ray.tune import Callback
 from ray.tune.experiment import Trial
 
+from tune_cifar.errors import error_line
 from tune_cifar.experiment import (
     SPEC_FILE,
     TrialRecord,
     best_row,
-    error_line,
     load_trial,
     load_trials,
     read_spec,
@@ -138,9 +139,12 @@ class JournalRecorder:
             self.storage.set_trial_user_attr(trial_id, key, _plain(value))
         self.storage.set_trial_user_attr(trial_id, "status", status)
         number = self.storage.get_trial_number_from_id(trial_id)
+        # The value of the epoch best_row selects; the best epoch recorded where no record of
+        # the trial's checkpoints was at hand.
         values = self.storage.get_trial(trial_id).intermediate_values
-        if status == "done" and values:
-            self.study.tell(number, max(values.values()))
+        value = attrs.get("best_value", max(values.values(), default=None))
+        if status == "done" and _finite(value):
+            self.study.tell(number, value)
         elif status == "stopped early":
             self.study.tell(number, state=TrialState.PRUNED)  # value: the last epoch's
         else:  # errored, diverged, or done without a finite value

@@ -37,6 +37,9 @@ def add_result_parsers(sub: argparse._SubParsersAction) -> None:
                    help="address to listen on (default 127.0.0.1: this machine only; 0.0.0.0 "
                         "lets other machines read the study)")
     p.add_argument("--port", type=int, default=8080, help="port (default 8080; 0: any free)")
+    p.add_argument("--allow-writes", action="store_true",
+                   help="let the dashboard change the study (notes, deleting trials or the "
+                        "study); by default it is read-only: anything but GET/HEAD gets 405")
     p.set_defaults(func=cmd_dashboard)
 
     p = sub.add_parser("confirm", help="re-train the top configurations with new seeds; test "
@@ -112,7 +115,7 @@ def cmd_dashboard(args: argparse.Namespace) -> int:
     from tune_cifar.dashboard import serve_dashboard
 
     serve_dashboard(args.experiment, args.host, args.port,
-                    say=lambda line: print(line, flush=True))
+                    say=lambda line: print(line, flush=True), allow_writes=args.allow_writes)
     return 0
 
 

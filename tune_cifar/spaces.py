@@ -2,6 +2,8 @@
 
     space = load_space("optimizers")          # a module in search_spaces/
     space = load_space("my_spaces/wide.py")   # or a user's file
+    space = load_space("runs.json")           # or fixed configurations as data:
+                                              # {"description": "...", "points": [{...}, ...]}
     for s in builtin_spaces(): print(s.name, s.description)
 
 ``load_space`` imports the module, reads ``DESCRIPTION`` and ``SPACE`` and checks every key
@@ -14,6 +16,7 @@ from __future__ import annotations
 import importlib
 import importlib.util
 import itertools
+import json
 import pkgutil
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -98,12 +101,29 @@ def _import_space_module(name_or_path: str) -> tuple[ModuleType, str]:
         ) from None
 
 
+def _read_points_file(path: Path) -> tuple[Any, Any, str]:
+    """(SPACE, DESCRIPTION, source) of a JSON file of fixed configurations: data, never code."""
+    try:
+        data = json.loads(path.read_text())
+    except FileNotFoundError:
+        raise UsageError(f"space file {path} does not exist") from None
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise UsageError(f"space file {path} is not readable JSON: {exc}") from None
+    if not isinstance(data, dict) or not isinstance(data.get("points"), list):
+        raise UsageError(f"space file {path} must hold an object with a 'points' list of "
+                         "configurations and a 'description'")
+    return data["points"], data.get("description"), str(path.resolve())
+
+
 def load_space(name_or_path: str) -> SearchSpace:
-    """Import a space by built-in name or file path and check it."""
-    module, source = _import_space_module(name_or_path)
+    """Load a space by built-in name, ``.py`` file or ``.json`` file of points, and check it."""
     name = Path(name_or_path).stem
-    space = getattr(module, "SPACE", None)
-    description = getattr(module, "DESCRIPTION", None)
+    if Path(name_or_path).suffix == ".json":
+        space, description, source = _read_points_file(Path(name_or_path))
+    else:
+        module, source = _import_space_module(name_or_path)
+        space = getattr(module, "SPACE", None)
+        description = getattr(module, "DESCRIPTION", None)
     if not isinstance(description, str):
         raise UsageError(f"space {name!r} has no DESCRIPTION string")
     if isinstance(space, list) and space and all(isinstance(p, dict) for p in space):
