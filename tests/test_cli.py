@@ -79,8 +79,9 @@ BAD_INPUTS = [
      r"space '.*broken\.py' failed to import: ZeroDivisionError"),
     (["search", "--space", "{invalid_space}"], 2,
      r"space 'invalid', key 'lrate': unknown config key 'lrate'"),
-    (["search", "--data", "sample", "--gpus-per-trial", "1", "--storage-path",
-      "{experiment_parent}"], 2, r"--gpus-per-trial 1 cannot be met: this machine has no GPUs"),
+    (["search", "--data", "sample", "--gpus-per-trial", "{too_many_gpus}", "--storage-path",
+      "{experiment_parent}"], 2,
+     r"--gpus-per-trial \d+ cannot be met: this machine has (no GPUs|at most \d+ GPUs)"),
     (["search", "--data", "sample", "--cpus-per-trial", "4096", "--storage-path",
       "{experiment_parent}"], 2,
      r"--cpus-per-trial 4096 is more than this machine has \(\d+ CPUs\)"),
@@ -97,10 +98,20 @@ BAD_INPUTS = [
     (["search", "--data", "sample", "--progress-interval", "-1"], 2,
      r"--progress-interval must be positive, got -1"),
     (["search", "--data", "sample", "--seed", "-1"], 2, r"--seed must be in \[0, 2\*\*31 - 1\]"),
-    (["search", "--data", "sample", "--cuda-graph", "on", "--storage-path",
-      "{experiment_parent}"], 2, r"--cuda-graph on needs GPU trials, and there are none"),
-    (["train", "--out", "{out}", "--data", "synthetic", "--cuda-graph", "on"], 2,
-     r"--cuda-graph on needs a CUDA device"),
+    (["search", "--data", "sample", "--cuda-graph", "on", "--gpus-per-trial", "0",
+      "--storage-path", "{experiment_parent}"], 2,
+     r"--cuda-graph on needs GPU trials, and there are none"),
+    (["train", "--out", "{out}", "--data", "synthetic", "--device", "cpu", "--cuda-graph", "on"],
+     2, r"--cuda-graph on needs a CUDA device"),
+    (["train", "--out", "{out}", "--data", "synthetic", "--threads", "0"], 2,
+     r"--threads must be positive, got 0"),
+    (["search", "--data", "sample", "--storage-path", "{tmp}", "--name", "documents",
+      "--overwrite"], 2, r"--overwrite: .*documents is not a tune-cifar experiment \(no "
+     r"tune_cifar_spec\.json\); only experiments are replaced, this folder is left untouched"),
+    (["train", "--out", "{tmp}/documents", "--data", "synthetic", "--overwrite"], 2,
+     r"--overwrite: .*documents is not the output of 'tune-cifar train'"),
+    (["evaluate", "{future_checkpoint}"], 2, r"future\.pt is a tune-cifar checkpoint of format "
+     r"version 99; this release reads versions 1, 2$"),
     (["search", "--data", "sample", "--epoch-budget", "0"], 2,
      r"--epoch-budget must be positive, got 0"),
     (["confirm", "{a_dir}"], 2, r"is not a tune-cifar experiment"),
@@ -139,6 +150,9 @@ def test_bad_input_is_one_line_and_changes_nothing(
     (tmp_path / "broken.py").write_text("DESCRIPTION = 'x'\nSPACE = {'lr': 1 / 0}\n")
     (tmp_path / "invalid.py").write_text("DESCRIPTION = 'x'\nSPACE = {'lrate': 0.1}\n")
     torch.save({"weights": torch.zeros(2)}, tmp_path / "foreign.pt")
+    torch.save({"format": "tune-cifar-checkpoint", "version": 99}, tmp_path / "future.pt")
+    (tmp_path / "documents").mkdir()
+    (tmp_path / "documents" / "notes.txt").write_text("a user's own file")
     (tmp_path / "nan.json").write_text('{"batch_size": NaN}')
     (tmp_path / "fake").mkdir()
     (tmp_path / "fake" / SPEC_FILE).write_text('{"old": true}')
@@ -148,7 +162,9 @@ def test_bad_input_is_one_line_and_changes_nothing(
               "invalid_space": str(tmp_path / "invalid.py"),
               "foreign_checkpoint": str(tmp_path / "foreign.pt"),
               "fake_experiment": str(tmp_path / "fake"), "nan_config": str(tmp_path / "nan.json"),
-              "experiment_parent": str(existing_experiment.parent), "out": str(tmp_path / "out")}
+              "experiment_parent": str(existing_experiment.parent), "out": str(tmp_path / "out"),
+              "future_checkpoint": str(tmp_path / "future.pt"), "tmp": str(tmp_path),
+              "too_many_gpus": str(torch.cuda.device_count() + 1)}
     import tune_cifar.tuner
 
     started = []  # start_ray, not only ray.init: it joins a Ray this process already runs

@@ -45,6 +45,7 @@ SPACE = {
 """
 DATA = DataSpec(source="synthetic", train_subset=300, val_size=200)
 DATA_FLAGS = ["--data", "synthetic", "--train-subset", "300", "--val-size", "200"]  # = DATA
+EPOCHS = 10  # per trial of the killed search: 40 in all, a few of them done when it is killed
 
 
 def cli(*args: str) -> list[str]:
@@ -124,18 +125,23 @@ def grid_space(tmp_path: Path) -> Path:
 def test_a_killed_then_stopped_search_resumes_to_the_same_histories(tmp_path, grid_space):
     """A search killed outright (SIGKILL to its process group), its resume stopped by
     ``kill PID`` (SIGTERM, which stops a search as Ctrl-C does: one line with the resume
-    command, exit 130), and a second resume to the end: every trial's history is what the
-    same trials trained in one go give, epoch for epoch."""
+    command, exit 130, though the search has a time budget), and a second resume to the end:
+    every trial's history is what the same trials trained in one go give, epoch for epoch."""
     killed = tmp_path / "killed"
     proc = start(cli("search", "--space", str(grid_space), "--search", "grid", "--scheduler",
-                     "fifo", "--max-epochs", "5", "--max-concurrent", "2", "--storage-path",
-                     str(tmp_path), "--name", "killed", *DATA_FLAGS), tmp_path / "killed.log")
+                     "fifo", "--max-epochs", str(EPOCHS), "--max-concurrent", "2",
+                     "--storage-path", str(tmp_path), "--name", "killed", "--time-budget",
+                     "3600", *DATA_FLAGS), tmp_path / "killed.log")
 
     def epochs() -> int:
         return sum(len(rows_of(d)) for d in trial_dirs(killed))
 
+    def state_saved_since(moment: float) -> bool:  # Tune saves its state every 2 s
+        return any(p.stat().st_mtime > moment for p in killed.glob("experiment_state-*.json"))
+
     wait_for(lambda: epochs() >= 5, 300, "five reported epochs")
-    time.sleep(3)  # past one save of Tune's experiment state (every 2 s)
+    fifth = time.time()
+    wait_for(lambda: state_saved_since(fifth), 30, "a save of Tune's state after them")
     had_checkpoint = {d.name for d in trial_dirs(killed) if list(d.glob("checkpoint_*"))}
     os.killpg(proc.pid, signal.SIGKILL)
     proc.wait()
@@ -150,19 +156,20 @@ def test_a_killed_then_stopped_search_resumes_to_the_same_histories(tmp_path, gr
     out, err = proc.communicate(timeout=120)
     assert proc.returncode == 130, err[-2000:]
     assert "resuming killed" in out
-    assert f"Continue with: tune-cifar resume {killed}" in err and "Traceback" not in err
+    assert f"Continue with: tune-cifar resume {killed}" in err, err[-3000:]
+    assert "Traceback" not in err and "time budget" not in err, err[-6000:]
 
     resumed = subprocess.run(cli("resume", str(killed)), capture_output=True, text=True,
                              timeout=400)
     assert resumed.returncode == 0, resumed.stderr[-2000:]
 
-    assert histories(killed) == trained_straight(killed, 5)
+    assert histories(killed) == trained_straight(killed, EPOCHS)
     # The Optuna journal went on in the same study: each trial once, every epoch in it.
     study = optuna.load_study(study_name="killed", storage=open_journal(killed))
     assert len(study.trials) == 4
     for trial in study.trials:
         assert trial.state == optuna.trial.TrialState.COMPLETE
-        assert sorted(trial.intermediate_values) == list(range(1, 6))
+        assert sorted(trial.intermediate_values) == list(range(1, EPOCHS + 1))
     for name in had_checkpoint:
         epochs_run = [r["training_iteration"] for r in rows_of(killed / name)]
         assert epochs_run.count(1) == 1, f"{name} started again from epoch 1: {epochs_run}"
@@ -171,7 +178,7 @@ def test_a_killed_then_stopped_search_resumes_to_the_same_histories(tmp_path, gr
     for trial_dir in trial_dirs(killed):
         val_acc = {r["training_iteration"]: r["val_acc"] for r in rows_of(trial_dir)}
         kept = {int(p.name.removeprefix("checkpoint_")) + 1 for p in trial_dir.glob("checkpoint_*")}
-        assert 5 in kept and len(kept) <= 3, (trial_dir.name, kept)
+        assert EPOCHS in kept and len(kept) <= 3, (trial_dir.name, kept)
         assert max(val_acc[e] for e in kept) == max(val_acc.values()), trial_dir.name
 
 
@@ -266,3 +273,58 @@ def test_a_diverging_trial_is_stopped_and_marked(tmp_path, shared_ray):
     trials = load_experiment(outcome.experiment_path).trials.set_index("config.lr")
     assert trials.loc[10.0, "status"] == "diverged" and trials.loc[10.0, "epochs_run"] < 6
     assert trials.loc[0.01, "status"] == "done"
+
+
+@pytest.fixture()
+def small_disk(tmp_path: Path):
+    """A 72 MiB file system of its own (tmpfs), so that a search can fill it."""
+    disk = tmp_path / "disk"
+    disk.mkdir()
+    mounted = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=72m", "tmpfs", str(disk)],
+                             capture_output=True, text=True)
+    if mounted.returncode != 0:
+        pytest.skip(f"cannot mount a small tmpfs here (needs root): {mounted.stderr.strip()}")
+    try:
+        yield disk
+    finally:
+        subprocess.run(["umount", "-l", str(disk)], check=False)
+
+
+def test_a_full_storage_stops_the_search_in_order_and_resume_loses_nothing(
+        small_disk, grid_space, shared_ray, capsys):
+    """Another program fills the disk mid-search: the search stops in order (a few lines, the
+    storage path, the cause, the resume command, exit 1); once space is freed, the resume
+    finishes every trial from its last complete checkpoints, epoch for epoch as in one go."""
+    from tune_cifar.cli import main
+
+    exp, filler = small_disk / "full", small_disk / "filler"
+
+    def fill_the_disk() -> None:
+        wait_for(lambda: sum(len(rows_of(d)) for d in trial_dirs(exp)) >= 3, 300, "3 epochs")
+        with filler.open("wb") as f:
+            try:
+                while True:
+                    f.write(b"\0" * 2**20)
+                    f.flush()
+            except OSError:  # ENOSPC: the disk is full
+                pass
+
+    thread = threading.Thread(target=fill_the_disk, daemon=True)
+    thread.start()
+    code = main(["search", "--space", str(grid_space), "--search", "grid", "--scheduler",
+                 "fifo", "--max-epochs", "5", "--max-concurrent", "2", "--storage-path",
+                 str(small_disk), "--name", "full", "--progress-interval", "600", *DATA_FLAGS])
+    thread.join(timeout=10)
+    err = capsys.readouterr().err
+    assert code == 1, err
+    assert "Traceback" not in err and len(err.strip().splitlines()) <= 6, err
+    assert (f"search stopped: the storage at {small_disk} is full" in err
+            and f"then continue with: tune-cifar resume {exp}" in err), err
+    assert not any(rows[-1].get("done") for rows in map(rows_of, trial_dirs(exp)) if rows)
+
+    filler.unlink()
+    assert main(["resume", str(exp)]) == 0, capsys.readouterr().err
+    assert histories(exp) == trained_straight(exp, 5)
+    study = optuna.load_study(study_name="full", storage=open_journal(exp))
+    assert [t.state for t in study.trials] == [optuna.trial.TrialState.COMPLETE] * 4
+    assert all(sorted(t.intermediate_values) == list(range(1, 6)) for t in study.trials)

@@ -148,7 +148,16 @@ def report_outcome(outcome: SearchOutcome) -> int:
     for error in outcome.errors:
         print(f"trial error: {error}", file=sys.stderr)
     resume = f"tune-cifar resume {outcome.experiment_path}"
-    interrupted = outcome.unfinished and outcome.budget is None
+    interrupted = outcome.unfinished and (outcome.interrupted or outcome.budget is None)
+    if outcome.storage_full is not None:
+        print(f"search stopped: the storage at {outcome.experiment_path.parent} is full "
+              f"({outcome.storage_full}); {outcome.unfinished} trials unfinished, every "
+              f"complete checkpoint kept. Free space there, then continue with: {resume}",
+              file=sys.stderr)
+        if outcome.best is not None:
+            print(f"so far: {outcome.best.summary().splitlines()[0]}")
+        print(f"experiment: {outcome.experiment_path}")
+        return 1
     if interrupted:
         print(f"search interrupted with {outcome.unfinished} trials unfinished; nothing "
               f"computed is lost. Continue with: {resume}", file=sys.stderr)

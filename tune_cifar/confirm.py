@@ -14,8 +14,8 @@ mean test accuracy, its sample standard deviation and a 95% confidence interval 
 
 from __future__ import annotations
 
+import json
 import math
-import pprint
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -27,10 +27,12 @@ from tune_cifar.config import TrialConfig
 from tune_cifar.data import DataBundle, DataSpec, load_data
 from tune_cifar.errors import UsageError
 from tune_cifar.experiment import best_row, load_trial, load_trials, read_spec
+from tune_cifar.lock import hold_experiment
 
 CONFIRM_DIR = "confirm"
 RUNS_FILE = "confirm_runs.csv"
 SUMMARY_FILE = "confirm_summary.csv"
+SPACE_FILE = "confirm_space.json"  # the configurations and seeds re-trained, in EXP
 
 
 @dataclass
@@ -81,24 +83,29 @@ def t_interval(values: list[float], level: float = 0.95) -> tuple[float, float, 
 
 def write_points_space(path: Path, folder: Path, points: list[dict[str, Any]], top: int,
                        seeds: list[int]) -> None:
-    path.write_text(
-        f'"""Written by tune-cifar confirm: the top {top} configurations of {folder.name}, '
-        f'seeds {seeds}."""\n\n'
-        f'DESCRIPTION = "top {top} configurations of {folder.name} x {len(seeds)} new seeds"\n\n'
-        f"SPACE = {pprint.pformat(points, width=96, sort_dicts=False)}\n")
+    """The configurations to re-train as a JSON space file (data: nothing in it is run)."""
+    description = (f"tune-cifar confirm: the top {top} configurations of {folder.name} x "
+                   f"seeds {seeds}")
+    path.write_text(json.dumps({"description": description, "points": points}, indent=1) + "\n")
 
 
 def run_confirmation(folder: Path, top: int = 3, seeds: int = 3, overwrite: bool = False,
                      bundle: DataBundle | None = None,
                      argv: list[str] | None = None) -> Confirmation:
     """Re-train the top configurations with new seeds, then test each selected checkpoint."""
-    from tune_cifar.tuner import SearchOptions, run_search
-
     for flag, value in (("--top", top), ("--seeds", seeds)):
         if value < 1:
             raise UsageError(f"{flag} must be positive, got {value}")
     folder = Path(folder)
     spec = read_spec(folder)
+    with hold_experiment(folder, "confirmation"):  # not while its search runs or resumes
+        return _confirm(folder, spec, top, seeds, overwrite, bundle, argv)
+
+
+def _confirm(folder: Path, spec: dict[str, Any], top: int, seeds: int, overwrite: bool,
+             bundle: DataBundle | None, argv: list[str] | None) -> Confirmation:
+    from tune_cifar.tuner import SearchOptions, run_search
+
     chosen = top_configs(folder, top)
     if not chosen:
         raise UsageError(f"experiment {folder} has no trial with a result yet")
@@ -109,7 +116,7 @@ def run_confirmation(folder: Path, top: int = 3, seeds: int = 3, overwrite: bool
     opts = spec["options"]
     seed_list = [int(opts["seed"]) + 1 + i for i in range(seeds)]  # not the search's seed
     points = [{**config, "seed": s} for _, _, config in chosen for s in seed_list]
-    space_file = folder / "confirm_space.py"
+    space_file = folder / SPACE_FILE
     write_points_space(space_file, folder, points, len(chosen), seed_list)
     data_spec = DataSpec(**spec["data"])
     bundle = bundle or load_data(data_spec)

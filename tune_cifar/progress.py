@@ -44,11 +44,16 @@ def _print(line: str) -> None:
     print(line, file=_console or sys.stdout, flush=True)
 
 
-ORDER = ("running", "pending", "paused", "stopped early", "done", "diverged", "errored")
+ORDER = ("running", "pending", "paused", "unfinished", "stopped early", "done", "diverged",
+         "errored")
 
 
-def trial_state(trial: Trial, max_epochs: int) -> str:
-    """running / pending / paused / stopped early / done / diverged / errored, for one trial."""
+def trial_state(trial: Trial, max_epochs: int, stopped: bool = False) -> str:
+    """running / pending / paused / stopped early / done / diverged / errored, for one trial;
+    ``stopped``: the search was stopped (Ctrl-C, a budget, a full storage) and Tune ended this
+    trial with it, unfinished: a resume continues it."""
+    if stopped and trial.status == Trial.TERMINATED:
+        return "unfinished"
     if trial.status == Trial.TERMINATED:
         result = trial.last_result or {}
         if result.get("diverged"):
@@ -80,7 +85,11 @@ class LiveView(Callback):
         self._last_time = 0.0
         self._last_key: tuple = ()
         self._last_line = ""
-        self.best: dict[str, float] = {}  # trial id -> its best metric seen
+        # trial id -> (whether it saved a checkpoint, its best metric): the best of the epochs
+        # that saved a checkpoint once one did, as tune_cifar.experiment.best_row selects
+        self.best: dict[str, tuple[bool, float]] = {}
+        self.ended: set[str] = set()  # trials Tune completed (done, stopped by ASHA)
+        self._began = False
 
     def setup(self, **info: Any) -> None:
         self._reset()  # a resumed search starts its clock and its view afresh
@@ -89,21 +98,35 @@ class LiveView(Callback):
                         result: dict, **info: Any) -> None:
         value = result.get(self.metric)
         if isinstance(value, (int, float)) and math.isfinite(value):
-            self.best[trial.trial_id] = max(value, self.best.get(trial.trial_id, -math.inf))
+            candidate = (bool(result.get("checkpoint_dir_name")), float(value))
+            self.best[trial.trial_id] = max(candidate, self.best.get(trial.trial_id,
+                                                                     (False, -math.inf)))
 
-    def line(self, trials: list[Trial]) -> str:
-        counts = Counter(trial_state(t, self.max_epochs) for t in trials)
+    def on_trial_complete(self, iteration: int, trials: list[Trial], trial: Trial,
+                          **info: Any) -> None:
+        self.ended.add(trial.trial_id)
+
+    def line(self, trials: list[Trial], stopped: bool = False) -> str:
+        """The counts and the best so far; ``stopped``: the search was stopped, so terminated
+        trials that never completed are unfinished."""
+        counts = Counter(trial_state(t, self.max_epochs, stopped and t.trial_id not in self.ended)
+                         for t in trials)
         parts = [f"{counts[s]} {s}" for s in ORDER
                  if counts[s] or s in ("running", "done", "errored")]
         text = f"[{format_elapsed(time.monotonic() - self.start)}] " + ", ".join(parts)
         for trial in trials:  # trials restored by a resume report their last result only
             value = (trial.last_result or {}).get(self.metric)
             if trial.trial_id not in self.best and isinstance(value, (int, float)):
-                self.best[trial.trial_id] = value
+                self.best[trial.trial_id] = (True, float(value))
         if self.best:
-            trial_id = max(self.best, key=self.best.__getitem__)
-            text += f" | best {self.metric} {self.best[trial_id]:.4f} ({trial_id})"
+            trial_id = max(self.best, key=lambda t: self.best[t][1])
+            text += f" | best {self.metric} {self.best[trial_id][1]:.4f} ({trial_id})"
         return text
+
+    def on_step_begin(self, iteration: int, trials: list[Trial], **info: Any) -> None:
+        if not self._began:  # a resume: the trials it restored as finished stay finished
+            self._began = True
+            self.ended.update(t.trial_id for t in trials if t.status == Trial.TERMINATED)
 
     def on_step_end(self, iteration: int, trials: list[Trial], **info: Any) -> None:
         # A new line when trials start or end (not when they queue), or after interval_s.
@@ -115,6 +138,8 @@ class LiveView(Callback):
             _print(self._last_line)
 
     def on_experiment_end(self, trials: list[Trial], **info: Any) -> None:
-        line = self.line(trials)
+        from tune_cifar.stopping import stop_reason
+
+        line = self.line(trials, stopped=stop_reason()[0] is not None)
         if line.split("] ", 1)[-1] != self._last_line.split("] ", 1)[-1]:
             _print(line)

@@ -25,6 +25,8 @@ from ray import tune
 from tune_cifar.checkpoint import load_state, save_state
 from tune_cifar.config import TrialConfig
 from tune_cifar.data import TrainingData
+from tune_cifar.errors import error_line
+from tune_cifar.stopping import is_storage_full
 from tune_cifar.training import Trainer
 
 
@@ -57,7 +59,12 @@ def train_cifar(config: dict[str, Any], data: TrainingData, settings: RunSetting
                 or metrics["diverged"]):
             with tempfile.TemporaryDirectory() as folder:
                 save_state(trainer.state_dict(), Path(folder))
-                tune.report(metrics, checkpoint=tune.Checkpoint.from_directory(folder))
+                try:
+                    tune.report(metrics, checkpoint=tune.Checkpoint.from_directory(folder))
+                except OSError as exc:  # the storage is full: no retry spent, the search
+                    if not is_storage_full(exc):  # stops in order (tune_cifar.stopping)
+                        raise
+                    tune.report({**metrics, "storage_full": error_line(exc)})
         else:
             tune.report(metrics)
         if metrics["diverged"]:

@@ -33,11 +33,11 @@ from ray.tune import Stopper
 
 from tune_cifar.config import TrialConfig
 from tune_cifar.data import DataBundle, DataSpec, load_data
-from tune_cifar.errors import TuneCifarError, UsageError
+from tune_cifar.errors import TuneCifarError, UsageError, error_line
 from tune_cifar.experiment import (
+    SPEC_FILE,
     BestTrial,
     best_trial,
-    error_line,
     load_trials,
     local_folder,
     read_spec,
@@ -45,9 +45,22 @@ from tune_cifar.experiment import (
     write_spec,
 )
 from tune_cifar.journal import JournalCallback, space_distributions, study_attrs
+from tune_cifar.lock import LOCK_FILE, ExperimentLock, hold_experiment
 from tune_cifar.progress import LiveView, live_output
+from tune_cifar.ray_private import defer_checkpoint_deletion, delete_unnamed_checkpoints
 from tune_cifar.search_options import SearchOptions
 from tune_cifar.spaces import SearchSpace, as_grid, as_sampled, load_space
+from tune_cifar.stopping import (
+    INTERRUPTED,
+    STORAGE_FULL,
+    TIME_BUDGET,
+    StopWatch,
+    check_free_space,
+    release_reserve,
+    reset_stop,
+    stop_reason,
+    write_reserve,
+)
 from tune_cifar.tb_logger import ReadableTensorBoard
 from tune_cifar.trainable import RunSettings, train_cifar
 
@@ -63,6 +76,8 @@ class SearchOutcome:
     trial_epochs: int = 0  # epochs reported by all trials together
     compute: Compute | None = None  # what this run of the search trained, and how fast
     seed_style: bool = False  # validated on the test set, as the seed study did
+    interrupted: bool = False  # Ctrl-C or SIGTERM ended it (whatever budget it had)
+    storage_full: str | None = None  # why the storage stopped it, when it filled up
 
 
 @dataclass(frozen=True)
@@ -91,28 +106,63 @@ def experiment_folder(opts: SearchOptions, space: SearchSpace) -> Path:
     return local_folder(opts.storage_path, "--storage-path") / name
 
 
-def check_folder_free(folder: Path, overwrite: bool) -> None:
-    """Refuse an existing experiment unless ``overwrite``, and an unwritable storage path;
-    runs before Ray starts, and changes nothing on disk but the storage folder itself."""
-    if folder.exists() and not overwrite:
-        raise UsageError(f"experiment {folder} already exists; pick another --name, "
-                         "resume it with 'tune-cifar resume', or pass --overwrite")
+def claim_folder(folder: Path, overwrite: bool) -> ExperimentLock | None:
+    """Check, before Ray starts, that the search may write ``folder``; changes nothing on disk
+    but the storage folder itself (and an existing experiment's lock file).
+
+    A new name needs an unused folder name in a writable storage path. ``overwrite`` replaces
+    only a tune-cifar experiment (its spec file is there) or an empty folder, and only one that
+    no search, resume or confirmation is running in: its lock is taken now and held (returned)
+    until the search ends."""
+    lock = None
+    if folder.exists() or folder.is_symlink():
+        if not overwrite:
+            raise UsageError(f"experiment {folder} already exists; pick another --name, "
+                             "resume it with 'tune-cifar resume', or pass --overwrite")
+        if folder.is_symlink() or not folder.is_dir():
+            raise UsageError(f"--overwrite: {folder} is not a folder of its own (a file or a "
+                             "link); left untouched")
+        if not (folder / SPEC_FILE).is_file() and any(folder.iterdir()):
+            raise UsageError(f"--overwrite: {folder} is not a tune-cifar experiment (no "
+                             f"{SPEC_FILE}); only experiments are replaced, this folder is left "
+                             "untouched")
+        lock = ExperimentLock(folder, "search")
     try:
         folder.parent.mkdir(parents=True, exist_ok=True)
         with tempfile.TemporaryFile(dir=folder.parent):
             pass
-    except OSError as exc:
+        check_free_space(folder if lock is not None else folder.parent)
+    except (OSError, UsageError) as exc:
+        if lock is not None:
+            lock.release()
+        if isinstance(exc, UsageError):
+            raise
         raise UsageError(f"cannot write to storage path {folder.parent}: {exc.strerror}") from None
+    return lock
 
 
-def create_folder(folder: Path, overwrite: bool) -> None:
-    if overwrite and folder.exists():
-        shutil.rmtree(folder)
-    folder.mkdir()
+def create_folder(folder: Path, lock: ExperimentLock | None) -> ExperimentLock:
+    """The experiment folder, empty but for its lock, held by this search: a new folder, or
+    (``lock`` given by ``claim_folder``) the experiment being replaced, emptied."""
+    if lock is not None:
+        for entry in folder.iterdir():
+            if entry.name == LOCK_FILE:
+                continue
+            if entry.is_dir() and not entry.is_symlink():
+                shutil.rmtree(entry)
+            else:
+                entry.unlink()
+        return lock
+    try:
+        folder.mkdir()
+    except FileExistsError:  # another search took this name since claim_folder
+        raise UsageError(f"experiment {folder} already exists; pick another --name") from None
+    return ExperimentLock(folder, "search")
 
 
 def build_search(opts: SearchOptions, space: SearchSpace) -> tuple[Any, dict[str, Any], int]:
     """(search algorithm, param space, num_samples) for the requested search."""
+    from ray import tune
     from ray.tune.search import BasicVariantGenerator, ConcurrencyLimiter
 
     from tune_cifar.optuna_search import AshaAwareOptunaSearch
@@ -121,18 +171,24 @@ def build_search(opts: SearchOptions, space: SearchSpace) -> tuple[Any, dict[str
     # --max-concurrent is applied here: Tune's own max_concurrent_trials is ignored (with a
     # warning only) when the search algorithm is a BasicVariantGenerator passed in, as ours is.
     variants = {"random_state": opts.seed, "max_concurrent": opts.max_concurrent or 0}
+    # For a fixed list or a grid, --num-samples K means K repeats of every configuration, the
+    # r-th with seed + r (a point's own seed, else --seed), so repeats are new training runs.
+    repeats = opts.num_samples or 1
     if space.points is not None:
         if opts.search == "optuna":
             raise UsageError(f"space {space.name!r} is a fixed list of configurations; "
                              "use --search random or grid")
         # Tune only fills in keys its param space has, so each point is spelled out in full
         # (presets resolved) and the param space holds every key.
-        points = [TrialConfig.from_dict({**seed, **p}).to_dict() for p in space.points]
+        points = [TrialConfig.from_dict({**p, "seed": int(p.get("seed", opts.seed)) + r})
+                  .to_dict() for r in range(repeats) for p in space.points]
         return (BasicVariantGenerator(points_to_evaluate=points, **variants),
-                TrialConfig(seed=opts.seed).to_dict(), len(points) * (opts.num_samples or 1))
+                TrialConfig(seed=opts.seed).to_dict(), len(points))
     if opts.search == "grid":
-        return (BasicVariantGenerator(**variants), {**seed, **as_grid(space)},
-                opts.num_samples or 1)
+        seeds = [opts.seed + r for r in range(repeats)]
+        return (BasicVariantGenerator(**variants),
+                {"seed": tune.grid_search(seeds) if repeats > 1 else opts.seed,
+                 **as_grid(space)}, 1)
     num_samples = opts.num_samples or 8
     if opts.search == "random":
         return BasicVariantGenerator(**variants), {**seed, **space.params}, num_samples
@@ -174,26 +230,7 @@ def quiet_ray() -> None:
     import optuna
 
     optuna.logging.set_verbosity(optuna.logging.WARNING)  # no line per study or trial
-    tolerate_deleted_checkpoints()
-
-
-def tolerate_deleted_checkpoints() -> None:
-    """Deleting a checkpoint that is already gone succeeds. After a killed driver, Tune's saved
-    state can list a checkpoint that retention deleted after the last save; on resume, Ray
-    2.60's checkpoint manager deletes it again, raises FileNotFoundError and logs a traceback
-    (the trial goes on, the deletions after it are skipped). Ray's private helper, wrapped."""
-    from ray.train._internal import checkpoint_manager
-
-    delete = checkpoint_manager._delete_fs_path
-    if getattr(delete, "tolerates_missing", False):
-        return
-
-    def delete_if_there(fs: Any, fs_path: str) -> None:
-        with contextlib.suppress(FileNotFoundError):
-            delete(fs=fs, fs_path=fs_path)
-
-    delete_if_there.tolerates_missing = True  # type: ignore[attr-defined]
-    checkpoint_manager._delete_fs_path = delete_if_there
+    defer_checkpoint_deletion()  # a killed driver's saved state never names a deleted one
 
 
 CONNECT_TIMEOUT_S = 5  # TCP connect to a cluster's address
@@ -407,15 +444,16 @@ def run_search(opts: SearchOptions, data_spec: DataSpec, argv: list[str] | None 
     search_alg, param_space, num_samples = build_search(opts, space)
     scheduler = build_scheduler(opts)
     folder = experiment_folder(opts, space)
-    check_folder_free(folder, opts.overwrite)
-    bundle = bundle or load_data(data_spec)
-    _show_data(bundle)
+    lock = claim_folder(folder, opts.overwrite)
     ray_was_running = ray.is_initialized()  # then it stays running: a notebook's, a test's
     try:
+        bundle = bundle or load_data(data_spec)
+        _show_data(bundle)
         cpus, gpus = start_and_check(opts, param_space, bundle)
         opts = dataclasses.replace(opts, gpus_per_trial=gpus)  # a resume keeps the share
-        create_folder(folder, opts.overwrite)
+        lock = create_folder(folder, lock)
         write_spec(folder, opts, data_spec, space, argv)
+        write_reserve(folder)
         print(f"search {folder.name}: space {space.name} ({space.describe()}), "
               f"{opts.search} search, {opts.scheduler} scheduler, "
               f"{planned_trials(param_space, num_samples)} trials x "
@@ -426,8 +464,7 @@ def run_search(opts: SearchOptions, data_spec: DataSpec, argv: list[str] | None 
             param_space=param_space,
             tune_config=tune.TuneConfig(
                 metric=METRIC, mode=MODE, search_alg=search_alg, scheduler=scheduler,
-                num_samples=num_samples,
-                time_budget_s=opts.time_budget, trial_dirname_creator=trial_dirname,
+                num_samples=num_samples, trial_dirname_creator=trial_dirname,
                 reuse_actors=True,  # a new trial runs in the process of one that ended
             ),
             run_config=run_config(opts, folder, space),
@@ -436,6 +473,9 @@ def run_search(opts: SearchOptions, data_spec: DataSpec, argv: list[str] | None 
     finally:
         if not ray_was_running:
             ray.shutdown()
+        if lock is not None:
+            release_reserve(folder)
+            lock.release()
     return outcome_of(folder, results, opts, compute)
 
 
@@ -444,7 +484,6 @@ def resume_search(folder: Path, retry_errored: bool = False,
     """Continue an interrupted search from our spec file and Tune's saved state: unfinished
     trials continue from their last checkpoints, finished ones stay finished, errored ones
     are retried from their last checkpoints only with ``retry_errored``."""
-    import ray
     from ray import tune
 
     folder = Path(folder).expanduser().resolve()
@@ -452,6 +491,20 @@ def resume_search(folder: Path, retry_errored: bool = False,
     if not tune.Tuner.can_restore(str(folder)):
         raise UsageError(f"{folder} has no saved Tune state to resume from")
     opts = SearchOptions(**spec["options"])
+    with hold_experiment(folder, "resume"):
+        check_free_space(folder)
+        write_reserve(folder)
+        try:
+            return _resume(folder, opts, spec, retry_errored, bundle)
+        finally:
+            release_reserve(folder)
+
+
+def _resume(folder: Path, opts: SearchOptions, spec: dict[str, Any], retry_errored: bool,
+            bundle: DataBundle | None) -> SearchOutcome:
+    import ray
+    from ray import tune
+
     bundle = bundle or load_data(DataSpec(**spec["data"]))
     _show_data(bundle)
     ray_was_running = ray.is_initialized()
@@ -475,8 +528,10 @@ def epochs_so_far(folder: Path) -> int:
 def fit_and_measure(tuner: Any, folder: Path, bundle: DataBundle) -> tuple[Any, Compute]:
     """Run the Tuner with only LiveView on the console; what it trained, how fast."""
     before, start = epochs_so_far(folder), time.monotonic()
+    reset_stop()
     with live_output():
         results = tuner.fit()
+    delete_unnamed_checkpoints(everything=True)  # Tune's last state of this run is saved
     wall = time.monotonic() - start
     nodes = cluster_resources()
     return results, Compute(epochs_so_far(folder) - before, wall,
@@ -496,14 +551,16 @@ def outcome_of(folder: Path, results: Any, opts: SearchOptions,
     unfinished = never_reported + sum(
         1 for t in records if trial_status(t, opts.max_epochs)[0] == "unfinished")
     epochs = sum(int(t.metrics["training_iteration"].max()) for t in records)
+    reason, detail = stop_reason()
     budget = None
     if opts.epoch_budget and epochs >= opts.epoch_budget:
         budget = "epoch budget"
-    elif opts.time_budget and unfinished:
+    elif reason == TIME_BUDGET and unfinished:
         budget = "time budget"
     seed_style = read_spec(folder)["data"].get("val_source") == "test"
     return SearchOutcome(folder, best_trial(folder, METRIC), len(results), errors, unfinished,
-                         budget, epochs, compute, seed_style)
+                         budget, epochs, compute, seed_style, reason == INTERRUPTED,
+                         detail if reason == STORAGE_FULL else None)
 
 
 class EpochBudget(Stopper):
@@ -536,7 +593,8 @@ def run_config(opts: SearchOptions, folder: Path, space: SearchSpace) -> Any:
     journal = JournalCallback(space_distributions(space), opts.max_epochs,
                               study_attrs(read_spec(folder)), METRIC)
     journal.open(folder)
-    callbacks = [LiveView(opts.max_epochs, METRIC, opts.progress_interval_s), journal]
+    callbacks = [StopWatch(folder, opts.time_budget),
+                 LiveView(opts.max_epochs, METRIC, opts.progress_interval_s), journal]
     with contextlib.suppress(ImportError):  # no tensorboardX: no TensorBoard files, as Tune
         callbacks.append(ReadableTensorBoard())
     return tune.RunConfig(
