@@ -24,7 +24,7 @@ def test_cuda_graph_setting_on_a_cpu(synthetic_bundle):
     with pytest.raises(UsageError, match="--cuda-graph must be one of auto, on, off"):
         use_cuda_graph("sometimes", cpu)
     trainer = Trainer(TrialConfig.from_dict({"width": 0.25}), synthetic_bundle.training, 1)
-    assert trainer.graph_step is None and trainer.run_epoch()["train_step"] == "eager"
+    assert trainer.graph is None and trainer.run_epoch()["train_step"] == "eager"
 
 
 def test_the_heaviest_configuration_of_a_space():
@@ -35,9 +35,9 @@ def test_the_heaviest_configuration_of_a_space():
 
 def test_trials_per_gpu_from_memory_and_cores():
     probe = Probe(trial_bytes=5 * GIB, gpu_bytes=80 * GIB, gpu_name="H100")
-    assert packing(probe, cpus_per_node=16, cpus_per_trial=1)[0] == 14  # 0.9 * 80 / 5
-    assert packing(probe, cpus_per_node=8, cpus_per_trial=1)[0] == 8  # one core each
-    assert packing(probe, cpus_per_node=16, cpus_per_trial=4)[0] == 4
+    assert packing(probe, cpus_per_gpu=16, cpus_per_trial=1)[0] == 14  # 0.9 * 80 / 5
+    assert packing(probe, cpus_per_gpu=8, cpus_per_trial=1)[0] == 8  # one core each
+    assert packing(probe, cpus_per_gpu=16, cpus_per_trial=4)[0] == 4
     assert packing(Probe(100 * GIB, 80 * GIB, "small"), 16, 1)[0] == 1
     check_share(0.1, probe)  # 10 trials of 5 GiB fit
     with pytest.raises(UsageError, match=r"packs 20 trials per GPU, .* at most 14 fit"):
@@ -71,3 +71,56 @@ def test_the_learning_rate_scales_with_the_batch():
     assert TrialConfig.from_dict({"lr": 0.1}).peak_lr == 0.1
     with pytest.raises(UsageError, match=r"scaled to batch_size 4096 .* above 10"):
         TrialConfig.from_dict({"lr": 1.0, "lr_ref_batch": 8, "batch_size": 4096})
+
+
+def test_a_finished_trainer_is_freed_without_a_garbage_collection(synthetic_bundle):
+    """Nothing the trainer owns points back at it (its CUDA graph holder included, built here
+    on the CPU), so it goes the moment its last reference does, with its data and model;
+    ``close`` lets go of the device memory before that."""
+    import gc
+    import weakref
+
+    from tune_cifar.cuda_step import CudaGraph
+
+    gc.collect()
+    gc.disable()
+    try:
+        trainer = Trainer(TrialConfig.from_dict({"width": 0.25, "dropout1": 0.3}),
+                          synthetic_bundle.training, 1)
+        trainer.graph = CudaGraph(trainer.cfg.batch_size, trainer.device, trainer.generator)
+        trainer.graph.failed = "not on a CPU"  # every step eager
+        trainer.run_epoch()
+        gone, model = weakref.ref(trainer), weakref.ref(trainer.model)
+        del trainer
+        assert gone() is None and model() is None
+        closed = Trainer(TrialConfig.from_dict({"width": 0.25}), synthetic_bundle.training, 1)
+        data = weakref.ref(closed.train_x)
+        closed.close()
+        assert data() is None and closed.graph is None and closed.model is None
+    finally:
+        gc.enable()
+
+
+def test_a_capture_failure_names_its_real_cause():
+    """PyTorch reports a failed capture as 'operation failed due to a previous error during
+    capture'; the cause it hides is what the trial says."""
+    from tune_cifar.cuda_step import capture_error
+
+    masked = RuntimeError("CUDA error: operation failed due to a previous error during capture")
+    masked.__context__ = TypeError("cannot capture an item() call\nmore detail")
+    assert capture_error(masked) == "TypeError: cannot capture an item() call"
+    assert capture_error(ValueError("plain")) == "ValueError: plain"
+
+
+@pytest.mark.parametrize(("nodes", "per_gpu"), [
+    ([{"CPU": 16, "GPU": 1}], 16),
+    ([{"CPU": 16, "GPU": 2}], 8),  # two GPUs share the node's 16 cores
+    ([{"CPU": 64, "GPU": 8}], 8),
+    ([{"CPU": 64, "GPU": 8}, {"CPU": 16, "GPU": 4}, {"CPU": 32, "GPU": 0}], 4),  # the tightest
+])
+def test_cpu_cores_per_gpu_of_described_nodes(nodes, per_gpu):
+    from tune_cifar.gpu_share import cpus_per_gpu
+
+    assert cpus_per_gpu(nodes) == per_gpu
+    probe = Probe(trial_bytes=2 * GIB, gpu_bytes=80 * GIB, gpu_name="H100")
+    assert packing(probe, cpus_per_gpu(nodes), cpus_per_trial=1)[0] == min(36, per_gpu)

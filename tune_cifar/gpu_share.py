@@ -6,13 +6,21 @@ out of it. Before a search on GPUs, tune-cifar measures one trial of the space's
 configuration (widest model, largest batch) in a separate process: a few real training steps
 on data of the search's size, CUDA graph capture and one evaluation batch included, then
 
-    memory per trial = the process's CUDA context + the most memory PyTorch's allocator held
+    memory per trial = what the process holds beyond PyTorch's allocator at the end of the
+                       probe (the CUDA context, cuDNN/cuBLAS handles, lazily loaded kernels:
+                       several hundred MiB, only there once used) + the most memory the
+                       allocator held
     trials per GPU   = min(90% of the GPU's memory / memory per trial,
-                           CPU cores of the node / CPUs per trial)   (each trial drives its
-                                                                      GPU from one process)
+                           CPU cores per GPU / CPUs per trial)   (each trial drives its GPU
+                                                                  from one process)
 
-and the default ``--gpus-per-trial`` is 1 / trials per GPU. A share the user gives is checked
-against the same measurement, and refused when its trials would not fit in memory.
+CPU cores per GPU: a node's cores divided among its GPUs, the fewest of any GPU node (Ray
+fills one GPU with fractional trials before the next, so a share computed from all of a
+node's cores would crowd them onto its first GPU). What the process holds is read from
+``nvidia-smi``'s per-process count; where that is not available (a container that hides
+process ids), from the GPU's used memory, assuming nothing else runs on it (said so). The
+default ``--gpus-per-trial`` is 1 / trials per GPU. A share the user gives is checked against
+the same measurement, and refused when its trials would not fit in memory.
 
     python -m tune_cifar.gpu_share '{"width": 2, "batch_size": 512}' 45000 5000   # the probe
 """
@@ -21,6 +29,7 @@ from __future__ import annotations
 
 import json
 import math
+import os
 import subprocess
 import sys
 from dataclasses import dataclass
@@ -36,9 +45,11 @@ PROBE_TIMEOUT_S = 300
 class Probe:
     """One trial measured on the GPU."""
 
-    trial_bytes: int  # CUDA context + peak memory reserved by PyTorch's allocator
+    trial_bytes: int  # beyond-the-allocator overhead + peak memory reserved by the allocator
     gpu_bytes: int  # the GPU's total memory
     gpu_name: str
+    overhead_bytes: int = 0  # context, library handles and kernels, at the probe's end
+    source: str = ""  # where the process's memory was read: nvidia-smi or the GPU's used
 
 
 def heaviest_config(params: dict[str, Any]) -> dict[str, Any]:
@@ -64,15 +75,23 @@ def heaviest_config(params: dict[str, Any]) -> dict[str, Any]:
     return config
 
 
-def packing(probe: Probe, cpus_per_node: float, cpus_per_trial: int) -> tuple[int, str]:
+def cpus_per_gpu(nodes: list[dict[str, float]]) -> float:
+    """CPU cores per GPU: each GPU node's cores divided among its GPUs, the fewest of any."""
+    return min((n.get("CPU", 0) / n["GPU"] for n in nodes if n.get("GPU", 0) > 0), default=0)
+
+
+def packing(probe: Probe, cpus_per_gpu: float, cpus_per_trial: int) -> tuple[int, str]:
     """(trials per GPU, why): as many as fit in memory and have a CPU core to drive them."""
     by_memory = int(MEMORY_USE * probe.gpu_bytes // probe.trial_bytes)
-    by_cpus = int(cpus_per_node // cpus_per_trial)
+    by_cpus = int(cpus_per_gpu // cpus_per_trial)
     trials = max(1, min(by_memory, by_cpus))
-    why = (f"one trial of this space measured {probe.trial_bytes / 2**30:.1f} GiB of the "
-           f"{probe.gpu_name}'s {probe.gpu_bytes / 2**30:.0f} GiB ({by_memory} fit in "
-           f"{MEMORY_USE:.0%}); {cpus_per_node:g} CPU cores at {cpus_per_trial} per trial "
-           f"drive {by_cpus}")
+    margin = 1 - trials * probe.trial_bytes / probe.gpu_bytes
+    parts = (f" ({probe.overhead_bytes / 2**30:.2f} GiB of it beyond PyTorch's allocator, "
+             f"from {probe.source})" if probe.source else "")
+    why = (f"one trial of this space measured {probe.trial_bytes / 2**30:.1f} GiB{parts} of "
+           f"the {probe.gpu_name}'s {probe.gpu_bytes / 2**30:.0f} GiB ({by_memory} fit in "
+           f"{MEMORY_USE:.0%}); {cpus_per_gpu:g} CPU cores per GPU at {cpus_per_trial} per "
+           f"trial drive {by_cpus}; {trials} trials leave {margin:.0%} of its memory free")
     return trials, why
 
 
@@ -102,7 +121,23 @@ def measure(config: dict[str, Any], n_train: int, n_val: int) -> Probe:
         last = (done.stderr.strip().splitlines() or ["no output"])[-1]
         raise UsageError(f"the GPU memory probe failed: {last}")
     result = json.loads(done.stdout.strip().splitlines()[-1])
-    return Probe(int(result["trial_bytes"]), int(result["gpu_bytes"]), result["gpu_name"])
+    return Probe(int(result["trial_bytes"]), int(result["gpu_bytes"]), result["gpu_name"],
+                 int(result["overhead_bytes"]), result["source"])
+
+
+def process_gpu_bytes(pid: int) -> int | None:
+    """The GPU memory the driver counts for process ``pid`` (nvidia-smi), None if unknown."""
+    try:
+        done = subprocess.run(["nvidia-smi", "--query-compute-apps=pid,used_memory",
+                               "--format=csv,noheader,nounits"], capture_output=True,
+                              text=True, timeout=30)
+    except (OSError, subprocess.TimeoutExpired):
+        return None
+    for line in done.stdout.splitlines():
+        fields = [f.strip() for f in line.split(",")]
+        if len(fields) == 2 and fields[0] == str(pid) and fields[1].isdigit():
+            return int(fields[1]) * 2**20  # MiB
+    return None
 
 
 def _probe(config: dict[str, Any], n_train: int, n_val: int) -> dict[str, Any]:
@@ -116,8 +151,6 @@ def _probe(config: dict[str, Any], n_train: int, n_val: int) -> dict[str, Any]:
     from tune_cifar.training import EVAL_BATCH, Trainer
 
     torch.cuda.init()
-    free, total = torch.cuda.mem_get_info()
-    context = total - free  # this process's CUDA context (the GPU is otherwise idle)
     cfg = TrialConfig.from_dict(config)
     steps = WARMUP_STEPS + 3  # warm-up, capture, replays
     n_probe = min(n_train, cfg.batch_size * steps)
@@ -127,11 +160,19 @@ def _probe(config: dict[str, Any], n_train: int, n_val: int) -> dict[str, Any]:
     trainer.model.train()
     order = torch.arange(n_probe, device="cuda")
     for start in range(0, n_probe - cfg.batch_size + 1, cfg.batch_size):
-        trainer.graph_step(order[start:start + cfg.batch_size])
+        trainer.full_batch_step(order[start:start + cfg.batch_size])
     trainer.evaluate(trainer.val_x[:EVAL_BATCH["cuda"]], trainer.val_y[:EVAL_BATCH["cuda"]])
     torch.cuda.synchronize()
-    return {"trial_bytes": context + torch.cuda.max_memory_reserved(), "gpu_bytes": total,
-            "gpu_name": torch.cuda.get_device_name(0), "train_step": trainer.step_mode}
+    # Now that every library handle and kernel a trial uses exists: what the process holds
+    # beyond the allocator's reservation.
+    held, source = process_gpu_bytes(os.getpid()), "nvidia-smi's count for this process"
+    free, total = torch.cuda.mem_get_info()
+    if held is None:
+        held, source = total - free, "the GPU's used memory (assumed otherwise idle)"
+    overhead = max(0, held - torch.cuda.memory_reserved())
+    return {"trial_bytes": overhead + torch.cuda.max_memory_reserved(), "gpu_bytes": total,
+            "gpu_name": torch.cuda.get_device_name(0), "overhead_bytes": overhead,
+            "source": source, "train_step": trainer.step_mode}
 
 
 if __name__ == "__main__":

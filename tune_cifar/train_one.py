@@ -3,7 +3,8 @@
     tune-cifar train --model cnn_v4 --optimizer adam --epochs 10 --data sample --out runs/v4
 
 Writes into ``--out``: ``history.csv`` (one row per epoch: train_loss, train_acc, val_loss,
-val_acc, lr, epoch_time_s, images_per_s), ``config.json``, and ``checkpoint/state.pt``: the
+val_acc, lr, epoch_time_s, images_per_s, train_step, finished_at, train_images),
+``config.json``, and ``checkpoint/state.pt``: the
 state after the epoch of best validation accuracy (the latest of equal ones), as a search keeps
 it, rewritten whenever an epoch beats it.
 """
@@ -14,6 +15,7 @@ import csv
 import json
 import math
 import shutil
+import time
 from pathlib import Path
 from typing import Any
 
@@ -28,8 +30,11 @@ from tune_cifar.training import Trainer
 CHECKPOINT_DIR = "checkpoint"  # in --out: the best epoch's state
 HISTORY_FILE = "history.csv"
 CONFIG_FILE = "config.json"
+# Per epoch: the trainer's metrics, then when the epoch ended (Unix seconds) and how many
+# images it trained, so that trainings run side by side can be added up over one wall window.
 HISTORY_COLUMNS = ("epoch", "train_loss", "train_acc", "val_loss", "val_acc", "lr",
-                   "epoch_time_s", "images_per_s", "diverged", "train_step")
+                   "epoch_time_s", "images_per_s", "diverged", "train_step", "finished_at",
+                   "train_images")
 
 
 def read_config_file(path: Path) -> dict[str, Any]:
@@ -91,14 +96,20 @@ def train_one(cfg: TrialConfig, bundle: DataBundle, epochs: int, out: Path,
     (out / CONFIG_FILE).write_text(json.dumps(cfg.to_dict(), indent=2) + "\n")
     trainer = Trainer(cfg, bundle.training, epochs, device, cuda_graph)
     print(f"{bundle.describe()}; training on {trainer.device} for {epochs} epochs "
-          f"({'CUDA graph' if trainer.graph_step else 'eager'} steps)", flush=True)
+          f"({'CUDA graph' if trainer.graph is not None else 'eager'} steps)", flush=True)
+    mode = trainer.step_mode
     best_epoch, best_value = None, -math.inf
+    rows: list[dict[str, Any]] = []
     while not trainer.finished:
         m = trainer.run_epoch()
+        rows.append({**m, "finished_at": time.time(), "train_images": len(trainer.train_y)})
         print(f"epoch [{m['epoch']}/{epochs}] loss: {m['train_loss']:.5f} acc: "
               f"{m['train_acc']:.5f} val_loss: {m['val_loss']:.5f} val_acc: {m['val_acc']:.5f} "
               f"({m['epoch_time_s']:.1f}s, {m['images_per_s']:.0f} img/s)", flush=True)
-        write_history(trainer.history, out / HISTORY_FILE)
+        if m["train_step"] != mode and "failed" in m["train_step"]:  # the graph was given up
+            print(f"note: full batches now train {m['train_step']}", flush=True)
+        mode = m["train_step"]
+        write_history(rows, out / HISTORY_FILE)
         # >=: of equal scores the latest, as a search's checkpoint retention keeps them
         if math.isfinite(m["val_acc"]) and m["val_acc"] >= best_value:
             best_epoch, best_value = m["epoch"], m["val_acc"]

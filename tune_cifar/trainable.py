@@ -47,6 +47,14 @@ def train_cifar(config: dict[str, Any], data: TrainingData, settings: RunSetting
     torch.set_num_threads(settings.threads)
     trainer = Trainer(TrialConfig.from_dict(config), data, settings.max_epochs, settings.device,
                       settings.cuda_graph)
+    try:
+        _train(trainer, settings)
+    finally:  # Ray reuses this process for the next trial: give the device memory back now
+        trainer.close()
+
+
+def _train(trainer: Trainer, settings: RunSettings) -> None:
+    """The trial's epochs, from its checkpoint if Tune restored one."""
     checkpoint = tune.get_checkpoint()
     if checkpoint is not None:
         with checkpoint.as_directory() as folder:

@@ -26,6 +26,7 @@ from torch import nn
 
 from tune_cifar.augment import Augmenter
 from tune_cifar.config import CUDA_GRAPH_CHOICES, TrialConfig
+from tune_cifar.cuda_step import WARMUP_STEPS, CudaGraph
 from tune_cifar.data import TrainingData
 from tune_cifar.errors import UsageError
 from tune_cifar.model import build_model
@@ -155,7 +156,8 @@ class Trainer:
 
     ``cuda_graph``: "auto" (on for CUDA), "on" or "off". On CUDA the full batches of an epoch
     replay one CUDA graph of the step (``tune_cifar.cuda_step``); the last, smaller batch of
-    an epoch, and every step on a CPU, run eagerly: same math, every image every epoch."""
+    an epoch, and every step on a CPU, run eagerly: same math, every image every epoch.
+    ``close()`` releases the trial's device memory when it ends."""
 
     def __init__(
         self, cfg: TrialConfig, data: TrainingData, max_epochs: int, device: str = "auto",
@@ -185,11 +187,12 @@ class Trainer:
         # The epoch's loss sum and correct count, added to on the device (no sync per step).
         self.loss_sum = torch.zeros((), device=self.device)
         self.correct = torch.zeros((), device=self.device, dtype=torch.long)
-        self.graph_step = None
-        if use_cuda_graph(cuda_graph, self.device):
-            from tune_cifar.cuda_step import CudaGraphStep
-
-            self.graph_step = CudaGraphStep(self)
+        # Full batches by CUDA graph replay on CUDA (tune_cifar.cuda_step): after WARMUP_STEPS
+        # eager steps on a side stream, one capture, then replays; eager for good if capture
+        # fails.
+        self.graph = (CudaGraph(cfg.batch_size, self.device, self.generator)
+                      if use_cuda_graph(cuda_graph, self.device) else None)
+        self.warmup_left = WARMUP_STEPS
         self.epoch = 0
         self.history: list[dict[str, float]] = []
 
@@ -200,9 +203,7 @@ class Trainer:
     @property
     def step_mode(self) -> str:
         """How full batches train: 'cuda graph', 'eager', or why the graph was given up."""
-        if self.graph_step is None:
-            return "eager"
-        return self.graph_step.mode
+        return "eager" if self.graph is None else self.graph.mode
 
     def _loss(self, logits: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
         return F.cross_entropy(logits.float(), y, label_smoothing=self.cfg.label_smoothing)
@@ -228,10 +229,42 @@ class Trainer:
     def eager_step(self, idx: torch.Tensor) -> None:
         # Once a graph owns the gradient buffers they are zeroed in place, never dropped, so
         # that its replays and the optimizer keep sharing them.
-        keep = self.graph_step is not None and self.graph_step.graph is not None
+        keep = self.graph is not None and self.graph.graph is not None
         self.optimizer.zero_grad(set_to_none=not keep)
         self.forward_backward(idx)
         self.optimizer_step()
+
+    def full_batch_step(self, idx: torch.Tensor) -> None:
+        """A step on a full batch: by CUDA graph replay once captured, eagerly before (warm-up
+        on a side stream) and for good if capture failed."""
+        graph = self.graph
+        if graph is None or graph.failed:
+            self.eager_step(idx)
+            return
+        if graph.graph is None:
+            if self.warmup_left > 0:
+                graph.warmup(self.eager_step, idx)
+                self.warmup_left -= 1
+                return
+            self.optimizer.zero_grad(set_to_none=True)  # the graph allocates the gradients
+            if not graph.capture(self.forward_backward):
+                self.eager_step(idx)
+                return
+        graph.replay(idx)
+        self.optimizer_step()
+
+    def close(self) -> None:
+        """Release what the trial holds on its device (the graph's memory pool, the data, the
+        model and optimizer state), so that a reused trial process starts its next trial
+        with only its allocator's cache; the trainer cannot train after this."""
+        if self.graph is not None:
+            self.graph.release()
+        self.graph = None
+        for name in ("train_x", "train_y", "val_x", "val_y", "model", "optimizer", "scheduler",
+                     "augment", "loss_sum", "correct"):
+            setattr(self, name, None)
+        if self.device.type == "cuda":
+            torch.cuda.empty_cache()
 
     def train_epoch(self) -> dict[str, float]:
         """One pass over the shuffled training set; mean per-sample loss and accuracy."""
@@ -242,8 +275,8 @@ class Trainer:
         self.correct.zero_()
         for start in range(0, n, self.cfg.batch_size):
             idx = order[start:start + self.cfg.batch_size]
-            if self.graph_step is not None and len(idx) == self.cfg.batch_size:
-                self.graph_step(idx)
+            if len(idx) == self.cfg.batch_size:
+                self.full_batch_step(idx)
             else:
                 self.eager_step(idx)
         return {"train_loss": self.loss_sum.item() / n, "train_acc": self.correct.item() / n}

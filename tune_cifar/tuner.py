@@ -221,7 +221,10 @@ def build_scheduler(opts: SearchOptions) -> Any:
 def quiet_ray() -> None:
     """Keep Ray's informational logs off the console; real errors still show."""
     os.environ.setdefault("RAY_DEDUP_LOGS", "0")
-    os.environ.setdefault("TUNE_MAX_PENDING_TRIALS_PG", "4")
+    # TUNE_MAX_PENDING_TRIALS_PG stays Ray's "auto": random and grid searches queue as many
+    # trials as resources may take at once (a GPU holding 16 must not start them 4 at a time),
+    # while Optuna's searcher gets one pending trial (its --max-concurrent with a limiter), so
+    # that TPE suggests each trial knowing the results so far.
     # Save Tune's experiment state every 2 s (Ray's "auto" waits 10 s or more), so that a
     # killed driver loses at most one epoch per trial on resume.
     os.environ.setdefault("TUNE_GLOBAL_CHECKPOINT_S", "2")
@@ -335,7 +338,7 @@ def pack_gpus(opts: SearchOptions, nodes: list[dict[str, float]], params: dict[s
     a share the user gave is checked against the same measurement."""
     import torch
 
-    from tune_cifar.gpu_share import check_share, heaviest_config, measure, packing
+    from tune_cifar.gpu_share import check_share, cpus_per_gpu, heaviest_config, measure, packing
 
     if not torch.cuda.is_available():
         share = opts.gpus_per_trial or UNMEASURED_GPU_SHARE
@@ -347,8 +350,7 @@ def pack_gpus(opts: SearchOptions, nodes: list[dict[str, float]], params: dict[s
         check_share(opts.gpus_per_trial, probe)
         return opts.gpus_per_trial, (f"{opts.gpus_per_trial:g} GPU per trial as asked; one "
                                      f"trial measured {probe.trial_bytes / 2**30:.1f} GiB")
-    cpus_per_node = max(n.get("CPU", 0) for n in nodes if n.get("GPU", 0) > 0)
-    trials, why = packing(probe, cpus_per_node, opts.cpus_per_trial)
+    trials, why = packing(probe, cpus_per_gpu(nodes), opts.cpus_per_trial)
     return 1 / trials, f"{1 / trials:.4g} GPU per trial, {trials} trials per GPU: {why}"
 
 
