@@ -1,7 +1,8 @@
-"""What the benchmarks share: N ``tune-cifar train`` processes at once.
+"""What the benchmarks share: N ``tune-cifar train`` processes at once, and what they trained
+together.
 
     histories = train_at_once(4, root, "--epochs", "3", "--threads", "1", "--data", "sample")
-    together = sum(float(rows[-1]["images_per_s"]) for rows in histories)
+    together = images_per_s_together(histories)
 """
 
 from __future__ import annotations
@@ -26,3 +27,15 @@ def train_at_once(count: int, root: Path, *train_args: str) -> list[list[dict[st
         with (out / "history.csv").open() as f:
             histories.append(list(csv.DictReader(f)))
     return histories
+
+
+def images_per_s_together(histories: list[list[dict[str, str]]]) -> float:
+    """Every image the trainings trained, over the wall window from the first epoch's start to
+    the last epoch's end (validation and the gaps between processes included). Not the sum of
+    each one's images/s: processes start seconds apart and an epoch may take one second, so
+    such a sum counts each process as if the others ran beside it all along."""
+    start = min(float(rows[0]["finished_at"]) - float(rows[0]["epoch_time_s"])
+                for rows in histories)
+    end = max(float(rows[-1]["finished_at"]) for rows in histories)
+    images = sum(int(row["train_images"]) for rows in histories for row in rows)
+    return images / (end - start)

@@ -2,8 +2,9 @@
 against one N-thread trial, on the same machine, in the same run.
 
 Each configuration is ``tune-cifar train`` in a subprocess (CNN_v4, the seed's run-6
-augmentation); the figure is training images per second summed over the processes running at
-once, taken from the last epoch of each ``history.csv``.
+augmentation); the figure is every image the processes trained over the wall window from the
+first epoch's start to the last epoch's end (``common.images_per_s_together``, from the
+timestamps in each ``history.csv``).
 
     python benchmarks/threads_per_trial.py --data-dir ../shared/data --train-subset 10000
     python benchmarks/threads_per_trial.py --smoke-test      # seconds, the shipped sample
@@ -16,13 +17,14 @@ import os
 import tempfile
 from pathlib import Path
 
-from common import train_at_once
+from common import images_per_s_together, train_at_once
 
 from tune_cifar.hardware import describe_hardware
 
 
 def train_processes(count: int, threads: int, args: argparse.Namespace, root: Path) -> float:
-    """Run ``count`` trainings of ``threads`` threads at once; summed images/s."""
+    """Run ``count`` trainings of ``threads`` threads at once; images/s together over the
+    wall window they trained in."""
     data = (["--data", "cifar10", "--data-dir", str(args.data_dir), "--train-subset",
              str(args.train_subset or 10000), "--val-size", "1000"] if args.data_dir else
             ["--data", "sample"])
@@ -30,7 +32,7 @@ def train_processes(count: int, threads: int, args: argparse.Namespace, root: Pa
         data += ["--train-subset", str(args.train_subset)]
     histories = train_at_once(count, root / f"{count}x{threads}", "--epochs", str(args.epochs),
                               "--threads", str(threads), "--device", "cpu", *data)
-    return sum(float(rows[-1]["images_per_s"]) for rows in histories)
+    return images_per_s_together(histories)
 
 
 def main() -> None:

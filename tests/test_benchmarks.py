@@ -48,11 +48,43 @@ def test_search_overhead(smoke_here):
     assert "the search keeps" in out
 
 
-def test_gpu_throughput_on_a_cpu(tmp_path, smoke_here):
-    out = smoke_here("gpu_throughput.py", "--out", str(tmp_path))
-    assert "2 + restore + 2 epochs == 4 straight: True" in out
-    assert "2.  2 standalone trials at once" in out and "trial-epochs per CPU-minute" in out
-    assert (tmp_path / "gpu_throughput.json").is_file()
+def test_device_check_on_a_cpu(tmp_path):
+    """``benchmarks/device_check.sh --smoke-test``, as CI runs it: every section of
+    gpu_throughput.py runs (eagerly on a CPU) and lands in the JSON, and nothing failed."""
+    import json
+    import os
+    import subprocess
+
+    done = subprocess.run(["bash", str(REPO / "benchmarks" / "device_check.sh"),
+                           "--smoke-test"], capture_output=True, text=True, timeout=300,
+                          env={**os.environ, "OUT": str(tmp_path)})
+    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
+    log = (tmp_path / "gpu_throughput.txt").read_text()
+    assert "2 + restore + 2 epochs == 4 straight: True" in log
+    assert "4.  2 standalone trials at once" in log and "trial-epochs per CPU-minute" in log
+    figures = json.loads((tmp_path / "gpu_throughput.json").read_text())
+    sections = ("one trial", "same model", "forced fallback", "standalone", "search")
+    assert all(name in figures and "error" not in figures[name] for name in sections)
+    assert figures["same model"]["largest_difference"] == 0.0  # both eager on a CPU
+    assert (tmp_path / "gpu.txt").read_text() and not (tmp_path / "errors.txt").exists()
+
+
+def test_a_failing_section_keeps_the_figures_before_and_after_it(tmp_path, monkeypatch):
+    import json
+
+    monkeypatch.syspath_prepend(str(REPO / "benchmarks"))
+    from gpu_throughput import run_sections
+
+    def broken():
+        raise RuntimeError("CUDA error: out of memory")
+
+    path = tmp_path / "figures.json"
+    figures: dict = {}
+    ok = run_sections([("first", lambda: 1), ("second", broken), ("third", lambda: 3)], path,
+                      figures)
+    saved = json.loads(path.read_text())
+    assert not ok and saved["first"] == 1 and saved["third"] == 3
+    assert saved["second"] == {"error": "RuntimeError: CUDA error: out of memory"}
 
 
 def test_search_quality(tmp_path, smoke_here, shared_ray):
