@@ -122,6 +122,7 @@ def test_asha_stopped_trials_reach_tpe_as_pruned():
     from ray import tune
 
     from tune_cifar.optuna_search import AshaAwareOptunaSearch
+    from tune_cifar.ray_private import optuna_study
 
     def run(stopped_as: str) -> dict[str, optuna.trial.FrozenTrial]:
         searcher = AshaAwareOptunaSearch(metric="val_acc", mode="max", max_epochs=4,
@@ -134,7 +135,7 @@ def test_asha_stopped_trials_reach_tpe_as_pruned():
                 result = {"val_acc": acc, "training_iteration": epoch}
                 searcher.on_trial_result(name, result)
             searcher.on_trial_complete(name, {**result, "diverged": name == "nan"})
-        trials = searcher._ot_study.trials  # Ray keeps its study there
+        trials = optuna_study(searcher).trials
         return dict(zip(runs, trials, strict=True))
 
     ours = run("pruned")

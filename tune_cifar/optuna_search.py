@@ -14,7 +14,8 @@ ranking ASHA itself uses.
 - PRUNED for a trial that ended before ``max_epochs`` (ASHA stopped it), its per-epoch values
   already reported;
 - COMPLETE with the best epoch's value for a trial that ran every epoch (tune-cifar selects
-  a trial's best checkpoint, so that is what the configuration is worth);
+  a trial's best checkpoint, so that is what the configuration is worth: the best of the
+  epochs that saved a checkpoint, as ``tune_cifar.experiment.best_row`` selects);
 - FAIL for a trial that raised or whose loss became NaN/inf.
 
 ``stopped_as="complete"`` keeps Ray's behaviour, for comparisons
@@ -29,6 +30,9 @@ from typing import Any
 from optuna.trial import TrialState
 from ray.tune.search.optuna import OptunaSearch
 
+from tune_cifar.metrics import DIVERGED, STOPPED_EARLY, ended_status
+from tune_cifar.ray_private import optuna_told, tell_optuna
+
 
 class AshaAwareOptunaSearch(OptunaSearch):
     """OptunaSearch that reports ASHA-stopped trials as pruned (see the module's text)."""
@@ -40,26 +44,30 @@ class AshaAwareOptunaSearch(OptunaSearch):
             raise ValueError(f"stopped_as must be pruned or complete, not {stopped_as!r}")
         self.max_epochs = max_epochs
         self.stopped_as = stopped_as
-        self._best: dict[str, float] = {}  # trial id -> best value reported
+        # trial id -> (saved a checkpoint?, best value): the best of the epochs that saved a
+        # checkpoint once one did
+        self._best: dict[str, tuple[bool, float]] = {}
 
     def on_trial_result(self, trial_id: str, result: dict) -> None:
         value = result.get(self.metric)
         if isinstance(value, (int, float)) and math.isfinite(value):
-            self._best[trial_id] = max(value, self._best.get(trial_id, -math.inf))
+            candidate = (bool(result.get("checkpoint_dir_name")), float(value))
+            self._best[trial_id] = max(candidate, self._best.get(trial_id, (False, -math.inf)))
         super().on_trial_result(trial_id, result)
 
     def on_trial_complete(self, trial_id: str, result: dict | None = None,
                           error: bool = False) -> None:
-        if self.stopped_as == "complete" or trial_id in self._completed_trials:
+        if self.stopped_as == "complete" or optuna_told(self, trial_id):
             return super().on_trial_complete(trial_id, result, error)
         result = result or {}
         best = self._best.pop(trial_id, None)
-        if error or result.get("diverged") or best is None:
+        status = ended_status(result.get("training_iteration", 0), self.max_epochs,
+                              bool(result.get("diverged")))
+        if error or best is None or status == DIVERGED:
             state, value = TrialState.FAIL, None
-        elif result.get("training_iteration", 0) < self.max_epochs:
+        elif status == STOPPED_EARLY:
             state, value = TrialState.PRUNED, None  # Optuna records the last reported value
         else:
-            state, value = TrialState.COMPLETE, best
-        self._ot_study.tell(self._ot_trials[trial_id], value, state=state)
-        self._completed_trials.add(trial_id)
+            state, value = TrialState.COMPLETE, best[1]
+        tell_optuna(self, trial_id, value, state)
         return None

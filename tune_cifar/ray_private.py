@@ -1,10 +1,15 @@
-"""tune-cifar's one use of a private Ray API: when Tune's checkpoint retention deletes.
+"""Every use tune-cifar makes of private Ray APIs, in one place, written for Ray 2.60; on a Ray
+without them, each fails with one line naming the version it was written for.
 
-Written for Ray 2.60 (``ray.train._internal.checkpoint_manager._delete_fs_path``, the function
-Tune's checkpoint manager calls to delete a checkpoint that retention dropped); on a Ray
-without it, ``defer_checkpoint_deletion`` fails with one line naming the versions it knows.
+1. ``ray.train._internal.checkpoint_manager._delete_fs_path``, the function Tune's checkpoint
+   manager calls to delete a checkpoint that retention dropped: wrapped, so that a deletion
+   waits until Tune's saved state no longer names the checkpoint (below).
+2. Ray's ``OptunaSearch`` keeps its Optuna study in ``_ot_study``, the Optuna trial of each
+   Tune trial in ``_ot_trials`` and the trials it has told in ``_completed_trials``:
+   ``tell_optuna`` tells the study how a trial ended in Optuna's own terms (pruned, complete,
+   failed; ``tune_cifar.optuna_search``), which Ray's public API cannot.
 
-Why: Tune saves its experiment state (which names each trial's latest checkpoint, the one a
+Why 1: Tune saves its experiment state (which names each trial's latest checkpoint, the one a
 resume restores from) every couple of seconds, but deletes a dropped checkpoint at once. A
 driver killed between the two leaves a saved state naming a checkpoint that is gone, and
 resuming that trial fails ("Could not recover from checkpoint as it does not exist on storage
@@ -98,3 +103,32 @@ def _read_state(path: Path) -> str | None:
         text = None
     _state_cache[path] = (mtime, text)
     return text
+
+
+def _optuna_parts(searcher: Any) -> tuple[Any, dict[str, Any], set[str]]:
+    """(study, Tune trial id -> Optuna trial, trial ids told) of a Ray OptunaSearch."""
+    try:
+        return searcher._ot_study, searcher._ot_trials, searcher._completed_trials
+    except AttributeError:
+        import ray
+
+        raise TuneCifarError(f"tune-cifar was written for {WRITTEN_FOR}; this Ray "
+                             f"({ray.__version__}) keeps OptunaSearch's study elsewhere"
+                             ) from None
+
+
+def optuna_study(searcher: Any) -> Any:
+    """The Optuna study behind a Ray OptunaSearch."""
+    return _optuna_parts(searcher)[0]
+
+
+def optuna_told(searcher: Any, trial_id: str) -> bool:
+    """Whether the searcher has told Optuna how Tune trial ``trial_id`` ended."""
+    return trial_id in _optuna_parts(searcher)[2]
+
+
+def tell_optuna(searcher: Any, trial_id: str, value: float | None, state: Any) -> None:
+    """Tell the study behind a Ray OptunaSearch how Tune trial ``trial_id`` ended, once."""
+    study, trials, told = _optuna_parts(searcher)
+    study.tell(trials[trial_id], value, state=state)
+    told.add(trial_id)
