@@ -20,13 +20,13 @@ import numpy as np
 import pandas as pd
 
 from tune_cifar.experiment import TrialRecord, best_row, load_trials, read_spec, trial_status
+from tune_cifar.metrics import EPOCH_METRICS, METRIC
 
 if TYPE_CHECKING:
     import optuna
 
-METRICS = ("train_loss", "train_acc", "val_loss", "val_acc", "lr", "epoch_time_s",
-           "images_per_s")
-EPOCH_COLUMNS = ("trial_id", "epoch", *METRICS, "diverged", "time_total_s", "checkpoint_dir_name")
+EPOCH_COLUMNS = ("trial_id", "epoch", *EPOCH_METRICS, "diverged", "time_total_s",
+                 "checkpoint_dir_name")
 
 
 @dataclass
@@ -77,7 +77,7 @@ class Experiment:
 def _trial_row(trial: TrialRecord, max_epochs: int) -> dict[str, Any]:
     m = trial.metrics
     status, stopped_at = trial_status(trial, max_epochs)
-    best = best_row(trial, "val_acc")
+    best = best_row(trial, METRIC)
     last = m.iloc[-1]
     row: dict[str, Any] = {
         "trial_id": trial.trial_id,

@@ -39,15 +39,16 @@ from tune_cifar.analysis.study import (
     precomputed_evaluator,
     top_trials_study,
 )
-from tune_cifar.confirm import read_confirmation
+from tune_cifar.confirmation import read_confirmation
 from tune_cifar.experiment import SEED_BEST, format_value
+from tune_cifar.metrics import DIVERGED, DONE, ERRORED, STOPPED_EARLY, UNFINISHED
 
 TOP_K = 5
 PARALLEL_TOP = 12
 LABEL_PARAMS = 4  # hyperparameters named in a curve's label
 PARALLEL_PARAMS = 6  # axes of the parallel-coordinates plot besides the metric
-STATUS_COLORS = {"done": "tab:blue", "stopped early": "tab:gray", "diverged": "tab:red",
-                 "errored": "tab:red", "unfinished": "tab:orange"}
+STATUS_COLORS = {DONE: "tab:blue", STOPPED_EARLY: "tab:gray", DIVERGED: "tab:red",
+                 ERRORED: "tab:red", UNFINISHED: "tab:orange"}
 
 
 def _sort_key(value: Any) -> tuple[int, Any]:

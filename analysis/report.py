@@ -19,7 +19,7 @@ import pandas as pd
 from tune_cifar.analysis.diagnostics import diagnose
 from tune_cifar.analysis.frames import Experiment
 from tune_cifar.config import TrialConfig
-from tune_cifar.confirm import read_confirmation
+from tune_cifar.confirmation import read_confirmation
 from tune_cifar.experiment import SEED_BEST, format_value
 
 LEADERBOARD_ROWS = 10

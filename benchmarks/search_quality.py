@@ -56,9 +56,11 @@ from tune_cifar.experiment import (
     read_spec,
 )
 from tune_cifar.hardware import describe_hardware, mean_spread
+from tune_cifar.ray_runtime import start_ray
+from tune_cifar.search_options import SearchOptions
 from tune_cifar.spaces import load_space
 from tune_cifar.training import Trainer, evaluate
-from tune_cifar.tuner import SearchOptions, run_search, start_ray
+from tune_cifar.tuner import run_search
 
 # The seed chapter's runs 1-6; with its run 7 (the shared-BatchNorm bug, 50 epochs) they make
 # its 340 epochs.

@@ -165,10 +165,10 @@ def test_bad_input_is_one_line_and_changes_nothing(
               "experiment_parent": str(existing_experiment.parent), "out": str(tmp_path / "out"),
               "future_checkpoint": str(tmp_path / "future.pt"), "tmp": str(tmp_path),
               "too_many_gpus": str(torch.cuda.device_count() + 1)}
-    import tune_cifar.tuner
+    import tune_cifar.resources
 
     started = []  # start_ray, not only ray.init: it joins a Ray this process already runs
-    monkeypatch.setattr(tune_cifar.tuner, "start_ray", started.append)
+    monkeypatch.setattr(tune_cifar.resources, "start_ray", started.append)
     before = snapshot(tmp_path)
     try:
         returncode = main([a.format(**values) for a in args])
@@ -268,7 +268,7 @@ def test_ray_that_cannot_start_is_one_line_naming_this_machine(monkeypatch):
     import ray
 
     from tune_cifar.errors import UsageError
-    from tune_cifar.tuner import start_ray
+    from tune_cifar.ray_runtime import start_ray
 
     def fail(**kwargs):
         assert kwargs["address"] == "local"  # never a cluster that happens to run here

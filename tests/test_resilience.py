@@ -27,8 +27,9 @@ from tune_cifar.data import DataSpec, load_data
 from tune_cifar.errors import TuneCifarError
 from tune_cifar.experiment import load_trials
 from tune_cifar.journal import open_journal
+from tune_cifar.search_options import SearchOptions
 from tune_cifar.training import Trainer
-from tune_cifar.tuner import SearchOptions, raise_if_all_failed, run_search
+from tune_cifar.tuner import raise_if_all_failed, run_search
 
 pytestmark = pytest.mark.slow
 

@@ -24,8 +24,8 @@ from tune_cifar.experiment import SPEC_FILE, best_trial
 from tune_cifar.journal import JOURNAL_FILE, build_journal, open_journal
 from tune_cifar.lock import LOCK_FILE, ExperimentLock
 from tune_cifar.search_options import SearchOptions
+from tune_cifar.search_setup import build_search, planned_trials
 from tune_cifar.spaces import load_space
-from tune_cifar.tuner import build_search, planned_trials
 
 
 def snapshot(folder: Path) -> dict[str, bytes]:
@@ -48,9 +48,9 @@ def experiment(tmp_path: Path, write_trial) -> Path:
 def test_a_held_experiment_is_refused_to_every_other_writer(experiment, capsys, monkeypatch):
     """While a search (here: this test) holds an experiment, --overwrite, resume and confirm
     are each refused in one line naming the holder, and change nothing."""
-    import tune_cifar.tuner
+    import tune_cifar.resources
 
-    monkeypatch.setattr(tune_cifar.tuner, "start_ray", lambda *a: pytest.fail("Ray started"))
+    monkeypatch.setattr(tune_cifar.resources, "start_ray", lambda *a: pytest.fail("Ray started"))
     before = snapshot(experiment)
     lock = ExperimentLock(experiment, "search")
     try:

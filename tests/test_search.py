@@ -11,7 +11,8 @@ import torch
 from tune_cifar.data import DataSpec
 from tune_cifar.errors import UsageError
 from tune_cifar.experiment import SPEC_FILE, read_spec
-from tune_cifar.tuner import SearchOptions, resume_search, run_search
+from tune_cifar.search_options import SearchOptions
+from tune_cifar.tuner import resume_search, run_search
 
 pytestmark = [pytest.mark.slow, pytest.mark.usefixtures("shared_ray")]
 SAMPLE = DataSpec(source="sample", train_subset=300)
@@ -153,9 +154,9 @@ def test_an_address_where_no_cluster_answers_fails_fast(tmp_path, sample_bundle,
     the join limit (4 s here) where Ray alone retries for minutes."""
     import socket
 
-    from tune_cifar import tuner
+    from tune_cifar import ray_runtime
 
-    monkeypatch.setattr(tuner, "JOIN_TIMEOUT_S", 4)
+    monkeypatch.setattr(ray_runtime, "JOIN_TIMEOUT_S", 4)
 
     silent = socket.socket()
     silent.bind(("127.0.0.1", 0))
@@ -205,7 +206,8 @@ def test_confirm_retrains_the_top_configurations_with_new_seeds(asha_experiment,
     from tune_cifar.analysis import load_experiment
     from tune_cifar.analysis.plots import write_plots
     from tune_cifar.analysis.report import write_report
-    from tune_cifar.confirm import read_confirmation, run_confirmation, top_configs
+    from tune_cifar.confirm import run_confirmation, top_configs
+    from tune_cifar.confirmation import read_confirmation
     from tune_cifar.restore import evaluate_checkpoint
 
     folder = tmp_path / "asha"

@@ -15,8 +15,6 @@ mean test accuracy, its sample standard deviation and a 95% confidence interval 
 from __future__ import annotations
 
 import json
-import math
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -24,23 +22,18 @@ import numpy as np
 import pandas as pd
 
 from tune_cifar.config import TrialConfig
+from tune_cifar.confirmation import (
+    CONFIRM_DIR,
+    RUNS_FILE,
+    SPACE_FILE,
+    SUMMARY_FILE,
+    Confirmation,
+    summarize,
+)
 from tune_cifar.data import DataBundle, DataSpec, load_data
 from tune_cifar.errors import UsageError
 from tune_cifar.experiment import best_row, load_trial, load_trials, read_spec
 from tune_cifar.lock import hold_experiment
-
-CONFIRM_DIR = "confirm"
-RUNS_FILE = "confirm_runs.csv"
-SUMMARY_FILE = "confirm_summary.csv"
-SPACE_FILE = "confirm_space.json"  # the configurations and seeds re-trained, in EXP
-
-
-@dataclass
-class Confirmation:
-    folder: Path  # EXP/confirm
-    runs: pd.DataFrame  # one row per (configuration, seed)
-    summary: pd.DataFrame  # one row per configuration
-    test_is_validation: bool  # the experiment validated on the test set (the seed's protocol)
 
 
 def top_configs(folder: Path, top: int) -> list[tuple[str, float, dict[str, Any]]]:
@@ -68,19 +61,6 @@ def _without_seed(config: dict[str, Any]) -> tuple:
     return tuple(sorted((k, v) for k, v in resolved.to_dict().items() if k != "seed"))
 
 
-def t_interval(values: list[float], level: float = 0.95) -> tuple[float, float, float, float]:
-    """(mean, sample sd, low, high): Student's t interval for the mean of ``values``."""
-    from scipy import stats
-
-    n = len(values)
-    mean = float(np.mean(values))
-    if n < 2:
-        return mean, math.nan, math.nan, math.nan
-    sd = float(np.std(values, ddof=1))
-    half = float(stats.t.ppf(0.5 + level / 2, n - 1)) * sd / math.sqrt(n)
-    return mean, sd, mean - half, mean + half
-
-
 def write_points_space(path: Path, folder: Path, points: list[dict[str, Any]], top: int,
                        seeds: list[int]) -> None:
     """The configurations to re-train as a JSON space file (data: nothing in it is run)."""
@@ -104,7 +84,8 @@ def run_confirmation(folder: Path, top: int = 3, seeds: int = 3, overwrite: bool
 
 def _confirm(folder: Path, spec: dict[str, Any], top: int, seeds: int, overwrite: bool,
              bundle: DataBundle | None, argv: list[str] | None) -> Confirmation:
-    from tune_cifar.tuner import SearchOptions, run_search
+    from tune_cifar.search_options import SearchOptions
+    from tune_cifar.tuner import run_search
 
     chosen = top_configs(folder, top)
     if not chosen:
@@ -164,24 +145,3 @@ def test_runs(target: Path, chosen: list[tuple[str, float, dict[str, Any]]],
     return pd.DataFrame(rows).sort_values(["rank", "seed"]).reset_index(drop=True)
 
 
-def summarize(runs: pd.DataFrame) -> pd.DataFrame:
-    """Per configuration: runs, mean/sd/95% interval of test accuracy, mean holdout val_acc."""
-    rows = []
-    for (rank, trial_id), group in runs.groupby(["rank", "source_trial"], sort=True):
-        mean, sd, low, high = t_interval(group["test_acc"].tolist())
-        rows.append({"rank": rank, "source_trial": trial_id,
-                     "search_val_acc": group["search_val_acc"].iloc[0], "runs": len(group),
-                     "test_acc_mean": mean, "test_acc_sd": sd, "test_acc_ci95_low": low,
-                     "test_acc_ci95_high": high, "val_acc_mean": group["val_acc"].mean()})
-    return pd.DataFrame(rows)
-
-
-def read_confirmation(folder: Path) -> Confirmation | None:
-    """The confirmation of an experiment, if ``confirm`` ran on it."""
-    target = Path(folder) / CONFIRM_DIR
-    if not (target / SUMMARY_FILE).is_file():
-        return None
-    spec = read_spec(folder)
-    return Confirmation(target, pd.read_csv(target / RUNS_FILE),
-                        pd.read_csv(target / SUMMARY_FILE),
-                        spec["data"].get("val_source") == "test")

@@ -1,7 +1,7 @@
 """An experiment folder: Tune's per-trial results plus our spec file of what was asked.
 
     spec = read_spec(folder)                 # space, data, flags, versions, command line
-    best = best_trial(folder, "val_acc")     # best epoch over all trials, with its checkpoint
+    best = best_trial(folder)                # the best trial's best epoch, with its checkpoint
     print(best.summary())
 
 Trials are read from the plain-text files Tune writes beside them: ``result.json`` (one JSON
@@ -25,6 +25,7 @@ import numpy as np
 import pandas as pd
 
 from tune_cifar.errors import UsageError, error_line
+from tune_cifar.metrics import DONE, ERRORED, METRIC, UNFINISHED, ended_status
 
 SPEC_FILE = "tune_cifar_spec.json"
 SPEC_TIME_FORMAT = "%Y-%m-%dT%H:%M:%S%z"  # the spec's "created"
@@ -167,21 +168,24 @@ def _complete_rows(path: Path) -> pd.DataFrame:
     return pd.json_normalize(rows, sep="/")
 
 
+def epochs_run(trial: TrialRecord) -> int:
+    """The epochs a trial has trained (its last reported epoch)."""
+    return int(trial.metrics["training_iteration"].max())
+
+
 def trial_status(trial: TrialRecord, max_epochs: int) -> tuple[str, int | None]:
-    """(status, epoch it stopped at if stopped early) from what the trial left on disk.
+    """(status, epoch it stopped at if stopped early) from what the trial left on disk
+    (``tune_cifar.metrics``: done, stopped early, diverged, errored or unfinished).
 
     A trial that failed, was retried from its checkpoint and then finished counts as finished;
     its last error stays in the ``error`` column."""
     last = trial.metrics.iloc[-1]
-    epochs_run = int(last["training_iteration"])
-    finished = epochs_run >= max_epochs or bool(last.get("done", False))
-    if bool(last.get("diverged", False)) or not np.isfinite(float(last["train_loss"])):
-        return "diverged", epochs_run
-    if finished:
-        return ("done", None) if epochs_run >= max_epochs else ("stopped early", epochs_run)
-    if trial.error:
-        return "errored", None
-    return "unfinished", None
+    epochs = int(last["training_iteration"])
+    diverged = bool(last.get("diverged", False)) or not np.isfinite(float(last["train_loss"]))
+    if diverged or epochs >= max_epochs or bool(last.get("done", False)):
+        status = ended_status(epochs, max_epochs, diverged)
+        return status, None if status == DONE else epochs
+    return (ERRORED if trial.error else UNFINISHED), None
 
 
 def load_trials(folder: Path) -> list[TrialRecord]:
@@ -228,7 +232,7 @@ def format_value(value: Any, digits: int = 4) -> str:
     return str(value)
 
 
-def best_row(trial: TrialRecord, metric: str = "val_acc",
+def best_row(trial: TrialRecord, metric: str = METRIC,
              scope: str = "best") -> tuple[pd.Series, Path | None] | None:
     """The epoch a trial is judged by, with its checkpoint: its last epoch (``scope="last"``)
     or its best epoch. This is the one definition of a trial's best epoch, used by ``best``,
@@ -252,7 +256,7 @@ def best_row(trial: TrialRecord, metric: str = "val_acc",
     return row, trial.checkpoint_at(row)
 
 
-def best_trial(folder: Path, metric: str = "val_acc", scope: str = "best") -> BestTrial | None:
+def best_trial(folder: Path, metric: str = METRIC, scope: str = "best") -> BestTrial | None:
     """The trial with the highest ``metric`` (see ``best_row``), with a checkpoint that exists
     whenever any trial kept one."""
     best: BestTrial | None = None

@@ -43,6 +43,14 @@ from tune_cifar.experiment import (
     read_spec,
     trial_status,
 )
+from tune_cifar.metrics import (
+    DONE,
+    ERRORED,
+    METRIC,
+    STOPPED_EARLY,
+    UNFINISHED,
+    ended_status,
+)
 
 if TYPE_CHECKING:
     import optuna
@@ -78,7 +86,7 @@ class JournalRecorder:
     """Writes Tune trials into one Optuna study, keyed by Tune trial id."""
 
     def __init__(self, folder: Path, distributions: dict[str, BaseDistribution],
-                 metric: str = "val_acc", attrs: dict[str, Any] | None = None):
+                 metric: str = METRIC, attrs: dict[str, Any] | None = None):
         import optuna
 
         optuna.logging.set_verbosity(optuna.logging.WARNING)
@@ -143,15 +151,15 @@ class JournalRecorder:
         # the trial's checkpoints was at hand.
         values = self.storage.get_trial(trial_id).intermediate_values
         value = attrs.get("best_value", max(values.values(), default=None))
-        if status == "done" and _finite(value):
+        if status == DONE and _finite(value):
             self.study.tell(number, value)
-        elif status == "stopped early":
+        elif status == STOPPED_EARLY:
             self.study.tell(number, state=TrialState.PRUNED)  # value: the last epoch's
         else:  # errored, diverged, or done without a finite value
             self.study.tell(number, state=TrialState.FAIL)
 
 
-def trial_end_attrs(record: TrialRecord | None, metric: str = "val_acc") -> dict[str, Any]:
+def trial_end_attrs(record: TrialRecord | None, metric: str = METRIC) -> dict[str, Any]:
     """Epochs run, best epoch and its kept checkpoint (``best_row``), and the error if any."""
     if record is None or record.metrics.empty:
         return {}
@@ -188,7 +196,7 @@ def build_journal(folder: Path) -> Path:
         for row in record.metrics.itertuples():
             recorder.epoch(record.trial_id, row.training_iteration, row.val_acc)
         status, _ = trial_status(record, max_epochs)
-        if status != "unfinished":
+        if status != UNFINISHED:
             recorder.end(record.trial_id, status, trial_end_attrs(record))
     return folder / JOURNAL_FILE
 
@@ -238,7 +246,7 @@ class JournalCallback(Callback):
     it is now)."""
 
     def __init__(self, distributions: dict[str, BaseDistribution], max_epochs: int,
-                 attrs: dict[str, Any], metric: str = "val_acc") -> None:
+                 attrs: dict[str, Any], metric: str = METRIC) -> None:
         self.distributions = distributions
         self.max_epochs = max_epochs
         self.attrs = attrs
@@ -302,12 +310,8 @@ class JournalCallback(Callback):
     def on_trial_complete(self, iteration: int, trials: list[Trial], trial: Trial,
                           **info: Any) -> None:
         result = trial.last_result or {}
-        if result.get("diverged"):
-            status = "diverged"
-        elif result.get("training_iteration", 0) >= self.max_epochs:
-            status = "done"
-        else:
-            status = "stopped early"
+        status = ended_status(result.get("training_iteration", 0), self.max_epochs,
+                              bool(result.get("diverged")))
         self._safely(f"trial {trial.trial_id}'s end", lambda: self.recorder(trial).end(
             trial.trial_id, status, trial_end_attrs(self.record(trial))))
 
@@ -316,4 +320,4 @@ class JournalCallback(Callback):
         error = trial.get_error()
         record = self.record(trial, error_line(error) if error is not None else None)
         self._safely(f"trial {trial.trial_id}'s end", lambda: self.recorder(trial).end(
-            trial.trial_id, "errored", trial_end_attrs(record)))
+            trial.trial_id, ERRORED, trial_end_attrs(record)))

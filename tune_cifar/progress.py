@@ -25,6 +25,16 @@ from typing import Any, TextIO
 from ray.tune import Callback
 from ray.tune.experiment import Trial
 
+from tune_cifar.metrics import (
+    DIVERGED,
+    DONE,
+    ERRORED,
+    METRIC,
+    STOPPED_EARLY,
+    UNFINISHED,
+    ended_status,
+)
+
 _console: TextIO | None = None  # where LiveView prints while live_output() hides Ray's prints
 
 
@@ -44,8 +54,7 @@ def _print(line: str) -> None:
     print(line, file=_console or sys.stdout, flush=True)
 
 
-ORDER = ("running", "pending", "paused", "unfinished", "stopped early", "done", "diverged",
-         "errored")
+ORDER = ("running", "pending", "paused", UNFINISHED, STOPPED_EARLY, DONE, DIVERGED, ERRORED)
 
 
 def trial_state(trial: Trial, max_epochs: int, stopped: bool = False) -> str:
@@ -53,14 +62,13 @@ def trial_state(trial: Trial, max_epochs: int, stopped: bool = False) -> str:
     ``stopped``: the search was stopped (Ctrl-C, a budget, a full storage) and Tune ended this
     trial with it, unfinished: a resume continues it."""
     if stopped and trial.status == Trial.TERMINATED:
-        return "unfinished"
+        return UNFINISHED
     if trial.status == Trial.TERMINATED:
         result = trial.last_result or {}
-        if result.get("diverged"):
-            return "diverged"
-        return "done" if result.get("training_iteration", 0) >= max_epochs else "stopped early"
+        return ended_status(result.get("training_iteration", 0), max_epochs,
+                            bool(result.get("diverged")))
     return {Trial.RUNNING: "running", Trial.PENDING: "pending", Trial.PAUSED: "paused",
-            Trial.ERROR: "errored"}.get(trial.status, trial.status.lower())
+            Trial.ERROR: ERRORED}.get(trial.status, trial.status.lower())
 
 
 def format_elapsed(seconds: float) -> str:
@@ -72,7 +80,7 @@ def format_elapsed(seconds: float) -> str:
 class LiveView(Callback):
     """Prints trial counts and the best metric so far, one line at a time."""
 
-    def __init__(self, max_epochs: int, metric: str = "val_acc", interval_s: float = 30.0) -> None:
+    def __init__(self, max_epochs: int, metric: str = METRIC, interval_s: float = 30.0) -> None:
         # No stream attribute: Tune pickles its callbacks with the run config, so this prints
         # to whatever sys.stdout is at the time.
         self.max_epochs = max_epochs
@@ -112,7 +120,7 @@ class LiveView(Callback):
         counts = Counter(trial_state(t, self.max_epochs, stopped and t.trial_id not in self.ended)
                          for t in trials)
         parts = [f"{counts[s]} {s}" for s in ORDER
-                 if counts[s] or s in ("running", "done", "errored")]
+                 if counts[s] or s in ("running", DONE, ERRORED)]
         text = f"[{format_elapsed(time.monotonic() - self.start)}] " + ", ".join(parts)
         for trial in trials:  # trials restored by a resume report their last result only
             value = (trial.last_result or {}).get(self.metric)

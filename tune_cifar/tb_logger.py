@@ -3,7 +3,8 @@
 Tune's own TensorBoard logger writes every reported value as ``ray/tune/<key>``, Tune's
 bookkeeping included (``done``, ``should_checkpoint``, ...). This subclass writes the
 per-epoch metrics only, named so that TensorBoard puts the training and validation curves of
-each quantity on one card (it groups tags by what comes before the first ``/``):
+each quantity on one card (it groups tags by what comes before the first ``/``; the tags are
+``tune_cifar.metrics.EPOCH_METRICS``):
 
     accuracy/train, accuracy/validation, loss/train, loss/validation,
     optimizer/learning_rate, speed/epoch_time_s, speed/train_images_per_s
@@ -20,12 +21,7 @@ from typing import Any
 from ray.tune.experiment import Trial
 from ray.tune.logger import TBXLoggerCallback
 
-TAGS = {
-    "train_acc": "accuracy/train", "val_acc": "accuracy/validation",
-    "train_loss": "loss/train", "val_loss": "loss/validation",
-    "lr": "optimizer/learning_rate",
-    "epoch_time_s": "speed/epoch_time_s", "images_per_s": "speed/train_images_per_s",
-}
+from tune_cifar.metrics import EPOCH_METRICS
 
 
 class ReadableTensorBoard(TBXLoggerCallback):
@@ -36,7 +32,7 @@ class ReadableTensorBoard(TBXLoggerCallback):
             self.log_trial_start(trial)
         writer = self._trial_writer[trial]
         written = {}
-        for key, tag in TAGS.items():
+        for key, tag in EPOCH_METRICS.items():
             value = result.get(key)
             if isinstance(value, (int, float)) and math.isfinite(value):
                 writer.add_scalar(tag, value, global_step=result["training_iteration"])

@@ -25,6 +25,7 @@ from tune_cifar.checkpoint import save_state
 from tune_cifar.config import TrialConfig
 from tune_cifar.data import DataBundle
 from tune_cifar.errors import UsageError
+from tune_cifar.metrics import EPOCH_METRICS
 from tune_cifar.training import Trainer
 
 CHECKPOINT_DIR = "checkpoint"  # in --out: the best epoch's state
@@ -32,8 +33,7 @@ HISTORY_FILE = "history.csv"
 CONFIG_FILE = "config.json"
 # Per epoch: the trainer's metrics, then when the epoch ended (Unix seconds) and how many
 # images it trained, so that trainings run side by side can be added up over one wall window.
-HISTORY_COLUMNS = ("epoch", "train_loss", "train_acc", "val_loss", "val_acc", "lr",
-                   "epoch_time_s", "images_per_s", "diverged", "train_step", "finished_at",
+HISTORY_COLUMNS = ("epoch", *EPOCH_METRICS, "diverged", "train_step", "finished_at",
                    "train_images")
 
 

@@ -1,0 +1,69 @@
+"""A confirmation as it lies in an experiment folder, read back (``tune-cifar confirm`` writes
+it, ``tune_cifar.confirm``): its runs, and per configuration the mean, sample standard
+deviation and 95% interval of test accuracy (Student's t with N - 1 degrees of freedom:
+mean +/- t * sd / sqrt(N)).
+
+    confirmation = read_confirmation(EXP)     # None if confirm never ran on EXP
+    confirmation.summary                      # one row per configuration
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from tune_cifar.experiment import read_spec
+
+CONFIRM_DIR = "confirm"
+RUNS_FILE = "confirm_runs.csv"
+SUMMARY_FILE = "confirm_summary.csv"
+SPACE_FILE = "confirm_space.json"  # the configurations and seeds re-trained, in EXP
+
+
+
+@dataclass
+class Confirmation:
+    folder: Path  # EXP/confirm
+    runs: pd.DataFrame  # one row per (configuration, seed)
+    summary: pd.DataFrame  # one row per configuration
+    test_is_validation: bool  # the experiment validated on the test set (the seed's protocol)
+
+
+def t_interval(values: list[float], level: float = 0.95) -> tuple[float, float, float, float]:
+    """(mean, sample sd, low, high): Student's t interval for the mean of ``values``."""
+    from scipy import stats
+
+    n = len(values)
+    mean = float(np.mean(values))
+    if n < 2:
+        return mean, math.nan, math.nan, math.nan
+    sd = float(np.std(values, ddof=1))
+    half = float(stats.t.ppf(0.5 + level / 2, n - 1)) * sd / math.sqrt(n)
+    return mean, sd, mean - half, mean + half
+
+
+def summarize(runs: pd.DataFrame) -> pd.DataFrame:
+    """Per configuration: runs, mean/sd/95% interval of test accuracy, mean holdout val_acc."""
+    rows = []
+    for (rank, trial_id), group in runs.groupby(["rank", "source_trial"], sort=True):
+        mean, sd, low, high = t_interval(group["test_acc"].tolist())
+        rows.append({"rank": rank, "source_trial": trial_id,
+                     "search_val_acc": group["search_val_acc"].iloc[0], "runs": len(group),
+                     "test_acc_mean": mean, "test_acc_sd": sd, "test_acc_ci95_low": low,
+                     "test_acc_ci95_high": high, "val_acc_mean": group["val_acc"].mean()})
+    return pd.DataFrame(rows)
+
+
+def read_confirmation(folder: Path) -> Confirmation | None:
+    """The confirmation of an experiment, if ``confirm`` ran on it."""
+    target = Path(folder) / CONFIRM_DIR
+    if not (target / SUMMARY_FILE).is_file():
+        return None
+    spec = read_spec(folder)
+    return Confirmation(target, pd.read_csv(target / RUNS_FILE),
+                        pd.read_csv(target / SUMMARY_FILE),
+                        spec["data"].get("val_source") == "test")

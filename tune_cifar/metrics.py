@@ -1,0 +1,45 @@
+"""What a trial reports and how it is judged: one place for each fact that the trainer, the
+search, the live view, the Optuna journal and the results all use.
+
+    METRIC, MODE          what searches optimize, ASHA compares and "best" means
+    EPOCH_METRICS         every epoch's metrics (and the TensorBoard tag of each)
+    ended_status(...)     done / stopped early / diverged, for a trial that ended
+    trial_epochs(...)     the trial-epochs a search has spent
+
+Imports nothing of tune-cifar: both sides of the experiment folder (the search that writes it,
+the results that read it) may use it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+METRIC, MODE = "val_acc", "max"
+
+# Every epoch's metrics as the trainer reports them (besides "epoch", "diverged" and
+# "train_step"), each with the TensorBoard tag it is written under (TensorBoard puts tags
+# with the same prefix on one card: the training and validation curves side by side).
+EPOCH_METRICS: dict[str, str] = {
+    "train_loss": "loss/train", "train_acc": "accuracy/train",
+    "val_loss": "loss/validation", "val_acc": "accuracy/validation",
+    "lr": "optimizer/learning_rate",
+    "epoch_time_s": "speed/epoch_time_s", "images_per_s": "speed/train_images_per_s",
+}
+
+# A trial's status, as every command names it.
+DONE, STOPPED_EARLY, DIVERGED, ERRORED, UNFINISHED = (
+    "done", "stopped early", "diverged", "errored", "unfinished")
+
+
+def ended_status(epochs_run: int, max_epochs: int, diverged: bool) -> str:
+    """The status of a trial that ended without an error: diverged (its loss became NaN or
+    inf), done (it trained every epoch), or stopped early (by ASHA or a budget)."""
+    if diverged:
+        return DIVERGED
+    return DONE if epochs_run >= max_epochs else STOPPED_EARLY
+
+
+def trial_epochs(epochs_run: Iterable[int]) -> int:
+    """The trial-epochs spent by trials that ran these many epochs each (the unit the seed
+    study's 340 epochs are counted in; an epoch re-run after a resume counts once)."""
+    return sum(epochs_run)

@@ -1,0 +1,158 @@
+"""A search, built as Ray Tune's examples build one: the search algorithm and param space, the
+trial scheduler, the trainable with its data and resources, and the run config (storage,
+checkpoint retention, retries, budgets, callbacks).
+
+    search_alg, param_space, num_samples = build_search(opts, space)
+    tuner = tune.Tuner(
+        make_trainable(bundle, opts, cpus, gpus), param_space=param_space,
+        tune_config=tune.TuneConfig(metric=METRIC, mode=MODE, search_alg=search_alg,
+                                    scheduler=build_trial_scheduler(opts),
+                                    num_samples=num_samples),
+        run_config=run_config(opts, folder, space))
+"""
+
+from __future__ import annotations
+
+import contextlib
+import math
+from pathlib import Path
+from typing import Any
+
+from ray.tune import Stopper
+
+from tune_cifar.config import TrialConfig
+from tune_cifar.data import DataBundle
+from tune_cifar.errors import UsageError
+from tune_cifar.experiment import epochs_run, load_trials, read_spec
+from tune_cifar.journal import JournalCallback, space_distributions, study_attrs
+from tune_cifar.metrics import METRIC, MODE, trial_epochs
+from tune_cifar.progress import LiveView
+from tune_cifar.search_options import SearchOptions
+from tune_cifar.spaces import SearchSpace, as_grid, as_sampled
+from tune_cifar.stopping import StopWatch
+from tune_cifar.tb_logger import ReadableTensorBoard
+from tune_cifar.trainable import RunSettings, train_cifar
+
+
+def build_search(opts: SearchOptions, space: SearchSpace) -> tuple[Any, dict[str, Any], int]:
+    """(search algorithm, param space, num_samples) for the requested search."""
+    from ray import tune
+    from ray.tune.search import BasicVariantGenerator, ConcurrencyLimiter
+
+    from tune_cifar.optuna_search import AshaAwareOptunaSearch
+
+    seed = {"seed": opts.seed}
+    # --max-concurrent is applied here: Tune's own max_concurrent_trials is ignored (with a
+    # warning only) when the search algorithm is a BasicVariantGenerator passed in, as ours is.
+    variants = {"random_state": opts.seed, "max_concurrent": opts.max_concurrent or 0}
+    # For a fixed list or a grid, --num-samples K means K repeats of every configuration, the
+    # r-th with seed + r (a point's own seed, else --seed), so repeats are new training runs.
+    repeats = opts.num_samples or 1
+    if space.points is not None:
+        if opts.search == "optuna":
+            raise UsageError(f"space {space.name!r} is a fixed list of configurations; "
+                             "use --search random or grid")
+        # Tune only fills in keys its param space has, so each point is spelled out in full
+        # (presets resolved) and the param space holds every key.
+        points = [TrialConfig.from_dict({**p, "seed": int(p.get("seed", opts.seed)) + r})
+                  .to_dict() for r in range(repeats) for p in space.points]
+        return (BasicVariantGenerator(points_to_evaluate=points, **variants),
+                TrialConfig(seed=opts.seed).to_dict(), len(points))
+    if opts.search == "grid":
+        seeds = [opts.seed + r for r in range(repeats)]
+        return (BasicVariantGenerator(**variants),
+                {"seed": tune.grid_search(seeds) if repeats > 1 else opts.seed,
+                 **as_grid(space)}, 1)
+    num_samples = opts.num_samples or 8
+    if opts.search == "random":
+        return BasicVariantGenerator(**variants), {**seed, **space.params}, num_samples
+    import optuna
+
+    sampler = optuna.samplers.TPESampler(seed=opts.seed, multivariate=True)
+    searcher: Any = AshaAwareOptunaSearch(metric=METRIC, mode=MODE, sampler=sampler,
+                                          max_epochs=opts.max_epochs,
+                                          stopped_as=opts.stopped_as)
+    if opts.max_concurrent:
+        searcher = ConcurrencyLimiter(searcher, max_concurrent=opts.max_concurrent)
+    return searcher, {**seed, **as_sampled(space)}, num_samples
+
+
+def planned_trials(param_space: dict[str, Any], num_samples: int) -> int:
+    """How many trials Tune will run: every grid axis multiplies ``num_samples``."""
+    return num_samples * math.prod(len(v["grid_search"]) for v in param_space.values()
+                                   if isinstance(v, dict) and "grid_search" in v)
+
+
+def build_trial_scheduler(opts: SearchOptions) -> Any:
+    """ASHA over epochs (Tune's ASHAScheduler), or FIFO: every trial to the end."""
+    from ray.tune.schedulers import ASHAScheduler, FIFOScheduler
+
+    if opts.scheduler == "fifo":
+        return FIFOScheduler()
+    return ASHAScheduler(time_attr="training_iteration", max_t=opts.max_epochs,
+                         grace_period=opts.grace_period, reduction_factor=opts.reduction_factor)
+
+
+def trial_dirname(trial: Any) -> str:
+    """Short trial folder names (Tune's default spells out the whole config)."""
+    return f"trial_{trial.trial_id}"
+
+
+def make_trainable(bundle: DataBundle, opts: SearchOptions, cpus: int, gpus: float) -> Any:
+    """``train_cifar`` with the data in Ray's object store (once, not per trial) and its
+    resources attached."""
+    from ray import tune
+
+    settings = RunSettings(max_epochs=opts.max_epochs, threads=cpus,
+                           device="cuda" if gpus > 0 else "cpu", cuda_graph=opts.cuda_graph,
+                           checkpoint_every=opts.checkpoint_every)
+    return tune.with_resources(
+        tune.with_parameters(train_cifar, data=bundle.training, settings=settings),
+        {"cpu": cpus, "gpu": gpus},
+    )
+
+
+class EpochBudget(Stopper):
+    """A Tune stopper that ends the search once its trials have reported ``budget`` epochs in
+    all (trial-epochs, the unit the seed study's 340 epochs are counted in). The epochs of a
+    resumed search's earlier trials are read from the experiment folder first."""
+
+    def __init__(self, budget: int, folder: Path) -> None:
+        self.budget = budget
+        self.folder = folder
+        self.epochs: dict[str, int] | None = None  # trial id -> epochs reported
+
+    def __call__(self, trial_id: str, result: dict[str, Any]) -> bool:
+        if self.epochs is None:
+            self.epochs = {t.trial_id: epochs_run(t) for t in load_trials(self.folder)}
+        self.epochs[trial_id] = max(self.epochs.get(trial_id, 0),
+                                    int(result.get("training_iteration", 0)))
+        return False
+
+    def stop_all(self) -> bool:
+        return self.epochs is not None and trial_epochs(self.epochs.values()) >= self.budget
+
+
+def run_config(opts: SearchOptions, folder: Path, space: SearchSpace) -> Any:
+    """Storage, checkpoint retention, failure retries, and the callbacks: the live view on the
+    console, the Optuna journal and readable TensorBoard files in the experiment folder."""
+    from ray import tune
+
+    journal = JournalCallback(space_distributions(space), opts.max_epochs,
+                              study_attrs(read_spec(folder)), METRIC)
+    journal.open(folder)
+    callbacks = [StopWatch(folder, opts.time_budget),
+                 LiveView(opts.max_epochs, METRIC, opts.progress_interval_s), journal]
+    with contextlib.suppress(ImportError):  # no tensorboardX: no TensorBoard files, as Tune
+        callbacks.append(ReadableTensorBoard())
+    return tune.RunConfig(
+        name=folder.name,
+        storage_path=str(folder.parent),
+        checkpoint_config=tune.CheckpointConfig(
+            num_to_keep=opts.keep_checkpoints, checkpoint_score_attribute=METRIC,
+            checkpoint_score_order=MODE),
+        failure_config=tune.FailureConfig(max_failures=opts.max_failures),
+        stop=EpochBudget(opts.epoch_budget, folder) if opts.epoch_budget else None,
+        callbacks=callbacks,
+        verbose=0,  # Ray's own output engine stays silent; LiveView prints instead
+    )
