@@ -150,7 +150,7 @@ def test_asha_stopped_trials_reach_tpe_as_pruned():
 
 def test_a_search_writes_its_study_before_any_trial_starts(tmp_path):
     """So a dashboard opened at once reads the live journal, not one built from Tune's files."""
-    from tune_cifar.journal import JournalCallback
+    from tune_cifar.journal_callback import JournalCallback
 
     folder = tmp_path / "exp"
     folder.mkdir()

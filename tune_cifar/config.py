@@ -82,8 +82,8 @@ PRESETS: dict[str, dict[str, Any]] = {
 }
 
 
-def key(default: Any, help: str, choices: tuple[Any, ...] | None = None,
-        low: float | None = None, high: float | None = None) -> Any:
+def hparam(default: Any, help: str, choices: tuple[Any, ...] | None = None,
+           low: float | None = None, high: float | None = None) -> Any:
     """A TrialConfig field: its default, and the meaning and range that ``KEYS`` reads back."""
     return field(default=default, metadata={"help": help, "choices": choices, "low": low,
                                             "high": high})
@@ -95,50 +95,50 @@ class TrialConfig:
     is written (``KEYS`` and ``tune-cifar keys`` read them from here). Defaults are the seed's
     best run (CNN_v4, Adam, flip + RandomErasing, batch 100)."""
 
-    model: str = key("cnn_v4", "preset that sets batch_norm and dropout1-4 (the seed's models)",
-                     choices=tuple(PRESETS))
-    batch_norm: bool = key(True, "BatchNorm2d after every conv")
-    dropout1: float = key(0.2, "dropout probability after the first max-pool", low=0.0, high=0.9)
-    dropout2: float = key(0.3, "dropout probability after the second max-pool", low=0.0,
-                          high=0.9)
-    dropout3: float = key(0.4, "dropout probability after the third max-pool", low=0.0, high=0.9)
-    dropout4: float = key(0.4, "dropout probability before the last linear layer", low=0.0,
-                          high=0.9)
-    width: float = key(1.0, "channel multiplier (1.0 = 32/64/128 channels, 128 hidden units)",
-                       low=0.25, high=4.0)
-    optimizer: str = key("adam", "optimizer", choices=("sgd", "adam", "adamw"))
-    lr: float = key(1e-3, "peak learning rate (per step)", low=1e-6, high=10.0)
-    momentum: float = key(0.9, "SGD momentum (ignored by adam/adamw)", low=0.0, high=0.999)
-    nesterov: bool = key(False, "Nesterov momentum (used by sgd with momentum > 0 only)")
-    weight_decay: float = key(0.0, "L2 weight decay per step (decoupled for adamw)", low=0.0,
-                              high=0.1)
-    batch_size: int = key(100, "training batch size (images per step)", low=8, high=4096)
-    lr_ref_batch: int = key(0, "if > 0, lr is per this many images and scales linearly with "
-                            "batch_size (peak lr = lr * batch_size / lr_ref_batch; 0 = off)",
-                            low=0, high=4096)
-    lr_schedule: str = key("constant", "learning-rate schedule, stepped per batch",
-                           choices=("constant", "cosine", "onecycle"))
-    label_smoothing: float = key(0.0, "cross-entropy label smoothing (probability mass)",
-                                 low=0.0, high=0.5)
-    hflip_p: float = key(0.5, "probability of a horizontal flip", low=0.0, high=1.0)
-    crop_padding: int = key(0, "random crop after zero padding by this many pixels (0 = off)",
-                            low=0, high=8)
-    erase_p: float = key(0.5, "RandomErasing probability (value 0, after normalising)",
-                         low=0.0, high=1.0)
-    erase_scale_min: float = key(0.02, "RandomErasing smallest erased area (fraction of the "
-                                 "image)", low=0.001, high=1.0)
-    erase_scale_max: float = key(0.33, "RandomErasing largest erased area (fraction of the "
-                                 "image)", low=0.001, high=1.0)
-    erase_ratio_min: float = key(0.3, "RandomErasing smallest aspect ratio (height / width)",
-                                 low=0.05, high=20.0)
-    erase_ratio_max: float = key(3.3, "RandomErasing largest aspect ratio (height / width)",
-                                 low=0.05, high=20.0)
-    tta: bool = key(False, "evaluate with horizontal-flip averaging (mean of the logits of an "
-                    "image and of its mirror image)")
-    normalize: str = key("half", "input normalisation: the seed's (0.5, 0.5) or CIFAR "
-                         "per-channel mean/std", choices=("half", "cifar"))
-    seed: int = key(0, "per-trial seed for weights, shuffling, augmentation and dropout",
-                    low=0, high=2**31 - 1)
+    model: str = hparam("cnn_v4", "preset that sets batch_norm and dropout1-4 (the seed's models)",
+                        choices=tuple(PRESETS))
+    batch_norm: bool = hparam(True, "BatchNorm2d after every conv")
+    dropout1: float = hparam(0.2, "dropout probability after the first max-pool", low=0.0, high=0.9)
+    dropout2: float = hparam(0.3, "dropout probability after the second max-pool", low=0.0,
+                             high=0.9)
+    dropout3: float = hparam(0.4, "dropout probability after the third max-pool", low=0.0, high=0.9)
+    dropout4: float = hparam(0.4, "dropout probability before the last linear layer", low=0.0,
+                             high=0.9)
+    width: float = hparam(1.0, "channel multiplier (1.0 = 32/64/128 channels, 128 hidden units)",
+                          low=0.25, high=4.0)
+    optimizer: str = hparam("adam", "optimizer", choices=("sgd", "adam", "adamw"))
+    lr: float = hparam(1e-3, "peak learning rate (per step)", low=1e-6, high=10.0)
+    momentum: float = hparam(0.9, "SGD momentum (ignored by adam/adamw)", low=0.0, high=0.999)
+    nesterov: bool = hparam(False, "Nesterov momentum (used by sgd with momentum > 0 only)")
+    weight_decay: float = hparam(0.0, "L2 weight decay per step (decoupled for adamw)", low=0.0,
+                                 high=0.1)
+    batch_size: int = hparam(100, "training batch size (images per step)", low=8, high=4096)
+    lr_ref_batch: int = hparam(0, "if > 0, lr is per this many images and scales linearly with "
+                               "batch_size (peak lr = lr * batch_size / lr_ref_batch; 0 = off)",
+                               low=0, high=4096)
+    lr_schedule: str = hparam("constant", "learning-rate schedule, stepped per batch",
+                              choices=("constant", "cosine", "onecycle"))
+    label_smoothing: float = hparam(0.0, "cross-entropy label smoothing (probability mass)",
+                                    low=0.0, high=0.5)
+    hflip_p: float = hparam(0.5, "probability of a horizontal flip", low=0.0, high=1.0)
+    crop_padding: int = hparam(0, "random crop after zero padding by this many pixels (0 = off)",
+                               low=0, high=8)
+    erase_p: float = hparam(0.5, "RandomErasing probability (value 0, after normalising)",
+                            low=0.0, high=1.0)
+    erase_scale_min: float = hparam(0.02, "RandomErasing smallest erased area (fraction of the "
+                                    "image)", low=0.001, high=1.0)
+    erase_scale_max: float = hparam(0.33, "RandomErasing largest erased area (fraction of the "
+                                    "image)", low=0.001, high=1.0)
+    erase_ratio_min: float = hparam(0.3, "RandomErasing smallest aspect ratio (height / width)",
+                                    low=0.05, high=20.0)
+    erase_ratio_max: float = hparam(3.3, "RandomErasing largest aspect ratio (height / width)",
+                                    low=0.05, high=20.0)
+    tta: bool = hparam(False, "evaluate with horizontal-flip averaging (mean of the logits of an "
+                       "image and of its mirror image)")
+    normalize: str = hparam("half", "input normalisation: the seed's (0.5, 0.5) or CIFAR "
+                            "per-channel mean/std", choices=("half", "cifar"))
+    seed: int = hparam(0, "per-trial seed for weights, shuffling, augmentation and dropout",
+                       low=0, high=2**31 - 1)
 
     @classmethod
     def from_dict(cls, raw: Mapping[str, Any]) -> TrialConfig:

@@ -24,7 +24,8 @@ from tune_cifar.config import TrialConfig
 from tune_cifar.data import DataBundle
 from tune_cifar.errors import UsageError
 from tune_cifar.experiment import epochs_run, load_trials, read_spec
-from tune_cifar.journal import JournalCallback, space_distributions, study_attrs
+from tune_cifar.journal import space_distributions, study_attrs
+from tune_cifar.journal_callback import JournalCallback
 from tune_cifar.metrics import METRIC, MODE, trial_epochs
 from tune_cifar.progress import LiveView
 from tune_cifar.search_options import SearchOptions

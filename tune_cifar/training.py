@@ -81,7 +81,7 @@ def build_optimizer(cfg: TrialConfig, model: nn.Module) -> torch.optim.Optimizer
     return torch.optim.AdamW(params, lr=cfg.peak_lr, weight_decay=cfg.weight_decay, **fused)
 
 
-def build_scheduler(
+def build_lr_schedule(
     cfg: TrialConfig, optimizer: torch.optim.Optimizer, total_steps: int
 ) -> torch.optim.lr_scheduler.LRScheduler | None:
     """A per-batch schedule over the whole run (``max_epochs``), or None for a constant lr.
@@ -177,7 +177,7 @@ class Trainer:
         self.model = model.to(self.device, memory_format=torch.channels_last)
         self.optimizer = build_optimizer(cfg, self.model)
         self.steps_per_epoch = math.ceil(len(data.train_y) / cfg.batch_size)
-        self.scheduler = build_scheduler(cfg, self.optimizer, self.steps_per_epoch * max_epochs)
+        self.scheduler = build_lr_schedule(cfg, self.optimizer, self.steps_per_epoch * max_epochs)
         self.normalize = Normalizer(cfg.normalize, self.device)
         self.augment = Augmenter(cfg, self.generator, self.normalize)
         self.train_x, self.train_y, self.val_x, self.val_y = (

@@ -1,0 +1,111 @@
+"""The Optuna journal written live from Tune's driver during a search (``tune_cifar.journal``
+holds the journal itself: its study, its trials, and its rebuilding from Tune's files).
+
+    callbacks = [JournalCallback(space_distributions(space), max_epochs, study_attrs(spec))]
+"""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Callable
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import pandas as pd
+from ray.tune import Callback
+from ray.tune.experiment import Trial
+
+from tune_cifar.errors import error_line
+from tune_cifar.experiment import TrialRecord, load_trial
+from tune_cifar.journal import JournalRecorder, trial_end_attrs
+from tune_cifar.metrics import ERRORED, METRIC, ended_status
+
+if TYPE_CHECKING:
+    from optuna.distributions import BaseDistribution
+
+
+class JournalCallback(Callback):
+    """Writes the study live from Tune's driver: trial start, every epoch, trial end.
+
+    Each trial's reported epochs are kept here as well, since Tune's result.json may not be
+    flushed when a trial ends. Tune pickles its callbacks with the experiment; the journal is
+    opened on first use, in the folder the trials live in (a moved experiment writes where
+    it is now)."""
+
+    def __init__(self, distributions: dict[str, BaseDistribution], max_epochs: int,
+                 attrs: dict[str, Any], metric: str = METRIC) -> None:
+        self.distributions = distributions
+        self.max_epochs = max_epochs
+        self.attrs = attrs
+        self.metric = metric
+        self._recorder: JournalRecorder | None = None
+        self._epochs: dict[str, dict[int, dict[str, Any]]] = {}  # trial id -> epoch -> row
+        self._warned = False
+
+    def __getstate__(self) -> dict[str, Any]:
+        return {**self.__dict__, "_recorder": None}
+
+    def open(self, folder: Path) -> None:
+        """Write the study now, before any trial starts: a dashboard opened at once finds the
+        live journal instead of building one from Tune's files."""
+        self._safely("the study", lambda: setattr(self, "_recorder", JournalRecorder(
+            folder, self.distributions, self.metric, self.attrs)))
+
+    def recorder(self, trial: Trial) -> JournalRecorder:
+        if self._recorder is None:
+            self._recorder = JournalRecorder(Path(trial.path).parent, self.distributions,
+                                             self.metric, self.attrs)
+        return self._recorder
+
+    def _safely(self, what: str, write: Callable[[], None]) -> None:
+        """The journal is a record beside the search: a failure to write it is said once, on
+        stderr, and the search goes on (Tune would count it as the trial's failure)."""
+        try:
+            write()
+        except Exception as exc:
+            if not self._warned:
+                self._warned = True
+                print(f"tune-cifar: warning: the Optuna journal could not record {what} "
+                      f"({type(exc).__name__}: {exc}); the search goes on", file=sys.stderr)
+
+    def trial_record(self, trial: Trial, error: str | None = None) -> TrialRecord:
+        """The trial as the epochs seen here describe it (Tune's result.json may lag)."""
+        rows = [self._epochs.get(trial.trial_id, {})[e]
+                for e in sorted(self._epochs.get(trial.trial_id, {}))]
+        metrics = pd.DataFrame(rows) if rows else pd.DataFrame(
+            columns=["training_iteration", self.metric])
+        return TrialRecord(Path(trial.path), trial.trial_id, trial.config, metrics, error)
+
+    def on_trial_start(self, iteration: int, trials: list[Trial], trial: Trial,
+                       **info: Any) -> None:
+        if trial.trial_id not in self._epochs:  # restored by a resume: its epochs so far
+            earlier = load_trial(Path(trial.path)) if Path(trial.path).is_dir() else None
+            self._epochs[trial.trial_id] = (
+                {} if earlier is None else
+                {int(r["training_iteration"]): r.to_dict() for _, r in earlier.metrics.iterrows()})
+        self._safely(f"trial {trial.trial_id}'s start", lambda: self.recorder(trial).start(
+            trial.trial_id, trial.config, Path(trial.path)))
+
+    def on_trial_result(self, iteration: int, trials: list[Trial], trial: Trial,
+                        result: dict, **info: Any) -> None:
+        epoch = int(result["training_iteration"])
+        self._epochs.setdefault(trial.trial_id, {})[epoch] = {
+            "training_iteration": epoch, self.metric: result.get(self.metric),
+            "checkpoint_dir_name": result.get("checkpoint_dir_name")}
+        self._safely(f"trial {trial.trial_id}'s epoch {epoch}", lambda: self.recorder(
+            trial).epoch(trial.trial_id, epoch, result.get(self.metric)))
+
+    def on_trial_complete(self, iteration: int, trials: list[Trial], trial: Trial,
+                          **info: Any) -> None:
+        result = trial.last_result or {}
+        status = ended_status(result.get("training_iteration", 0), self.max_epochs,
+                              bool(result.get("diverged")))
+        self._safely(f"trial {trial.trial_id}'s end", lambda: self.recorder(trial).end(
+            trial.trial_id, status, trial_end_attrs(self.trial_record(trial))))
+
+    def on_trial_error(self, iteration: int, trials: list[Trial], trial: Trial,
+                       **info: Any) -> None:
+        error = trial.get_error()
+        record = self.trial_record(trial, error_line(error) if error is not None else None)
+        self._safely(f"trial {trial.trial_id}'s end", lambda: self.recorder(trial).end(
+            trial.trial_id, ERRORED, trial_end_attrs(record)))
