@@ -8,12 +8,13 @@ from tune_cifar import trainable as trainable_module
 from tune_cifar.checkpoint import load_state, save_state
 from tune_cifar.config import TrialConfig
 from tune_cifar.errors import UsageError
+from tune_cifar.metrics import EPOCH_METRICS
 from tune_cifar.trainable import RunSettings, train_cifar
 from tune_cifar.training import Trainer
 
 FAST = {"model": "cnn_v4", "width": 0.5, "batch_size": 50, "crop_padding": 2}
-METRICS = ("epoch", "train_loss", "train_acc", "val_loss", "val_acc", "lr", "epoch_time_s",
-           "images_per_s", "diverged", "train_step")
+# what every epoch reports: the one list of per-epoch metrics, between the epoch and two flags
+METRICS = ("epoch", *EPOCH_METRICS, "diverged", "train_step")
 
 
 @pytest.fixture(autouse=True)
