@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 PACKAGE = Path(__file__).resolve().parents[1] / "tune_cifar"
-SHARED = ("errors", "metrics", "config", "hardware")
+SHARED = ("errors", "metrics", "config", "hardware", "storage")
 SEARCH = {"search_options", "optuna_search", "ray_private", "ray_runtime", "resources", "lock",
           "workspace", "progress", "journal_callback", "tb_logger", "search_setup", "tuner",
           "confirm", "trainable", "stopping"}

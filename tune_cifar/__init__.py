@@ -10,6 +10,7 @@ Shared (import nothing of the search or the results)
   metrics         what a trial reports and how it is judged: METRIC, statuses, trial-epochs
   config          the validated, frozen per-trial hyperparameters, every key documented
   hardware        the machine in one line, for benchmark figures
+  storage         where experiments live (a folder, s3://, gs://); the results' local cache
   data/           CIFAR-10 (restricted unpickler), the sample, synthetic images, the split
 
 Training (data, config)

@@ -23,7 +23,6 @@ from typing import TYPE_CHECKING
 from tune_cifar.cli_args import Parser, add_data_flags, bool_flag, data_spec_from, folder_arg
 from tune_cifar.config import CUDA_GRAPH_CHOICES, KEYS, TrialConfig, format_keys_table
 from tune_cifar.errors import TuneCifarError, UsageError
-from tune_cifar.experiment import local_folder
 from tune_cifar.results_cli import add_result_parsers
 from tune_cifar.search_options import (
     DEFAULT_STORAGE,
@@ -32,6 +31,7 @@ from tune_cifar.search_options import (
     SearchOptions,
     check_name,
 )
+from tune_cifar.storage import storage_place
 
 if TYPE_CHECKING:
     from tune_cifar.tuner import SearchOutcome
@@ -133,11 +133,11 @@ def cmd_search(args: argparse.Namespace) -> int:
 
         if args.name is not None:
             check_name(args.name)
-        folder = local_folder(opts.storage_path) / (args.name or "")
-        if args.name is None or not folder.exists():
+        place = storage_place(opts.storage_path, "--storage-path").child(args.name or "")
+        if args.name is None or not place.exists():
             raise UsageError("--resume needs the --name (and --storage-path) of an existing "
                              "experiment")
-        return report_outcome(resume_search(folder))
+        return report_outcome(resume_search(place.local if place.is_local else place.uri))
     return report_outcome(run_search(opts, data_spec_from(args), argv=sys.argv))
 
 

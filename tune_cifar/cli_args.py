@@ -13,7 +13,7 @@ from typing import NoReturn
 from tune_cifar.data import DataSpec
 from tune_cifar.data.datasets import DATA_DIR_ENV, SOURCES
 from tune_cifar.errors import UsageError
-from tune_cifar.experiment import local_folder
+from tune_cifar.storage import storage_place
 
 
 class Parser(argparse.ArgumentParser):
@@ -23,12 +23,14 @@ class Parser(argparse.ArgumentParser):
         self.exit(2, f"{self.prog}: error: {message}\n")
 
 
-def folder_arg(text: str) -> Path:
-    """An experiment or checkpoint path argument: a path, ``~/...`` or ``file://`` URI."""
+def folder_arg(text: str) -> Path | str:
+    """An experiment or checkpoint argument: a path, ``~/...`` or ``file://`` URI (a Path), or
+    an ``s3://`` / ``gs://`` URI (kept as text: ``experiment.local_target`` reads it)."""
     try:
-        return local_folder(text)
+        place = storage_place(text)
     except UsageError as exc:
         raise argparse.ArgumentTypeError(str(exc)) from None
+    return place.local if place.is_local else place.uri
 
 
 def bool_flag(text: str) -> bool:

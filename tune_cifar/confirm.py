@@ -34,6 +34,7 @@ from tune_cifar.data import DataBundle, DataSpec, load_data
 from tune_cifar.errors import UsageError
 from tune_cifar.experiment import best_row, load_trial, load_trials, read_spec
 from tune_cifar.lock import hold_experiment
+from tune_cifar.storage import Place, local_copy, storage_place, upload
 
 
 def top_configs(folder: Path, top: int) -> list[tuple[str, float, dict[str, Any]]]:
@@ -69,51 +70,61 @@ def write_points_space(path: Path, folder: Path, points: list[dict[str, Any]], t
     path.write_text(json.dumps({"description": description, "points": points}, indent=1) + "\n")
 
 
-def run_confirmation(folder: Path, top: int = 3, seeds: int = 3, overwrite: bool = False,
-                     bundle: DataBundle | None = None,
+def run_confirmation(location: Path | str, top: int = 3, seeds: int = 3,
+                     overwrite: bool = False, bundle: DataBundle | None = None,
                      argv: list[str] | None = None) -> Confirmation:
-    """Re-train the top configurations with new seeds, then test each selected checkpoint."""
+    """Re-train the top configurations with new seeds, then test each selected checkpoint;
+    ``location``: the experiment's folder or its ``s3://`` / ``gs://`` URI."""
     for flag, value in (("--top", top), ("--seeds", seeds)):
         if value < 1:
             raise UsageError(f"{flag} must be positive, got {value}")
-    folder = Path(folder)
+    place = storage_place(location)
+    folder = local_copy(place)
     spec = read_spec(folder)
-    with hold_experiment(folder, "confirmation"):  # not while its search runs or resumes
-        return _confirm(folder, spec, top, seeds, overwrite, bundle, argv)
+    # not while its search runs or resumes
+    with hold_experiment(folder if place.is_local else place, "confirmation"):
+        return _confirm(place, folder, spec, top, seeds, overwrite, bundle, argv)
 
 
-def _confirm(folder: Path, spec: dict[str, Any], top: int, seeds: int, overwrite: bool,
-             bundle: DataBundle | None, argv: list[str] | None) -> Confirmation:
+def _confirm(place: Place, folder: Path, spec: dict[str, Any], top: int, seeds: int,
+             overwrite: bool, bundle: DataBundle | None,
+             argv: list[str] | None) -> Confirmation:
     from tune_cifar.search_options import SearchOptions
     from tune_cifar.tuner import run_search
 
     chosen = top_configs(folder, top)
     if not chosen:
-        raise UsageError(f"experiment {folder} has no trial with a result yet")
-    target = folder / CONFIRM_DIR
-    if target.exists() and not overwrite:
-        raise UsageError(f"{target} already exists: this experiment was confirmed before; pass "
-                         "--overwrite to run it again")
+        raise UsageError(f"experiment {place.uri} has no trial with a result yet")
+    target_place = place.child(CONFIRM_DIR)
+    if target_place.exists() and not overwrite:
+        raise UsageError(f"{target_place.uri} already exists: this experiment was confirmed "
+                         "before; pass --overwrite to run it again")
     opts = spec["options"]
     seed_list = [int(opts["seed"]) + 1 + i for i in range(seeds)]  # not the search's seed
     points = [{**config, "seed": s} for _, _, config in chosen for s in seed_list]
     space_file = folder / SPACE_FILE
     write_points_space(space_file, folder, points, len(chosen), seed_list)
+    if not place.is_local:
+        upload(space_file, place.child(SPACE_FILE))  # the record of what was re-trained
     data_spec = DataSpec(**spec["data"])
     bundle = bundle or load_data(data_spec)
     confirm_opts = SearchOptions(
         space=str(space_file), search="random", scheduler="fifo",
         max_epochs=int(opts["max_epochs"]), max_concurrent=opts.get("max_concurrent"),
         cpus_per_trial=int(opts["cpus_per_trial"]), gpus_per_trial=opts.get("gpus_per_trial"),
-        storage_path=str(folder), name=CONFIRM_DIR, seed=int(opts["seed"]),
+        storage_path=place.uri, name=CONFIRM_DIR, seed=int(opts["seed"]),
         address=opts.get("address"), keep_checkpoints=1,
         max_failures=int(opts["max_failures"]), overwrite=overwrite,
         progress_interval_s=float(opts["progress_interval_s"]))
     run_search(confirm_opts, data_spec, argv=argv, bundle=bundle)
+    target = local_copy(target_place)
     runs = test_runs(target, chosen, bundle)
     result = Confirmation(target, runs, summarize(runs), data_spec.val_source == "test")
     runs.to_csv(target / RUNS_FILE, index=False)
     result.summary.to_csv(target / SUMMARY_FILE, index=False)
+    if not place.is_local:
+        for name in (RUNS_FILE, SUMMARY_FILE):
+            upload(target / name, target_place.child(name))
     return result
 
 

@@ -3,9 +3,11 @@
     tune-cifar dashboard ~/tune-cifar-results/quick-20261128-003233 --port 8080
 
 The journal (``EXP/optuna_journal.log``) is written live by every search, so the dashboard
-shows a running search as it goes: trials, their per-epoch validation accuracy, the trials ASHA
-pruned, parameter importances. For an experiment made before tune-cifar wrote journals, the
-journal is first built from Tune's files. The server binds to 127.0.0.1 unless ``--host``
+shows a running search as it goes (for an experiment in object storage, from a copy
+downloaded again every ``REFRESH_S`` seconds, as the search uploads it): trials, their
+per-epoch validation accuracy, the trials ASHA pruned, parameter importances. For an
+experiment made before tune-cifar wrote journals, the journal is first built from Tune's
+files. The server binds to 127.0.0.1 unless ``--host``
 says otherwise, and stops cleanly on Ctrl-C.
 
 It serves read-only: optuna-dashboard's API can also change a study (delete it or its trials,
@@ -16,10 +18,13 @@ it.
 
 from __future__ import annotations
 
+import contextlib
 import ipaddress
 import signal
 import socket
 import sys
+import threading
+import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -28,6 +33,7 @@ from wsgiref.simple_server import WSGIRequestHandler, WSGIServer, make_server
 from tune_cifar.errors import UsageError
 from tune_cifar.experiment import read_spec
 from tune_cifar.journal import JOURNAL_FILE, build_journal, open_journal
+from tune_cifar.storage import download, remote_of, storage_place
 
 LOCAL_HOST = "127.0.0.1"
 
@@ -102,6 +108,10 @@ def serve_dashboard(folder: Path, host: str = LOCAL_HOST, port: int = 8080,
     if built:
         say(f"built {journal} from Tune's files (the experiment predates live journals)")
     server = make_dashboard_server(folder, host, port, allow_writes)
+    remote = remote_of(folder)  # an experiment in object storage: keep its journal fresh
+    if remote is not None and not built:
+        threading.Thread(target=_follow, args=(storage_place(remote).child(JOURNAL_FILE),
+                                               journal), daemon=True).start()
     # Ctrl-C, and a plain kill too, end the server the same clean way (even where the shell
     # that started it in the background made it ignore SIGINT), from the moment its address
     # is printed.
@@ -121,6 +131,18 @@ def serve_dashboard(folder: Path, host: str = LOCAL_HOST, port: int = 8080,
         say("dashboard stopped")
     finally:
         server.server_close()
+
+
+REFRESH_S = 15  # seconds between downloads of a journal that lives in object storage
+
+
+def _follow(place: Any, journal: Path) -> None:
+    """Download the search's journal again every REFRESH_S seconds (it only grows; a reader
+    never sees half of it), so the dashboard follows a search running elsewhere."""
+    while True:
+        time.sleep(REFRESH_S)
+        with contextlib.suppress(OSError):
+            download(place, journal)
 
 
 def _interrupt(signum: int, frame: Any) -> None:

@@ -26,6 +26,7 @@ import pandas as pd
 
 from tune_cifar.errors import UsageError, error_line
 from tune_cifar.metrics import DONE, ERRORED, METRIC, UNFINISHED, ended_status
+from tune_cifar.storage import local_copy, shown, storage_place
 
 SPEC_FILE = "tune_cifar_spec.json"
 SPEC_TIME_FORMAT = "%Y-%m-%dT%H:%M:%S%z"  # the spec's "created"
@@ -37,18 +38,24 @@ PROGRESS_FILE = "progress.csv"
 ERROR_FILE = "error.txt"
 
 
-def local_folder(location: str, what: str = "path") -> Path:
-    """A local path for a path, ``~/...`` or ``file://`` URI.
-
-    Cloud URIs (s3://, gs://, ...) are refused: search, analysis, resume and restore read
-    experiment folders as files, so share a file system between nodes instead."""
-    location = str(location)
-    if location.startswith("file://"):
-        return Path(location.removeprefix("file://")).resolve()
-    if "://" in location:
-        raise UsageError(f"{what} {location}: cloud URIs are not supported yet; use a local "
-                         "folder or a file system that every node mounts")
-    return Path(location).expanduser().resolve()
+def local_target(location: str | Path) -> Path:
+    """A local path to read an experiment (or a checkpoint in one) from: the path itself, or
+    for an ``s3://`` / ``gs://`` URI, the results of the experiment holding it (itself or up to
+    three levels up) copied into the local cache (``tune_cifar.storage.local_copy``)."""
+    place = storage_place(location)
+    if place.is_local:
+        return place.local
+    root = place
+    for _ in range(4):
+        if root.child(SPEC_FILE).exists():
+            relative = place.path[len(root.path):].lstrip("/")
+            folder = local_copy(root)
+            return folder / relative if relative else folder
+        if "/" not in root.path:
+            break
+        root = root.parent()
+    raise UsageError(f"{location} is not in a tune-cifar experiment (no {SPEC_FILE} there or in "
+                     "the three folders above it)")
 
 
 def package_versions() -> dict[str, str]:
@@ -209,17 +216,17 @@ class BestTrial:
     checkpoint: Path | None
 
     def summary(self) -> str:
-        shown = {k: v for k, v in self.config.items() if k != "seed"}
-        config = " ".join(f"{k}={format_value(v)}" for k, v in shown.items())
+        keys = {k: v for k, v in self.config.items() if k != "seed"}
+        config = " ".join(f"{k}={format_value(v)}" for k, v in keys.items())
         return (f"best trial {self.trial_id}: {self.metric} {self.value:.4f} at epoch "
                 f"{self.epoch} of {self.epochs_run}\n  config: {config}\n"
-                f"  checkpoint: {self.checkpoint or '(none kept)'}")
+                f"  checkpoint: {shown(self.checkpoint) or '(none kept)'}")
 
     def to_json(self) -> dict[str, Any]:
-        return {"trial_id": self.trial_id, "trial_dir": str(self.trial_dir),
+        return {"trial_id": self.trial_id, "trial_dir": shown(self.trial_dir),
                 "config": self.config, "metric": self.metric, "value": self.value,
                 "epoch": self.epoch, "epochs_run": self.epochs_run,
-                "checkpoint": str(self.checkpoint) if self.checkpoint else None}
+                "checkpoint": shown(self.checkpoint) if self.checkpoint else None}
 
 
 def format_value(value: Any, digits: int = 4) -> str:

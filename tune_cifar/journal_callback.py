@@ -1,12 +1,17 @@
 """The Optuna journal written live from Tune's driver during a search (``tune_cifar.journal``
 holds the journal itself: its study, its trials, and its rebuilding from Tune's files).
 
+An experiment in object storage has its journal written by the driver in the local cache
+(``tune_cifar.storage``) and uploaded beside the trials every ``UPLOAD_S`` seconds and when the
+run ends, so that a dashboard on another machine follows the search.
+
     callbacks = [JournalCallback(space_distributions(space), max_epochs, study_attrs(spec))]
 """
 
 from __future__ import annotations
 
 import sys
+import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -17,11 +22,14 @@ from ray.tune.experiment import Trial
 
 from tune_cifar.errors import error_line
 from tune_cifar.experiment import TrialRecord, load_trial
-from tune_cifar.journal import JournalRecorder, trial_end_attrs
+from tune_cifar.journal import JOURNAL_FILE, JournalRecorder, trial_end_attrs
 from tune_cifar.metrics import ERRORED, METRIC, ended_status
+from tune_cifar.storage import cache_folder, local_copy, storage_place, upload
 
 if TYPE_CHECKING:
     from optuna.distributions import BaseDistribution
+
+UPLOAD_S = 15  # seconds between uploads of the journal of an experiment in object storage
 
 
 class JournalCallback(Callback):
@@ -33,7 +41,9 @@ class JournalCallback(Callback):
     it is now)."""
 
     def __init__(self, distributions: dict[str, BaseDistribution], max_epochs: int,
-                 attrs: dict[str, Any], metric: str = METRIC) -> None:
+                 attrs: dict[str, Any], metric: str = METRIC, remote: str | None = None) -> None:
+        self.remote = remote  # the experiment's URI when it lives in object storage
+        self._uploaded = 0.0
         self.distributions = distributions
         self.max_epochs = max_epochs
         self.attrs = attrs
@@ -51,11 +61,32 @@ class JournalCallback(Callback):
         self._safely("the study", lambda: setattr(self, "_recorder", JournalRecorder(
             folder, self.distributions, self.metric, self.attrs)))
 
+    def trial_dir(self, trial: Trial) -> Path:
+        """The trial's folder to read here: Tune's, or its local copy for object storage."""
+        if self.remote is None:
+            return Path(trial.path)
+        return cache_folder(storage_place(self.remote)) / Path(trial.path).name
+
     def recorder(self, trial: Trial) -> JournalRecorder:
         if self._recorder is None:
-            self._recorder = JournalRecorder(Path(trial.path).parent, self.distributions,
+            self._recorder = JournalRecorder(self.trial_dir(trial).parent, self.distributions,
                                              self.metric, self.attrs)
         return self._recorder
+
+    def upload(self, now: bool = False) -> None:
+        """Copy the journal beside the trials in object storage (at most every UPLOAD_S)."""
+        if self.remote is None or (not now and time.monotonic() - self._uploaded < UPLOAD_S):
+            return
+        self._uploaded = time.monotonic()
+        place = storage_place(self.remote)
+        self._safely("its upload", lambda: upload(cache_folder(place) / JOURNAL_FILE,
+                                                  place.child(JOURNAL_FILE)))
+
+    def on_step_end(self, iteration: int, trials: list[Trial], **info: Any) -> None:
+        self.upload()
+
+    def on_experiment_end(self, trials: list[Trial], **info: Any) -> None:
+        self.upload(now=True)
 
     def _safely(self, what: str, write: Callable[[], None]) -> None:
         """The journal is a record beside the search: a failure to write it is said once, on
@@ -74,17 +105,18 @@ class JournalCallback(Callback):
                 for e in sorted(self._epochs.get(trial.trial_id, {}))]
         metrics = pd.DataFrame(rows) if rows else pd.DataFrame(
             columns=["training_iteration", self.metric])
-        return TrialRecord(Path(trial.path), trial.trial_id, trial.config, metrics, error)
+        return TrialRecord(self.trial_dir(trial), trial.trial_id, trial.config, metrics, error)
 
     def on_trial_start(self, iteration: int, trials: list[Trial], trial: Trial,
                        **info: Any) -> None:
         if trial.trial_id not in self._epochs:  # restored by a resume: its epochs so far
-            earlier = load_trial(Path(trial.path)) if Path(trial.path).is_dir() else None
+            folder = self.trial_dir(trial)
+            earlier = load_trial(folder) if folder.is_dir() else None
             self._epochs[trial.trial_id] = (
                 {} if earlier is None else
                 {int(r["training_iteration"]): r.to_dict() for _, r in earlier.metrics.iterrows()})
         self._safely(f"trial {trial.trial_id}'s start", lambda: self.recorder(trial).start(
-            trial.trial_id, trial.config, Path(trial.path)))
+            trial.trial_id, trial.config, self.trial_dir(trial)))
 
     def on_trial_result(self, iteration: int, trials: list[Trial], trial: Trial,
                         result: dict, **info: Any) -> None:
@@ -100,8 +132,16 @@ class JournalCallback(Callback):
         result = trial.last_result or {}
         status = ended_status(result.get("training_iteration", 0), self.max_epochs,
                               bool(result.get("diverged")))
+        self._checkpoints_of(trial)
         self._safely(f"trial {trial.trial_id}'s end", lambda: self.recorder(trial).end(
             trial.trial_id, status, trial_end_attrs(self.trial_record(trial))))
+
+    def _checkpoints_of(self, trial: Trial) -> None:
+        """For object storage: the names of the trial's kept checkpoints, into its local copy
+        (which epoch is best depends on which checkpoints are kept)."""
+        if self.remote is not None:
+            self._safely(f"trial {trial.trial_id}'s checkpoints", lambda: local_copy(
+                storage_place(self.remote).child(Path(trial.path).name)))
 
     def on_trial_error(self, iteration: int, trials: list[Trial], trial: Trial,
                        **info: Any) -> None:

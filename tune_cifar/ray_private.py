@@ -25,14 +25,13 @@ from __future__ import annotations
 
 import contextlib
 import json
-from pathlib import Path
 from typing import Any
 
 from tune_cifar.errors import TuneCifarError
 
 WRITTEN_FOR = "Ray 2.60"
 _pending: list[tuple[Any, str]] = []  # (file system, path) of deletions not yet safe
-_state_cache: dict[Path, tuple[float, str | None]] = {}  # state file -> (mtime, its text)
+_state_cache: dict[str, tuple[Any, str | None]] = {}  # state file -> (its version, its text)
 
 
 def defer_checkpoint_deletion() -> None:
@@ -67,7 +66,7 @@ def delete_unnamed_checkpoints(everything: bool = False) -> None:
                      checkpoint_manager._delete_fs_path)
     waiting = []
     for fs, fs_path in _pending:
-        if everything or not _named_by_saved_state(fs_path):
+        if everything or not _named_by_saved_state(fs, fs_path):
             with contextlib.suppress(FileNotFoundError):
                 delete(fs=fs, fs_path=fs_path)
         else:
@@ -75,33 +74,40 @@ def delete_unnamed_checkpoints(everything: bool = False) -> None:
     _pending[:] = waiting
 
 
-def _named_by_saved_state(checkpoint: str) -> bool:
+def _named_by_saved_state(fs: Any, checkpoint: str) -> bool:
     """Whether the experiment's newest saved state may still name ``checkpoint``
-    (EXP/trial_x/checkpoint_n): its path in the file, as text or as the hex of the pickle that
-    holds the trial's checkpoint manager. A state file caught mid-write names everything."""
-    experiment = Path(checkpoint).parent.parent
-    states = sorted(experiment.glob("experiment_state-*.json"))  # named by start time
-    if not states:
+    (EXP/trial_x/checkpoint_n, in file system ``fs``: local or object storage): its path in
+    the file, as text or as the hex of the pickle that holds the trial's checkpoint manager. A
+    state file caught mid-write (or unreadable) names everything."""
+    import pyarrow.fs as pafs
+
+    experiment = checkpoint.rstrip("/").rsplit("/", 2)[0]
+    try:
+        infos = fs.get_file_info(pafs.FileSelector(experiment))
+    except OSError:
+        return True
+    states = sorted((i for i in infos if i.base_name.startswith("experiment_state-")
+                     and i.base_name.endswith(".json")), key=lambda i: i.base_name)
+    if not states:  # named by start time: the newest is the last
         return False
-    text = _read_state(states[-1])
+    text = _read_state(fs, states[-1])
     return text is None or checkpoint in text or checkpoint.encode().hex() in text
 
 
-def _read_state(path: Path) -> str | None:
-    """The text of a complete state file (None while it is being written), cached by mtime."""
-    try:
-        mtime = path.stat().st_mtime
-    except OSError:
-        return None
-    cached = _state_cache.get(path)
-    if cached is not None and cached[0] == mtime:
+def _read_state(fs: Any, info: Any) -> str | None:
+    """The text of a complete state file (None while it is being written), cached by its
+    modification time and size."""
+    key = (info.path, info.mtime_ns, info.size)
+    cached = _state_cache.get(info.path)
+    if cached is not None and cached[0] == key:
         return cached[1]
     try:
-        text = path.read_text()
+        with fs.open_input_stream(info.path) as f:
+            text = f.read().decode()
         json.loads(text)
     except (OSError, ValueError):
         text = None
-    _state_cache[path] = (mtime, text)
+    _state_cache[info.path] = (key, text)
     return text
 
 

@@ -26,6 +26,7 @@ from tune_cifar.data import CLASSES, DataSpec, load_data
 from tune_cifar.errors import UsageError
 from tune_cifar.experiment import SPEC_FILE, best_trial, read_spec
 from tune_cifar.model import CifarCNN, build_model
+from tune_cifar.storage import fetch_checkpoint
 from tune_cifar.training import Normalizer, pick_device, predict_logits
 
 
@@ -51,6 +52,7 @@ def resolve_checkpoint(target: Path, scope: str = "best") -> Path:
             raise UsageError(f"the checkpoint of trial {best.trial_id} epoch {best.epoch} "
                              "was not kept")
         return best.checkpoint
+    fetch_checkpoint(target)  # a checkpoint of an experiment in object storage comes down now
     if target.is_dir() and not (target / STATE_FILE).is_file():
         raise UsageError(f"{target} is neither a tune-cifar experiment (no {SPEC_FILE}) nor a "
                          f"checkpoint folder (no {STATE_FILE})")
@@ -74,7 +76,7 @@ class RestoredModel:
 
 
 def load_model(checkpoint: Path, device: str = "cpu") -> RestoredModel:
-    state = load_state(checkpoint)
+    state = load_state(fetch_checkpoint(checkpoint))
     config = TrialConfig.from_dict(state["config"])
     model = build_model(config)
     model.load_state_dict(state["model"])

@@ -18,6 +18,23 @@ from tune_cifar.cli_args import add_data_flags, data_spec_from, folder_arg
 from tune_cifar.data import CLASSES
 from tune_cifar.errors import UsageError
 from tune_cifar.experiment import best_trial, read_spec
+from tune_cifar.storage import shown
+
+
+def here(location: Path | str) -> Path:
+    """The local folder to read: the path itself, or for a URI the local cache holding the
+    experiment's results (said once, on stderr)."""
+    import sys
+
+    from tune_cifar.experiment import local_target
+    from tune_cifar.storage import cache_folder, storage_place
+
+    folder = local_target(location)
+    if isinstance(location, str):
+        cache = cache_folder(storage_place(location))
+        print(f"note: {location}: results read into the local cache {cache} (checkpoints "
+              "only when used)", file=sys.stderr)
+    return folder
 
 
 def add_result_parsers(sub: argparse._SubParsersAction) -> None:
@@ -100,7 +117,7 @@ def cmd_analyze(args: argparse.Namespace) -> int:
     from tune_cifar.analysis.plots import write_plots
     from tune_cifar.analysis.report import write_report
 
-    exp = load_experiment(args.experiment)
+    exp = load_experiment(here(args.experiment))
     out = args.out or exp.path / "analysis"
     frames = save_frames(exp, out)
     plots = write_plots(exp, out)
@@ -114,7 +131,7 @@ def cmd_analyze(args: argparse.Namespace) -> int:
 def cmd_dashboard(args: argparse.Namespace) -> int:
     from tune_cifar.dashboard import serve_dashboard
 
-    serve_dashboard(args.experiment, args.host, args.port,
+    serve_dashboard(here(args.experiment), args.host, args.port,
                     say=lambda line: print(line, flush=True), allow_writes=args.allow_writes)
     return 0
 
@@ -139,20 +156,22 @@ def cmd_confirm(args: argparse.Namespace) -> int:
                     if r.runs > 1 else "(one run)")
         print(f"{r.rank:>4}  {r.source_trial:<12} {r.search_val_acc:>10.4f}  "
               f"{r.test_acc_mean:>9.4f} {r.test_acc_sd:>7.4f}  {interval}")
-    out = args.experiment / "analysis"
+    folder = here(args.experiment)
+    out = folder / "analysis"
     out.mkdir(exist_ok=True)
-    plot = plot_confirmation(load_experiment(args.experiment), out / "confirmation.png")
+    plot = plot_confirmation(load_experiment(folder), out / "confirmation.png")
     for path in (result.folder / "confirm_runs.csv", result.folder / "confirm_summary.csv",
                  plot):
         if path is not None:
-            print(f"wrote {path}")
+            print(f"wrote {shown(path)}")
     print(f"'tune-cifar analyze {args.experiment}' adds it to the report")
     return 0
 
 
 def cmd_best(args: argparse.Namespace) -> int:
-    read_spec(args.experiment)
-    best = best_trial(args.experiment, scope=args.scope)
+    folder = here(args.experiment)
+    read_spec(folder)
+    best = best_trial(folder, scope=args.scope)
     if best is None:
         raise UsageError(f"experiment {args.experiment} has no trial with a result yet")
     print(json.dumps(best.to_json(), indent=2) if args.json else best.summary())
@@ -165,13 +184,14 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
 
     data_spec = data_spec_from(args) if args.data is not None else None
     tta = None if args.tta is None else args.tta == "on"
-    ev = evaluate_checkpoint(args.target, args.split, data_spec, args.scope, tta=tta)
-    experiment = find_experiment(args.target)
+    target = here(args.target)
+    ev = evaluate_checkpoint(target, args.split, data_spec, args.scope, tta=tta)
+    experiment = find_experiment(target)
     default_parent = experiment / "analysis" if experiment else Path.cwd()
     prefix = "" if experiment else "tune-cifar-"
     out = args.out or default_parent / f"{prefix}evaluate-{args.split}"
     plots = write_evaluation_plots(ev, out)
-    figures = {"checkpoint": str(ev.restored.checkpoint), "epoch": ev.restored.epoch,
+    figures = {"checkpoint": shown(ev.restored.checkpoint), "epoch": ev.restored.epoch,
                "split": ev.split, "tta": ev.tta, "images": len(ev.labels),
                "accuracy": ev.accuracy,
                "per_class_accuracy": ev.per_class, "plots": [str(p) for p in plots]}
@@ -179,7 +199,7 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
     if args.json:
         print(json.dumps(figures, indent=2))
         return 0
-    print(f"checkpoint {ev.restored.checkpoint} (epoch {ev.restored.epoch})")
+    print(f"checkpoint {shown(ev.restored.checkpoint)} (epoch {ev.restored.epoch})")
     print(ev.data_note)
     print(f"{ev.split} accuracy: {ev.accuracy:.4f} on {len(ev.labels)} images"
           + (" (flip-averaged)" if ev.tta else ""))
@@ -195,13 +215,13 @@ def cmd_predict(args: argparse.Namespace) -> int:
 
     from tune_cifar.restore import predict_images
 
-    rows, notes, checkpoint = predict_images(args.target, args.images, args.scope)
+    rows, notes, checkpoint = predict_images(here(args.target), args.images, args.scope)
     for note in notes:
         print(f"note: {note}", file=sys.stderr)
     if args.json:
         print(json.dumps(rows, indent=2))
         return 0
-    print(f"checkpoint {checkpoint}")
+    print(f"checkpoint {shown(checkpoint)}")
     width = max(len(str(p)) for p in args.images)
     print(f"{'image':<{width}}  {'predicted':<10s} " + " ".join(f"{c[:5]:>6s}" for c in CLASSES))
     for row in rows:

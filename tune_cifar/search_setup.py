@@ -31,6 +31,7 @@ from tune_cifar.progress import LiveView
 from tune_cifar.search_options import SearchOptions
 from tune_cifar.spaces import SearchSpace, as_grid, as_sampled
 from tune_cifar.stopping import StopWatch
+from tune_cifar.storage import Place, local_copy, storage_place
 from tune_cifar.tb_logger import ReadableTensorBoard
 from tune_cifar.trainable import RunSettings, train_cifar
 
@@ -116,16 +117,18 @@ def make_trainable(bundle: DataBundle, opts: SearchOptions, cpus: int, gpus: flo
 class EpochBudget(Stopper):
     """A Tune stopper that ends the search once its trials have reported ``budget`` epochs in
     all (trial-epochs, the unit the seed study's 340 epochs are counted in). The epochs of a
-    resumed search's earlier trials are read from the experiment folder first."""
+    resumed search's earlier trials are read from the experiment folder first (``location``:
+    its path or URI; Tune pickles its stopper, and a resume may run on another machine)."""
 
-    def __init__(self, budget: int, folder: Path) -> None:
+    def __init__(self, budget: int, location: str | Path) -> None:
         self.budget = budget
-        self.folder = folder
+        self.location = str(location)
         self.epochs: dict[str, int] | None = None  # trial id -> epochs reported
 
     def __call__(self, trial_id: str, result: dict[str, Any]) -> bool:
         if self.epochs is None:
-            self.epochs = {t.trial_id: epochs_run(t) for t in load_trials(self.folder)}
+            folder = local_copy(storage_place(self.location))
+            self.epochs = {t.trial_id: epochs_run(t) for t in load_trials(folder)}
         self.epochs[trial_id] = max(self.epochs.get(trial_id, 0),
                                     int(result.get("training_iteration", 0)))
         return False
@@ -134,26 +137,30 @@ class EpochBudget(Stopper):
         return self.epochs is not None and trial_epochs(self.epochs.values()) >= self.budget
 
 
-def run_config(opts: SearchOptions, folder: Path, space: SearchSpace) -> Any:
-    """Storage, checkpoint retention, failure retries, and the callbacks: the live view on the
-    console, the Optuna journal and readable TensorBoard files in the experiment folder."""
+def run_config(opts: SearchOptions, place: Place, folder: Path, space: SearchSpace) -> Any:
+    """Storage (``place``: a local folder or object storage, through the file system Ray's
+    workers rebuild from it), checkpoint retention, failure retries, and the callbacks: the
+    live view on the console, the Optuna journal (written in ``folder``, the place itself or
+    its local cache) and readable TensorBoard files in the experiment folder."""
     from ray import tune
 
+    remote = None if place.is_local else place.uri
     journal = JournalCallback(space_distributions(space), opts.max_epochs,
-                              study_attrs(read_spec(folder)), METRIC)
+                              study_attrs(read_spec(folder)), METRIC, remote)
     journal.open(folder)
-    callbacks = [StopWatch(folder, opts.time_budget),
+    callbacks = [StopWatch(folder if place.is_local else None, opts.time_budget),
                  LiveView(opts.max_epochs, METRIC, opts.progress_interval_s), journal]
     with contextlib.suppress(ImportError):  # no tensorboardX: no TensorBoard files, as Tune
         callbacks.append(ReadableTensorBoard())
     return tune.RunConfig(
-        name=folder.name,
-        storage_path=str(folder.parent),
+        name=place.name,
+        storage_path=place.parent().path,
+        storage_filesystem=None if place.is_local else place.fs,
         checkpoint_config=tune.CheckpointConfig(
             num_to_keep=opts.keep_checkpoints, checkpoint_score_attribute=METRIC,
             checkpoint_score_order=MODE),
         failure_config=tune.FailureConfig(max_failures=opts.max_failures),
-        stop=EpochBudget(opts.epoch_budget, folder) if opts.epoch_budget else None,
+        stop=EpochBudget(opts.epoch_budget, place.uri) if opts.epoch_budget else None,
         callbacks=callbacks,
         verbose=0,  # Ray's own output engine stays silent; LiveView prints instead
     )

@@ -107,8 +107,8 @@ class StopWatch(Callback):
     """Ends the search in order on Ctrl-C/SIGTERM, at the time budget, or when the storage is
     full (see the module docstring); ``stop_reason()`` says which."""
 
-    def __init__(self, folder: Path, time_budget_s: float | None = None) -> None:
-        self.folder = Path(folder)
+    def __init__(self, folder: Path | None, time_budget_s: float | None = None) -> None:
+        self.folder = folder  # None: object storage (no disk of ours to watch)
         self.time_budget_s = time_budget_s
         self._start = time.monotonic()
         self._next_space_check = 0.0
@@ -132,7 +132,8 @@ class StopWatch(Callback):
             signal.signal(signal.SIGINT, note_and_stop)
 
     def _storage_full(self, detail: str) -> None:
-        release_reserve(self.folder)
+        if self.folder is not None:
+            release_reserve(self.folder)
         request_stop(STORAGE_FULL, detail)
 
     def on_trial_result(self, iteration: int, trials: list, trial: Any, result: dict,
@@ -141,12 +142,12 @@ class StopWatch(Callback):
             self._storage_full(str(result["storage_full"]))
 
     def on_step_end(self, iteration: int, trials: list, **info: Any) -> None:
-        if trials:  # where the experiment is now (Tune pickles callbacks; it may have moved)
-            self.folder = Path(trials[0].path).parent
+        if trials and self.folder is not None:  # where the experiment is now (Tune pickles
+            self.folder = Path(trials[0].path).parent  # callbacks; it may have moved)
         now = time.monotonic()
         if self.time_budget_s is not None and now - self._start >= self.time_budget_s:
             request_stop(TIME_BUDGET)
-        if now >= self._next_space_check:
+        if self.folder is not None and now >= self._next_space_check:
             self._next_space_check = now + 1.0
             with contextlib.suppress(OSError):
                 free = shutil.disk_usage(self.folder).free

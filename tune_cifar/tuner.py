@@ -23,6 +23,7 @@ from typing import Any
 from tune_cifar.data import DataBundle, DataSpec, load_data
 from tune_cifar.errors import TuneCifarError, UsageError, error_line
 from tune_cifar.experiment import (
+    SPEC_FILE,
     BestTrial,
     best_trial,
     epochs_run,
@@ -56,14 +57,15 @@ from tune_cifar.stopping import (
     stop_reason,
     write_reserve,
 )
-from tune_cifar.workspace import claim_folder, create_folder, experiment_folder
+from tune_cifar.storage import Place, cache_folder, local_copy, storage_place, upload
+from tune_cifar.workspace import claim_folder, create_folder, experiment_place
 
 
 @dataclass
 class SearchOutcome:
     """How one run of a search (or of its resume) ended."""
 
-    experiment_path: Path
+    experiment_path: Path | str  # a local folder, or the URI of one in object storage
     best: BestTrial | None
     num_trials: int
     errors: list[str]
@@ -113,22 +115,27 @@ def run_search(opts: SearchOptions, data_spec: DataSpec, argv: list[str] | None 
     space = load_space(opts.space)
     search_alg, param_space, num_samples = build_search(opts, space)
     scheduler = build_trial_scheduler(opts)
-    folder = experiment_folder(opts, space)
-    lock = claim_folder(folder, opts.overwrite)
+    place = experiment_place(opts, space)
+    lock = claim_folder(place, opts.overwrite)
+    folder = place.local if place.is_local else cache_folder(place)  # what is read and staged
     ray_was_running = ray.is_initialized()  # then it stays running: a notebook's, a test's
     try:
         bundle = bundle or load_data(data_spec)
         _show_data(bundle)
         cpus, gpus = start_and_check(opts, param_space, bundle)
         opts = dataclasses.replace(opts, gpus_per_trial=gpus)  # a resume keeps the share
-        lock = create_folder(folder, lock)
+        lock = create_folder(place, lock)
+        folder.mkdir(parents=True, exist_ok=True)
         write_spec(folder, opts, data_spec, space, argv)
-        write_reserve(folder)
-        print(f"search {folder.name}: space {space.name} ({space.describe()}), "
+        if place.is_local:
+            write_reserve(folder)
+        else:
+            upload(folder / SPEC_FILE, place.child(SPEC_FILE))
+        print(f"search {place.name}: space {space.name} ({space.describe()}), "
               f"{opts.search} search, {opts.scheduler} scheduler, "
               f"{planned_trials(param_space, num_samples)} trials x "
               f"up to {opts.max_epochs} epochs, {cpus} CPU + {gpus:g} GPU per trial", flush=True)
-        print(f"watch it in a browser: tune-cifar dashboard {folder}", flush=True)
+        print(f"watch it in a browser: tune-cifar dashboard {place.uri}", flush=True)
         tuner = tune.Tuner(
             make_trainable(bundle, opts, cpus, gpus),
             param_space=param_space,
@@ -137,41 +144,46 @@ def run_search(opts: SearchOptions, data_spec: DataSpec, argv: list[str] | None 
                 num_samples=num_samples, trial_dirname_creator=trial_dirname,
                 reuse_actors=True,  # a new trial runs in the process of one that ended
             ),
-            run_config=run_config(opts, folder, space),
+            run_config=run_config(opts, place, folder, space),
         )
-        results, compute = fit_and_measure(tuner, folder, bundle)
+        results, compute = fit_and_measure(tuner, place, bundle)
     finally:
         if not ray_was_running:
             ray.shutdown()
         if lock is not None:
-            release_reserve(folder)
+            if place.is_local:
+                release_reserve(folder)
             lock.release()
-    return outcome_of(folder, results, opts, compute)
+    return outcome_of(place, results, opts, compute)
 
 
-def resume_search(folder: Path, retry_errored: bool = False,
+def resume_search(location: Path | str, retry_errored: bool = False,
                   bundle: DataBundle | None = None) -> SearchOutcome:
-    """Continue an interrupted search from our spec file and Tune's saved state: unfinished
-    trials continue from their last checkpoints, finished ones stay finished, errored ones
-    are retried from their last checkpoints only with ``retry_errored``."""
+    """Continue an interrupted search (a local folder or an ``s3://`` / ``gs://`` URI) from
+    our spec file and Tune's saved state: unfinished trials continue from their last
+    checkpoints, finished ones stay finished, errored ones are retried from their last
+    checkpoints only with ``retry_errored``."""
     from ray import tune
 
-    folder = Path(folder).expanduser().resolve()
+    place = storage_place(location)
+    folder = local_copy(place)  # (object storage: the spec, journal and results come down)
     spec = read_spec(folder)  # refuses folders that are not ours before Tune unpickles anything
-    if not tune.Tuner.can_restore(str(folder)):
-        raise UsageError(f"{folder} has no saved Tune state to resume from")
+    if not tune.Tuner.can_restore(place.path, None if place.is_local else place.fs):
+        raise UsageError(f"{place.uri} has no saved Tune state to resume from")
     opts = SearchOptions(**spec["options"])
-    with hold_experiment(folder, "resume"):
+    with hold_experiment(folder if place.is_local else place, "resume"):
+        if not place.is_local:
+            return _resume(place, folder, opts, spec, retry_errored, bundle)
         check_free_space(folder)
         write_reserve(folder)
         try:
-            return _resume(folder, opts, spec, retry_errored, bundle)
+            return _resume(place, folder, opts, spec, retry_errored, bundle)
         finally:
             release_reserve(folder)
 
 
-def _resume(folder: Path, opts: SearchOptions, spec: dict[str, Any], retry_errored: bool,
-            bundle: DataBundle | None) -> SearchOutcome:
+def _resume(place: Place, folder: Path, opts: SearchOptions, spec: dict[str, Any],
+            retry_errored: bool, bundle: DataBundle | None) -> SearchOutcome:
     import ray
     from ray import tune
 
@@ -180,37 +192,40 @@ def _resume(folder: Path, opts: SearchOptions, spec: dict[str, Any], retry_error
     ray_was_running = ray.is_initialized()
     try:
         cpus, gpus = start_and_check(opts, None, bundle)
-        print(f"resuming {folder.name}", flush=True)
-        tuner = tune.Tuner.restore(str(folder), trainable=make_trainable(bundle, opts, cpus, gpus),
-                                   resume_unfinished=True, resume_errored=retry_errored)
-        results, compute = fit_and_measure(tuner, folder, bundle)
+        print(f"resuming {place.name}", flush=True)
+        tuner = tune.Tuner.restore(
+            place.path, trainable=make_trainable(bundle, opts, cpus, gpus),
+            resume_unfinished=True, resume_errored=retry_errored,
+            storage_filesystem=None if place.is_local else place.fs)
+        results, compute = fit_and_measure(tuner, place, bundle)
     finally:
         if not ray_was_running:
             ray.shutdown()
-    return outcome_of(folder, results, opts, compute)
+    return outcome_of(place, results, opts, compute)
 
 
-def epochs_so_far(folder: Path) -> int:
-    """The trial-epochs the trials of an experiment folder have reported together."""
-    return trial_epochs(epochs_run(t) for t in load_trials(folder))
+def epochs_so_far(place: Place) -> int:
+    """The trial-epochs the trials of an experiment have reported together."""
+    return trial_epochs(epochs_run(t) for t in load_trials(local_copy(place)))
 
 
-def fit_and_measure(tuner: Any, folder: Path, bundle: DataBundle) -> tuple[Any, Compute]:
+def fit_and_measure(tuner: Any, place: Place, bundle: DataBundle) -> tuple[Any, Compute]:
     """Run the Tuner with only LiveView on the console; what it trained, how fast."""
-    before, start = epochs_so_far(folder), time.monotonic()
+    before, start = epochs_so_far(place), time.monotonic()
     reset_stop()
     with live_output():
         results = tuner.fit()
     delete_unnamed_checkpoints(everything=True)  # Tune's last state of this run is saved
     wall = time.monotonic() - start
     nodes = cluster_resources()
-    return results, Compute(epochs_so_far(folder) - before, wall,
+    return results, Compute(epochs_so_far(place) - before, wall,
                             sum(n.get("GPU", 0) for n in nodes),
                             sum(n.get("CPU", 0) for n in nodes), len(bundle.training.train_y))
 
 
-def outcome_of(folder: Path, results: Any, opts: SearchOptions,
+def outcome_of(place: Place, results: Any, opts: SearchOptions,
                compute: Compute | None = None) -> SearchOutcome:
+    folder = local_copy(place)
     errors = [f"trial {r.metrics.get('trial_id', Path(r.path).name)}: {error_line(r.error)}"
               for r in results if r.error]
     # Unfinished: trials that never reported, and trials whose own epochs say they are not
@@ -228,7 +243,8 @@ def outcome_of(folder: Path, results: Any, opts: SearchOptions,
     elif reason == TIME_BUDGET and unfinished:
         budget = "time budget"
     seed_style = read_spec(folder)["data"].get("val_source") == "test"
-    return SearchOutcome(folder, best_trial(folder, METRIC), len(results), errors, unfinished,
+    return SearchOutcome(folder if place.is_local else place.uri, best_trial(folder, METRIC),
+                         len(results), errors, unfinished,
                          budget, epochs, compute, seed_style, reason == INTERRUPTED,
                          detail if reason == STORAGE_FULL else None)
 
