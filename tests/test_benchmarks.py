@@ -94,3 +94,24 @@ def test_search_quality(tmp_path, smoke_here, shared_ray):
         assert f"| {arm} |" in table
     assert (tmp_path / "anytime.png").read_bytes().startswith(b"\x89PNG")
     assert "wrote" in out
+
+
+def test_storage_overhead(smoke_here):
+    """Against the S3-compatible server it starts on 127.0.0.1; the environment it points at
+    that server is this process's, so it is put back afterwards."""
+    import os
+
+    names = ("AWS_ENDPOINT_URL", "AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY",
+             "AWS_DEFAULT_REGION", "AWS_EC2_METADATA_DISABLED", "TUNE_CIFAR_CACHE")
+    saved = {name: os.environ.get(name) for name in names}
+    for name in names:
+        os.environ.pop(name, None)
+    try:
+        out = smoke_here("storage_overhead.py")
+    finally:
+        for name, value in saved.items():
+            if value is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = value
+    assert "of local throughput (wall)" in out and "a checkpoint upload adds" in out

@@ -12,6 +12,7 @@ import subprocess
 import sys
 import time
 import urllib.request
+from pathlib import Path
 
 import pyarrow.fs as pafs
 import pytest
@@ -32,6 +33,7 @@ pytestmark = pytest.mark.slow
 BUCKET = "tune-cifar-test"
 KEY_ID, SECRET = "AKIATUNECIFARTESTKEY", "tune-cifar-secret-4711"  # moto takes any
 EPOCHS = 8
+CLUSTER_EPOCHS = 20  # long enough that the worker node dies with epochs left to train
 
 
 def free_port() -> int:
@@ -262,3 +264,66 @@ def test_bad_object_storage_is_one_line_and_changes_nothing(s3, s3_with_keys, mo
     assert keys("") == before
     assert main(["best", f"s3://{BUCKET}/nothing/here"]) == 2
     assert "is not in a tune-cifar experiment" in capsys.readouterr().err
+
+
+def ray_node(args: list[str], env: dict[str, str], log: Path) -> subprocess.Popen:
+    """``ray start ... --block`` as a user starts a node, in a process group of its own (its
+    raylet and workers with it), so that the node can be killed outright."""
+    return subprocess.Popen([sys.executable, "-m", "ray.scripts.scripts", "start", *args,
+                             "--block", "--disable-usage-stats"], stdout=log.open("w"),
+                            stderr=subprocess.STDOUT, env=env, start_new_session=True)
+
+
+def test_a_cluster_of_ray_start_nodes_loses_a_node_and_loses_nothing(s3, tmp_path):
+    """Two nodes started with ``ray start`` (head, then a worker joining it; Ray's token
+    authentication on, as ``ray start`` sets it up), a search joining with ``--address`` and
+    storing in s3://, the worker node SIGKILLed (raylet and trial processes) once trials run
+    on both: every trial finishes from its checkpoints, and the results read back from s3://
+    are the trials trained in one go, epoch for epoch."""
+    import tempfile
+
+    space = tmp_path / "grid.py"
+    space.write_text(GRID_SPACE)
+    port = free_port()
+    with tempfile.TemporaryDirectory(dir="/tmp", prefix="r") as ray_tmp:  # short socket paths
+        env = {**os.environ, "RAY_AUTH_MODE": "token", "RAY_TMPDIR": ray_tmp,
+               "PYTHONUNBUFFERED": "1"}
+        head = ray_node(["--head", "--port", str(port), "--num-cpus", "1",
+                         "--include-dashboard", "false"], env, tmp_path / "head.log")
+        worker = None
+        try:
+            wait_for(lambda: "Ray runtime started" in (tmp_path / "head.log").read_text(), 60,
+                     "the head node")
+            worker = ray_node(["--address", f"127.0.0.1:{port}", "--num-cpus", "1"], env,
+                              tmp_path / "worker.log")
+            wait_for(lambda: "Ray runtime started" in (tmp_path / "worker.log").read_text(),
+                     60, "the worker node")
+            search = subprocess.Popen(
+                cli("search", "--space", str(space), "--search", "grid", "--scheduler", "fifo",
+                    "--max-epochs", str(CLUSTER_EPOCHS), "--max-failures", "3", "--address",
+                    f"127.0.0.1:{port}", "--storage-path", f"s3://{BUCKET}/runs", "--name",
+                    "cluster", *DATA_FLAGS), stdout=(tmp_path / "search.log").open("w"),
+                stderr=subprocess.STDOUT, env=env)
+
+            def nodes_in_use() -> set[str]:  # nodes whose trial has epochs left to train
+                return {rows[-1]["node_id"] for k in keys("runs/cluster")
+                        if k.endswith("result.json") and 2 <= len(rows := result_rows(k))
+                        <= CLUSTER_EPOCHS - 5}
+
+            wait_for(lambda: len(nodes_in_use()) == 2, 300, "trials running on both nodes")
+            os.killpg(worker.pid, signal.SIGKILL)  # the whole node, trials and all
+            worker.wait()
+            assert search.wait(timeout=500) == 0, (tmp_path / "search.log").read_text()[-3000:]
+        finally:
+            for node in (worker, head):
+                if node is not None and node.poll() is None:
+                    os.killpg(node.pid, signal.SIGKILL)
+                    node.wait()
+    rows = [result_rows(k) for k in keys("runs/cluster") if k.endswith("result.json")]
+    assert [r[-1]["training_iteration"] for r in rows] == [CLUSTER_EPOCHS] * 4
+    moved = [r for r in rows if len({x["node_id"] for x in r}) == 2]
+    assert moved, "no trial lost its node"
+    for trial in moved:  # continued from a checkpoint, not from epoch 1
+        assert [x["training_iteration"] for x in trial].count(1) == 1
+    folder = local_target(f"s3://{BUCKET}/runs/cluster")
+    assert histories(folder) == trained_straight(folder, CLUSTER_EPOCHS)
