@@ -32,7 +32,7 @@ from tune_cifar.experiment import local_target
 pytestmark = pytest.mark.slow
 BUCKET = "tune-cifar-test"
 KEY_ID, SECRET = "AKIATUNECIFARTESTKEY", "tune-cifar-secret-4711"  # moto takes any
-EPOCHS = 8
+EPOCHS = 12  # per trial: 48 in all, so the kill comes with most still to train
 CLUSTER_EPOCHS = 20  # long enough that the worker node dies with epochs left to train
 
 
