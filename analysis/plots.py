@@ -9,7 +9,9 @@
   evaluate_history pair);
 - ``effects``: best validation accuracy against each hyperparameter;
 - ``importance``: Optuna's fANOVA importance of each hyperparameter;
-- ``parallel``: Optuna's parallel-coordinates plot of the top trials.
+- ``parallel``: Optuna's parallel-coordinates plot of the top trials;
+- ``rank_stability``: how well each epoch's ranking predicts the final one, against ASHA's
+  rungs (``analysis/stability.py``).
 
 A plot that needs more than the experiment has (importance with fewer than three finished
 trials, effects with no hyperparameter that varies) is skipped, not drawn empty.
@@ -33,6 +35,7 @@ from matplotlib.collections import LineCollection
 from matplotlib.ticker import FuncFormatter, LogLocator, MaxNLocator, NullFormatter
 
 from tune_cifar.analysis.frames import Experiment
+from tune_cifar.analysis.stability import STABLE_RHO, rank_stability
 from tune_cifar.analysis.study import (
     MIN_TRIALS_FOR_IMPORTANCE,
     important_params,
@@ -284,6 +287,33 @@ def plot_confirmation(exp: Experiment, path: Path) -> Path | None:
     return _finish(fig, path)
 
 
+def plot_rank_stability(exp: Experiment, path: Path) -> Path | None:
+    """Spearman correlation of each epoch's ranking with the final one (trials that ran every
+    epoch), the 0.8 line, ASHA's rungs."""
+    stability = rank_stability(exp)
+    if stability is None:
+        return None
+    fig, ax = plt.subplots(figsize=(8, 4.5), layout="constrained")
+    ax.plot(stability.epochs, stability.rho, marker="o", color="tab:blue",
+            label=f"{stability.trials} trials that ran every epoch")
+    ax.axhline(STABLE_RHO, color="tab:green", ls="--", lw=1, label=f"settled: {STABLE_RHO}")
+    for i, rung in enumerate(asha_rungs(exp)):
+        ax.axvline(rung, color="gray", ls=":", lw=1, label="ASHA rung" if i == 0 else None)
+    if stability.stable_from is not None:
+        ax.axvspan(stability.stable_from - 0.5, max(stability.epochs) + 0.5, color="tab:green",
+                   alpha=0.08)
+    ax.set_ylim(-1.05, 1.05)
+    ax.set_xlabel("epoch")
+    ax.set_ylabel("Spearman correlation with the final ranking")
+    ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=8, loc="lower right")
+    settled = (f"settled from epoch {stability.stable_from}" if stability.stable_from
+               else "never settled")
+    ax.set_title(f"When could early stopping be trusted? The ranking {settled}")
+    return _finish(fig, path)
+
+
 PLOTS: dict[str, Callable[[Experiment, Path], Path | None]] = {
     "best_curves": plot_best_curves,
     "all_trials": plot_all_trials,
@@ -292,6 +322,7 @@ PLOTS: dict[str, Callable[[Experiment, Path], Path | None]] = {
     "importance": plot_importance,
     "parallel": plot_parallel,
     "confirmation": plot_confirmation,
+    "rank_stability": plot_rank_stability,
 }
 
 

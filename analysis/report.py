@@ -18,6 +18,7 @@ import pandas as pd
 
 from tune_cifar.analysis.diagnostics import diagnose
 from tune_cifar.analysis.frames import Experiment
+from tune_cifar.analysis.stability import MIN_TRIALS, rank_stability
 from tune_cifar.config import TrialConfig
 from tune_cifar.confirmation import read_confirmation
 from tune_cifar.experiment import SEED_BEST, format_value
@@ -37,6 +38,9 @@ PLOT_CAPTIONS = {
     "confirmation": "Test accuracy of the top configurations re-trained with new seeds: each "
                     "seed, the mean with its 95% interval, and the holdout val_acc the search "
                     "picked it by.",
+    "rank_stability": "How well each epoch's ranking of the trials that ran every epoch "
+                      "predicts their final ranking (Spearman), against ASHA's rungs: a rung "
+                      "before the ranking settles stops trials on a guess.",
 }
 
 
@@ -118,6 +122,11 @@ def build_blocks(exp: Experiment, plots: dict[str, Path]) -> list[Block]:
             f"disk used by the experiment: {disk_usage(exp.path) / 1e6:.1f} MB",
         ]),
     ]
+    stability = rank_stability(exp)
+    blocks += [Block("h2", "When could early stopping be trusted?"),
+               Block("p", stability.summary() if stability is not None else
+                     f"Fewer than {MIN_TRIALS} trials ran every epoch: no ranking to compare "
+                     "the early epochs with.")]
     blocks += confirmation_blocks(exp)
     blocks.append(Block("h2", "Plots"))
     blocks += [Block("image", path, PLOT_CAPTIONS[name]) for name, path in plots.items()]

@@ -34,6 +34,7 @@ from tune_cifar.search_options import (
 from tune_cifar.storage import storage_place
 
 if TYPE_CHECKING:
+    from tune_cifar.analysis.stability import RankStability
     from tune_cifar.tuner import SearchOutcome
 
 # torch and Ray are imported by the commands that need them, not here: the parser, --help,
@@ -173,8 +174,20 @@ def report_outcome(outcome: SearchOutcome) -> int:
               "selected on the test set")
     if outcome.compute is not None:
         print(outcome.compute.summary())
+    stability = rank_stability_of(outcome.experiment_path)
+    if stability is not None:
+        print(stability.summary())
     print(f"experiment: {outcome.experiment_path}")
     return 130 if interrupted else 0
+
+
+def rank_stability_of(location: Path | str) -> RankStability | None:
+    """How early the experiment's ranking settled, once enough trials ran every epoch."""
+    from tune_cifar.analysis import load_experiment
+    from tune_cifar.analysis.stability import rank_stability
+    from tune_cifar.experiment import local_target
+
+    return rank_stability(load_experiment(local_target(location)))
 
 
 def cmd_resume(args: argparse.Namespace) -> int:
