@@ -56,11 +56,11 @@ class RankStability:
 
 def rank_stability(exp: Experiment) -> RankStability | None:
     """The correlation per epoch, or None with fewer than MIN_TRIALS trials that ran every
-    epoch."""
+    epoch (or trials of one epoch)."""
     from scipy.stats import spearmanr
 
     done = exp.trials[exp.trials["status"] == DONE]
-    if len(done) < MIN_TRIALS:
+    if len(done) < MIN_TRIALS or exp.max_epochs < 2:  # one epoch: nothing early to judge
         return None
     final = done.set_index("trial_id")[f"best_{METRIC}"].astype(float)
     curves = (exp.epochs[exp.epochs["trial_id"].isin(final.index)]

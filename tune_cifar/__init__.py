@@ -30,6 +30,7 @@ Search (trial, results readers; Ray's driver API)
   search_options  every ``search`` flag and its checks, without torch or Ray
   spaces          search spaces from search_spaces/, a .py file or a .json of points
   optuna_search   Ray's OptunaSearch told what ASHA did (pruned, complete, failed)
+  warm_start      what a search starts from: earlier experiments, the seed's configurations
   ray_private     every private Ray API tune-cifar touches, stated for Ray 2.60
   ray_runtime     starting or joining Ray; SIGTERM as Ctrl-C
   resources       what nodes give per trial, refused in one line; the GPU share

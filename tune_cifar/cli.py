@@ -105,6 +105,10 @@ def add_search_parser(sub: argparse._SubParsersAction) -> None:
                    help="checkpoint a trial every N epochs and at its last (default 1; more "
                         "saves disk writes when epochs take a second, as on a GPU; a resumed "
                         "trial goes back to its last checkpoint)")
+    p.add_argument("--warm-start", nargs="+", default=(), metavar="EXP",
+                   help="with --search optuna: tell TPE the finished trials of these earlier "
+                        "experiments (folders or s3:// URIs) before it suggests, or 'seed': run "
+                        "the seed study's configurations first")
     p.add_argument("--max-failures", type=int, default=d.max_failures,
                    help="retries of a crashed trial from its last checkpoint (default 2)")
     p.add_argument("--progress-interval", type=float, default=d.progress_interval_s,
@@ -125,6 +129,7 @@ def cmd_search(args: argparse.Namespace) -> int:
         overwrite=args.overwrite, progress_interval_s=args.progress_interval,
         stopped_as=args.stopped_as, epoch_budget=args.epoch_budget,
         cuda_graph=args.cuda_graph, checkpoint_every=args.checkpoint_every,
+        warm_start=tuple(args.warm_start),
     )
     opts.check()  # a bad flag is refused before torch and Ray are even imported
     from tune_cifar.tuner import run_search

@@ -38,8 +38,11 @@ class AshaAwareOptunaSearch(OptunaSearch):
     """OptunaSearch that reports ASHA-stopped trials as pruned (see the module's text)."""
 
     def __init__(self, *args: Any, max_epochs: int, stopped_as: str = "pruned",
+                 evaluated: list[tuple[dict[str, Any], float]] | None = None,
                  **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
+        # (params, value) of earlier trials, told to the study once Tune gives it its space
+        self._evaluated = list(evaluated or [])
         if stopped_as not in ("pruned", "complete"):
             raise ValueError(f"stopped_as must be pruned or complete, not {stopped_as!r}")
         self.max_epochs = max_epochs
@@ -47,6 +50,17 @@ class AshaAwareOptunaSearch(OptunaSearch):
         # trial id -> (saved a checkpoint?, best value): the best of the epochs that saved a
         # checkpoint once one did
         self._best: dict[str, tuple[bool, float]] = {}
+
+    def set_search_properties(self, metric: str | None, mode: str | None, config: dict,
+                              **spec: Any) -> bool:
+        """Tune hands the searcher its space here, and Ray creates the study: then the earlier
+        trials of a warm start are added to it as complete (``add_evaluated_point``)."""
+        ready = super().set_search_properties(metric, mode, config, **spec)
+        if ready:
+            for params, value in self._evaluated:
+                self.add_evaluated_point(params, value)
+            self._evaluated = []
+        return ready
 
     def on_trial_result(self, trial_id: str, result: dict) -> None:
         value = result.get(self.metric)

@@ -47,6 +47,7 @@ class SearchOptions:
     epoch_budget: int | None = None  # trial-epochs in all, then the search ends
     cuda_graph: str = "auto"  # full batches as CUDA graph replays (training.use_cuda_graph)
     checkpoint_every: int = 1  # epochs between a trial's checkpoints
+    warm_start: tuple[str, ...] = ()  # earlier experiments (or "seed") TPE starts from
 
     def ray_address(self) -> tuple[str | None, str]:
         """The Ray cluster to join and what named it: ``--address`` (named ""), else
@@ -99,6 +100,9 @@ class SearchOptions:
             raise UsageError(f"--seed must be in [0, 2**31 - 1], got {self.seed}")
         if self.name is not None:
             check_name(self.name)
+        if self.warm_start and self.search != "optuna":
+            raise UsageError("--warm-start needs --search optuna: random and grid searches do "
+                             "not learn from earlier trials")
 
 
 def check_finite(flag: str, value: float) -> None:

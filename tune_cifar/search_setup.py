@@ -34,10 +34,13 @@ from tune_cifar.stopping import StopWatch
 from tune_cifar.storage import Place, local_copy, storage_place
 from tune_cifar.tb_logger import ReadableTensorBoard
 from tune_cifar.trainable import RunSettings, train_cifar
+from tune_cifar.warm_start import WarmStart
 
 
-def build_search(opts: SearchOptions, space: SearchSpace) -> tuple[Any, dict[str, Any], int]:
-    """(search algorithm, param space, num_samples) for the requested search."""
+def build_search(opts: SearchOptions, space: SearchSpace,
+                 warm: WarmStart | None = None) -> tuple[Any, dict[str, Any], int]:
+    """(search algorithm, param space, num_samples) for the requested search; with ``warm``
+    (Optuna only), the earlier trials and first configurations it starts from."""
     from ray import tune
     from ray.tune.search import BasicVariantGenerator, ConcurrencyLimiter
 
@@ -71,9 +74,12 @@ def build_search(opts: SearchOptions, space: SearchSpace) -> tuple[Any, dict[str
     import optuna
 
     sampler = optuna.samplers.TPESampler(seed=opts.seed, multivariate=True)
+    warm = warm or WarmStart()
     searcher: Any = AshaAwareOptunaSearch(metric=METRIC, mode=MODE, sampler=sampler,
                                           max_epochs=opts.max_epochs,
-                                          stopped_as=opts.stopped_as)
+                                          stopped_as=opts.stopped_as,
+                                          points_to_evaluate=warm.enqueued or None,
+                                          evaluated=warm.evaluated)
     if opts.max_concurrent:
         searcher = ConcurrencyLimiter(searcher, max_concurrent=opts.max_concurrent)
     return searcher, {**seed, **as_sampled(space)}, num_samples

@@ -58,6 +58,7 @@ from tune_cifar.stopping import (
     write_reserve,
 )
 from tune_cifar.storage import Place, cache_folder, local_copy, storage_place, upload
+from tune_cifar.warm_start import plan_warm_start
 from tune_cifar.workspace import claim_folder, create_folder, experiment_place
 
 
@@ -113,7 +114,8 @@ def run_search(opts: SearchOptions, data_spec: DataSpec, argv: list[str] | None 
 
     opts.check()
     space = load_space(opts.space)
-    search_alg, param_space, num_samples = build_search(opts, space)
+    warm = plan_warm_start(opts, space, dataclasses.asdict(data_spec))
+    search_alg, param_space, num_samples = build_search(opts, space, warm)
     scheduler = build_trial_scheduler(opts)
     place = experiment_place(opts, space)
     lock = claim_folder(place, opts.overwrite)
@@ -135,6 +137,8 @@ def run_search(opts: SearchOptions, data_spec: DataSpec, argv: list[str] | None 
               f"{opts.search} search, {opts.scheduler} scheduler, "
               f"{planned_trials(param_space, num_samples)} trials x "
               f"up to {opts.max_epochs} epochs, {cpus} CPU + {gpus:g} GPU per trial", flush=True)
+        for line in warm.lines:
+            print(line, flush=True)
         print(f"watch it in a browser: tune-cifar dashboard {place.uri}", flush=True)
         tuner = tune.Tuner(
             make_trainable(bundle, opts, cpus, gpus),
