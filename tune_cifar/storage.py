@@ -202,6 +202,7 @@ def local_copy(place: Place) -> Path:
         raise UsageError(f"experiment {place.uri}: {_s3_error(str(exc), '')}") from None
     target.mkdir(parents=True, exist_ok=True)
     (target / REMOTE_MARK).write_text(place.uri + "\n")
+    _forget_gone(target, {info.path[len(place.path):].lstrip("/") for info in infos})
     for info in infos:
         relative = info.path[len(place.path):].lstrip("/")
         parts = relative.split("/")
@@ -213,6 +214,15 @@ def local_copy(place: Place) -> Path:
         if _wanted(parts):
             _download(place.fs, info.path, target / relative, info.size)
     return target
+
+
+def _forget_gone(target: Path, remote: set[str]) -> None:
+    """Drop cached trial and checkpoint folders the storage no longer has (an experiment
+    replaced with --overwrite, checkpoints retention deleted); local outputs (analysis/) stay."""
+    for folder in sorted(target.rglob("*"), reverse=True):
+        if (folder.is_dir() and folder.name.startswith(("trial_", "checkpoint_"))
+                and folder.relative_to(target).as_posix() not in remote):
+            shutil.rmtree(folder, ignore_errors=True)
 
 
 def _wanted(parts: list[str]) -> bool:

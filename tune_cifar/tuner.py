@@ -15,6 +15,7 @@ errors, what stopped it, what it trained and how fast.
 from __future__ import annotations
 
 import dataclasses
+import shutil
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -127,6 +128,8 @@ def run_search(opts: SearchOptions, data_spec: DataSpec, argv: list[str] | None 
         cpus, gpus = start_and_check(opts, param_space, bundle)
         opts = dataclasses.replace(opts, gpus_per_trial=gpus)  # a resume keeps the share
         lock = create_folder(place, lock)
+        if not place.is_local:  # a new experiment: nothing of an old one of its name is kept
+            shutil.rmtree(folder, ignore_errors=True)
         folder.mkdir(parents=True, exist_ok=True)
         write_spec(folder, opts, data_spec, space, argv)
         if place.is_local:
