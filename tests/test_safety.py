@@ -224,3 +224,27 @@ def test_a_checkpoint_is_deleted_once_the_saved_state_no_longer_names_it(tmp_pat
     assert new.is_dir()
     ray_private.delete_unnamed_checkpoints(everything=True)  # the run ended
     assert not new.exists()
+
+
+def test_checkpoints_a_killed_driver_left_waiting_are_deleted_when_a_run_ends(tmp_path):
+    """Deferred deletions die with a SIGKILLed driver; the next run of the experiment deletes
+    the checkpoint folders Tune's final state names for no trial, and only for trials whose
+    folders it does name (the naming is read right for them)."""
+    import pyarrow.fs
+
+    from tune_cifar.ray_private import delete_orphan_checkpoints
+
+    experiment = tmp_path / "exp"
+    folders = {name: experiment / name for name in (
+        "trial_a/checkpoint_000001", "trial_a/checkpoint_000005", "trial_a/checkpoint_000006",
+        "trial_b/checkpoint_000002", "confirm/trial_c/checkpoint_000001")}
+    for folder in folders.values():
+        folder.mkdir(parents=True)
+    named = ("trial_a/checkpoint_000005", "trial_a/checkpoint_000006")
+    (experiment / "experiment_state-2026-12-01_00-00-00.json").write_text(json.dumps(
+        [str(folders[n]).encode().hex() for n in named]))
+    fs = pyarrow.fs.LocalFileSystem()
+    assert delete_orphan_checkpoints(fs, str(experiment)) == 1
+    assert not folders["trial_a/checkpoint_000001"].exists()
+    assert all(folders[n].is_dir() for n in (*named, "trial_b/checkpoint_000002",
+                                            "confirm/trial_c/checkpoint_000001"))

@@ -18,7 +18,8 @@ deletion waits until the experiment's saved state no longer names the checkpoint
 deletions Tune asks for are kept pending, and each new request (at the next checkpoint of
 any trial) and the end of the run delete those the newest complete state file no longer
 names. A checkpoint already gone counts as deleted (after a killed driver, the restored
-state may drop one that was deleted before the kill).
+state may drop one that was deleted before the kill). The deletions a killed driver left
+waiting are done when a later run of the experiment ends (``delete_orphan_checkpoints``).
 """
 
 from __future__ import annotations
@@ -72,6 +73,38 @@ def delete_unnamed_checkpoints(everything: bool = False) -> None:
         else:
             waiting.append((fs, fs_path))
     _pending[:] = waiting
+
+
+def delete_orphan_checkpoints(fs: Any, experiment: str) -> int:
+    """After a run has ended (Tune's last state saved): delete the checkpoint folders that
+    state names for no trial, left by a driver killed while their deletion waited. A trial's
+    folders are touched only when the state names at least one of them (the naming is read
+    right for it). Returns how many were deleted."""
+    import pyarrow.fs as pafs
+    from ray.train._internal import checkpoint_manager
+
+    delete = getattr(checkpoint_manager._delete_fs_path, "tune_cifar_original",
+                     checkpoint_manager._delete_fs_path)
+    try:
+        infos = fs.get_file_info(pafs.FileSelector(experiment, recursive=True))
+    except OSError:
+        return 0
+    trials: dict[str, list[str]] = {}
+    for info in infos:
+        parts = info.path[len(experiment):].strip("/").split("/")
+        if (info.type == pafs.FileType.Directory and len(parts) == 2
+                and parts[1].startswith("checkpoint_")):
+            trials.setdefault(parts[0], []).append(info.path)
+    deleted = 0
+    for checkpoints in trials.values():
+        named = [c for c in checkpoints if _named_by_saved_state(fs, c)]
+        if not named or len(named) == len(checkpoints):
+            continue
+        for checkpoint in set(checkpoints) - set(named):
+            with contextlib.suppress(FileNotFoundError):
+                delete(fs=fs, fs_path=checkpoint)
+                deleted += 1
+    return deleted
 
 
 def _named_by_saved_state(fs: Any, checkpoint: str) -> bool:

@@ -36,7 +36,7 @@ from tune_cifar.experiment import (
 from tune_cifar.lock import hold_experiment
 from tune_cifar.metrics import METRIC, MODE, UNFINISHED, trial_epochs
 from tune_cifar.progress import live_output
-from tune_cifar.ray_private import delete_unnamed_checkpoints
+from tune_cifar.ray_private import delete_orphan_checkpoints, delete_unnamed_checkpoints
 from tune_cifar.resources import cluster_resources, start_and_check
 from tune_cifar.search_options import SearchOptions
 from tune_cifar.search_setup import (
@@ -223,6 +223,7 @@ def fit_and_measure(tuner: Any, place: Place, bundle: DataBundle) -> tuple[Any, 
     with live_output():
         results = tuner.fit()
     delete_unnamed_checkpoints(everything=True)  # Tune's last state of this run is saved
+    delete_orphan_checkpoints(place.fs, place.path)  # a killed driver's deletions, done now
     wall = time.monotonic() - start
     nodes = cluster_resources()
     return results, Compute(epochs_so_far(place) - before, wall,
