@@ -43,8 +43,9 @@ from tune_cifar.analysis.study import (
     top_trials_study,
 )
 from tune_cifar.confirmation import read_confirmation
-from tune_cifar.experiment import SEED_BEST, format_value
-from tune_cifar.metrics import DIVERGED, DONE, ERRORED, STOPPED_EARLY, UNFINISHED
+from tune_cifar.experiment import SEED_BEST, format_value, load_trials
+from tune_cifar.metrics import DIVERGED, DONE, ERRORED, LINEAGE, STOPPED_EARLY, UNFINISHED
+from tune_cifar.population import copies, is_population, mutated_keys
 
 TOP_K = 5
 PARALLEL_TOP = 12
@@ -314,6 +315,56 @@ def plot_rank_stability(exp: Experiment, path: Path) -> Path | None:
     return _finish(fig, path)
 
 
+def plot_population(exp: Experiment, path: Path) -> Path | None:
+    """PBT / PB2: each trial's validation accuracy and mutated hyperparameters per epoch, as it
+    reported them; a dashed line joins a trial to the trial whose weights it copied."""
+    records = load_trials(exp.path)
+    if not is_population(records):
+        return None
+    keys = mutated_keys(records)
+    fig, axes = plt.subplots(1 + len(keys), 1, figsize=(9, 4 + 2.2 * len(keys)), sharex=True,
+                             layout="constrained", squeeze=False)
+    colors = {t.trial_id: f"C{i % 10}" for i, t in enumerate(records)}
+    by_id = {t.trial_id: t for t in records}
+    for trial in records:
+        for _, rows in trial.reports.groupby(LINEAGE, sort=False):
+            rows = rows.drop_duplicates("training_iteration", keep="last")
+            color = colors[trial.trial_id]
+            axes[0, 0].plot(rows["training_iteration"], rows["val_acc"], marker="o", ms=2.5,
+                            lw=1.2, color=color, alpha=0.8)
+            for ax, key in zip(axes[1:, 0], keys, strict=True):  # a change takes effect
+                ax.step(rows["training_iteration"], rows[f"config/{key}"], where="mid",
+                        marker="o", ms=2.5, lw=1.2, color=color, alpha=0.8)  # between epochs
+    ax = axes[0, 0]
+    for _, copy in copies(records).iterrows():
+        donor = by_id.get(copy["donor"])
+        if donor is None:
+            continue
+        before = donor.reports[donor.reports["training_iteration"] == copy["epoch"] - 1]
+        after = by_id[copy["trial_id"]].reports
+        after = after[after["training_iteration"] == copy["epoch"]]
+        if not before.empty and not after.empty:
+            ax.plot([copy["epoch"] - 1, copy["epoch"]],
+                    [before["val_acc"].iloc[-1], after["val_acc"].iloc[-1]], ls="--", lw=0.9,
+                    color=colors[copy["trial_id"]])
+    ax.set(title=f"Population-based training: {len(records)} trials, {len(copies(records))} "
+                 "copies\n(dashed: a trial continues a stronger trial's weights)",
+           ylabel="validation accuracy")
+    if len(records) <= 12:
+        for trial in records:
+            ax.plot([], [], color=colors[trial.trial_id], label=trial.trial_id)
+        ax.legend(fontsize=7, loc="lower right", ncols=2)
+    for ax, key in zip(axes[1:, 0], keys, strict=True):
+        ax.set_ylabel(key)
+        if key == "lr":
+            ax.set_yscale("log")
+    for ax in axes[:, 0]:
+        ax.grid(alpha=0.3)
+    axes[-1, 0].set_xlabel("epoch")
+    axes[-1, 0].xaxis.set_major_locator(MaxNLocator(integer=True))
+    return _finish(fig, path)
+
+
 PLOTS: dict[str, Callable[[Experiment, Path], Path | None]] = {
     "best_curves": plot_best_curves,
     "all_trials": plot_all_trials,
@@ -323,6 +374,7 @@ PLOTS: dict[str, Callable[[Experiment, Path], Path | None]] = {
     "parallel": plot_parallel,
     "confirmation": plot_confirmation,
     "rank_stability": plot_rank_stability,
+    "population": plot_population,
 }
 
 

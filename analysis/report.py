@@ -21,9 +21,11 @@ from tune_cifar.analysis.frames import Experiment
 from tune_cifar.analysis.stability import MIN_TRIALS, rank_stability
 from tune_cifar.config import TrialConfig
 from tune_cifar.confirmation import read_confirmation
-from tune_cifar.experiment import SEED_BEST, format_value
+from tune_cifar.experiment import SEED_BEST, epochs_trained, format_value, load_trials
+from tune_cifar.population import best_schedule, copies, describe_schedule, mutated_keys
 
 LEADERBOARD_ROWS = 10
+COPIES_SHOWN = 30  # rows of the PBT copies table
 PLOT_CAPTIONS = {
     "best_curves": "Validation accuracy per epoch of the best trials, labelled by the "
                    "hyperparameters that tell them apart.",
@@ -38,6 +40,9 @@ PLOT_CAPTIONS = {
     "confirmation": "Test accuracy of the top configurations re-trained with new seeds: each "
                     "seed, the mean with its 95% interval, and the holdout val_acc the search "
                     "picked it by.",
+    "population": "Population-based training: each trial's validation accuracy and mutated "
+                  "hyperparameters per epoch as it reported them; a dashed line joins a trial "
+                  "to the stronger trial whose weights it continued.",
     "rank_stability": "How well each epoch's ranking of the trials that ran every epoch "
                       "predicts their final ranking (Spearman), against ASHA's rungs: a rung "
                       "before the ranking settles stops trials on a guess.",
@@ -111,25 +116,69 @@ def build_blocks(exp: Experiment, plots: dict[str, Path]) -> list[Block]:
                   Block("p", "No trial diverged or sat at chance while training improved."))
     compute = compute_summary(exp)
     share = compute["saved_epochs"] / compute["full_epochs"] if compute["full_epochs"] else 0
+    population = opts.get("scheduler") in ("pbt", "pb2")
+    if population:  # every trial runs to the end; copies train some epochs again
+        trained = sum(epochs_trained(t) for t in load_trials(exp.path))
+        spent = (f"{trained} trial-epochs trained, {trained - compute['trial_epochs']} of them "
+                 "again after a trial copied another's weights")
+    else:
+        spent = (f"running every trial to {exp.max_epochs} epochs would have taken "
+                 f"{compute['full_epochs']}: early stopping saved {compute['saved_epochs']} "
+                 f"({share:.0%})")
     blocks += [
         Block("h2", "Compute"),
         Block("list", [
+            f"{compute['trial_epochs']} trial-epochs in the trials' histories "
+            f"({compute['trial_hours']:.2f} trial-hours)" if population else
             f"{compute['trial_epochs']} trial-epochs trained "
             f"({compute['trial_hours']:.2f} trial-hours)",
-            f"running every trial to {exp.max_epochs} epochs would have taken "
-            f"{compute['full_epochs']}: early stopping saved {compute['saved_epochs']} "
-            f"({share:.0%})",
+            spent,
             f"disk used by the experiment: {disk_usage(exp.path) / 1e6:.1f} MB",
         ]),
     ]
     stability = rank_stability(exp)
-    blocks += [Block("h2", "When could early stopping be trusted?"),
-               Block("p", stability.summary() if stability is not None else
-                     f"Fewer than {MIN_TRIALS} trials ran every epoch: no ranking to compare "
-                     "the early epochs with.")]
+    if opts.get("scheduler") in ("pbt", "pb2"):
+        blocks += population_blocks(exp, best)
+    else:
+        blocks += [Block("h2", "When could early stopping be trusted?"),
+                   Block("p", stability.summary() if stability is not None else
+                         f"Fewer than {MIN_TRIALS} trials ran every epoch: no ranking to "
+                         "compare the early epochs with.")]
     blocks += confirmation_blocks(exp)
     blocks.append(Block("h2", "Plots"))
     blocks += [Block("image", path, PLOT_CAPTIONS[name]) for name, path in plots.items()]
+    return blocks
+
+
+def population_blocks(exp: Experiment, best: pd.Series) -> list[Block]:
+    """The 'Population-based training' section: the copies, the best trial's schedule."""
+    records = load_trials(exp.path)
+    table = copies(records)
+    opts = exp.spec["options"]
+    keys = mutated_keys(records)
+    blocks = [Block("h2", "Population-based training"),
+              Block("p", f"Every {opts['perturbation_interval']} epochs, a trial in the bottom "
+                         "quarter continued the weights of one in the top quarter with its "
+                         f"hyperparameters mutated ({opts['scheduler'].upper()}): "
+                         f"{len(table)} copies in all; mutated keys: "
+                         f"{', '.join(keys) or 'none changed'}.")]
+    found = best_schedule(records, best["trial_id"], int(best["best_epoch"]))
+    if found is not None:
+        lineage, steps = found
+        blocks += [Block("p", f"The best weights (trial {best['trial_id']}, epoch "
+                              f"{best['best_epoch']}) descend from `{lineage}` (trial@first "
+                              "epoch it trained); their schedule, which `tune-cifar train "
+                              f"--replay {exp.path}` trains again from scratch:"),
+                   Block("list", describe_schedule(steps, keys))]
+    if len(table) > COPIES_SHOWN:
+        blocks.append(Block("p", f"The first {COPIES_SHOWN} of the {len(table)} copies:"))
+    if not table.empty:
+        shown = table.head(COPIES_SHOWN).assign(changed=table["changed"].map(lambda c: ", ".join(
+            f"{k} {format_value(a)} -> {format_value(b)}" for k, (a, b) in c.items())
+            or "(no change)"))
+        blocks.append(Block("table", shown.rename(columns={
+            "trial_id": "trial", "epoch": "from epoch", "donor": "copied from",
+            "changed": "mutation"})))
     return blocks
 
 

@@ -59,6 +59,8 @@ def rank_stability(exp: Experiment) -> RankStability | None:
     epoch (or trials of one epoch)."""
     from scipy.stats import spearmanr
 
+    if exp.spec["options"].get("scheduler") in ("pbt", "pb2"):
+        return None  # its trials continue each other's weights: their rankings are not apart
     done = exp.trials[exp.trials["status"] == DONE]
     if len(done) < MIN_TRIALS or exp.max_epochs < 2:  # one epoch: nothing early to judge
         return None

@@ -86,9 +86,12 @@ MIN_TRIALS_FOR_IMPORTANCE = 3
 
 def param_importances(study: optuna.Study | None) -> dict[str, float]:
     """Optuna's fANOVA importances (a seeded random forest), most important first; {} when
-    the study has fewer than three trials. fANOVA copes with few trials and categorical
-    choices better than Optuna's default PED-ANOVA, whose top-quantile split needs many."""
+    the study has fewer than three trials, or when every trial scored the same (no variance
+    to explain: fANOVA raises). fANOVA copes with few trials and categorical choices better
+    than Optuna's default PED-ANOVA, whose top-quantile split needs many."""
     if study is None or len(study.trials) < MIN_TRIALS_FOR_IMPORTANCE:
+        return {}
+    if len({t.value for t in study.trials if t.value is not None}) < 2:
         return {}
     import optuna
 

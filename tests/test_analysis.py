@@ -69,7 +69,8 @@ def test_frames_round_trip_through_csv_and_parquet(experiment, tmp_path):
 
 def test_every_plot_and_the_report_are_written(experiment, tmp_path):
     plots = write_plots(experiment, tmp_path)
-    assert set(plots) == set(PLOTS) - {"confirmation"}  # drawn once 'confirm' has run
+    # confirmation: drawn once 'confirm' has run; population: for PBT / PB2 searches
+    assert set(plots) == set(PLOTS) - {"confirmation", "population"}
     for path in plots.values():
         data = path.read_bytes()
         assert data.startswith(PNG_MAGIC) and len(data) > 10_000
@@ -188,7 +189,8 @@ def test_cli_analyze_best_and_predict(experiment, tmp_path, capsys):
     result = run_cli("analyze", str(experiment.path), "--out", str(out))  # the installed command
     assert result.returncode == 0, result.stderr
     for name in ("trials.csv", "trials.parquet", "epochs.csv", "epochs.parquet", "report.md",
-                 "report.html", *(f"{p}.png" for p in PLOTS if p != "confirmation")):
+                 "report.html",
+                 *(f"{p}.png" for p in PLOTS if p not in ("confirmation", "population"))):
         assert (out / name).is_file(), name
     code, best, _ = run_main(capsys, "best", f"file://{experiment.path}", "--json")
     parsed = json.loads(best)
@@ -219,3 +221,17 @@ def test_a_running_trial_caught_mid_line_keeps_its_complete_epochs(experiment, t
     trial_id = json.loads(lines[0])["trial_id"]
     assert (running.epochs["trial_id"] == trial_id).sum() == len(lines)
     assert len(running.trials) == len(experiment.trials)
+
+
+def test_importance_of_trials_that_all_scored_the_same_is_none():
+    """fANOVA raises on zero variance; a search whose trials all tied has no importance."""
+    import optuna
+
+    from tune_cifar.analysis.study import param_importances
+
+    study = optuna.create_study(direction="maximize")
+    for lr in (1e-3, 1e-2, 1e-1, 1.0):
+        study.add_trial(optuna.trial.create_trial(
+            params={"lr": lr}, distributions={"lr": optuna.distributions.FloatDistribution(
+                1e-4, 1.0, log=True)}, value=1.0))
+    assert param_importances(study) == {}

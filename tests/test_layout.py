@@ -13,8 +13,8 @@ PACKAGE = Path(__file__).resolve().parents[1] / "tune_cifar"
 SHARED = ("errors", "metrics", "config", "hardware", "storage")
 SEARCH = {"search_options", "optuna_search", "ray_private", "ray_runtime", "resources", "lock",
           "workspace", "progress", "journal_callback", "tb_logger", "search_setup", "tuner",
-          "confirm", "trainable", "stopping", "warm_start"}
-RESULTS = ("experiment", "confirmation", "restore", "dashboard", "journal")
+          "confirm", "trainable", "stopping", "warm_start", "result_files"}
+RESULTS = ("experiment", "confirmation", "restore", "dashboard", "journal", "population")
 
 
 def tune_cifar_imports(path: Path) -> set[str]:

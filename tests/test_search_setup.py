@@ -58,11 +58,13 @@ def test_optuna_search_gets_the_sampled_space_and_a_limiter_when_asked():
 
 
 def test_the_trial_scheduler():
+    quick = load_space("quick")
     asha = build_trial_scheduler(SearchOptions(max_epochs=9, grace_period=2,
-                                               reduction_factor=3))
+                                               reduction_factor=3), quick)
     assert isinstance(asha, ASHAScheduler)
     assert asha._max_t == 9 and asha._reduction_factor == 3  # rungs at 2 and 6 epochs
-    assert isinstance(build_trial_scheduler(SearchOptions(scheduler="fifo")), FIFOScheduler)
+    assert isinstance(build_trial_scheduler(SearchOptions(scheduler="fifo"), quick),
+                      FIFOScheduler)
 
 
 NODES = [{"CPU": 16.0, "GPU": 2.0}, {"CPU": 4.0, "GPU": 0.0}]

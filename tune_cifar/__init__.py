@@ -38,6 +38,7 @@ Search (trial, results readers; Ray's driver API)
   workspace       claiming the experiment folder: never someone else's, never a running one
   progress        the live view on the console (a Tune callback)
   journal_callback  the Optuna journal written live during a search (a Tune callback)
+  result_files    Tune's per-trial result files kept whole in the experiment (a Tune callback)
   tb_logger       TensorBoard files with readable tags (a Tune callback)
   search_setup    the search as Tune's examples build one: algorithm, scheduler, run config
   tuner           run, resume and report a search
@@ -46,6 +47,7 @@ Search (trial, results readers; Ray's driver API)
 Results (the experiment folder; never the search modules above)
   experiment      the spec file and the trials as plain files; a trial's best epoch
   confirmation    a confirmation read back (table of runs and per-configuration summary)
+  population      PBT / PB2 read back: lineage, the path and schedule of a trial's weights
   restore         a checkpoint back as a model: evaluate, predict
   journal         every search as an Optuna study: its trials, rebuilt from Tune's files
   dashboard       optuna-dashboard over the journal, read-only unless asked

@@ -13,6 +13,7 @@ Errors are one line on stderr: exit 2 for a bad request, 1 for a runtime failure
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import sys
 import traceback
@@ -53,7 +54,16 @@ def add_search_parser(sub: argparse._SubParsersAction) -> None:
                    help="random (Ray's variant generator), grid (every choice combined) or "
                         "optuna (seeded multivariate TPE) (default: random)")
     p.add_argument("--scheduler", choices=SCHEDULERS, default=d.scheduler,
-                   help="asha stops weak trials early; fifo runs every trial to the end")
+                   help="asha stops weak trials early; fifo runs every trial to the end; pbt "
+                        "(population-based training) and pb2 (its GP-bandit form) restart weak "
+                        "trials from strong ones' checkpoints with mutated hyperparameters")
+    p.add_argument("--perturbation-interval", type=int, default=d.perturbation_interval,
+                   metavar="EPOCHS",
+                   help=f"pbt/pb2: epochs between a trial's exploit/explore steps (default "
+                        f"{d.perturbation_interval})")
+    p.add_argument("--mutate", default=None, metavar="KEY[,KEY...]",
+                   help="pbt/pb2: the keys that may change while a trial trains (default: "
+                        "every mutable key the space varies; 'tune-cifar keys' marks them)")
     p.add_argument("--stopped-as", choices=("pruned", "complete"), default=d.stopped_as,
                    help="--search optuna with asha: tell TPE that a trial ASHA stopped was "
                         "pruned (default), or complete with its last value (Ray's "
@@ -98,10 +108,10 @@ def add_search_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--address", default=None,
                    help="join an existing Ray cluster (e.g. 'auto' or HOST:PORT; default: "
                         "RAY_ADDRESS if set, else a Ray of this search's own)")
-    p.add_argument("--keep-checkpoints", type=int, default=d.keep_checkpoints,
+    p.add_argument("--keep-checkpoints", type=int, default=None,
                    help="checkpoints kept per trial: the best N by val_acc, plus the latest "
-                        "(default 2)")
-    p.add_argument("--checkpoint-every", type=int, default=d.checkpoint_every, metavar="N",
+                        "(default 2; pbt/pb2: 4, since trials copy each other's)")
+    p.add_argument("--checkpoint-every", type=int, default=None, metavar="N",
                    help="checkpoint a trial every N epochs and at its last (default 1; more "
                         "saves disk writes when epochs take a second, as on a GPU; a resumed "
                         "trial goes back to its last checkpoint)")
@@ -130,6 +140,8 @@ def cmd_search(args: argparse.Namespace) -> int:
         stopped_as=args.stopped_as, epoch_budget=args.epoch_budget,
         cuda_graph=args.cuda_graph, checkpoint_every=args.checkpoint_every,
         warm_start=tuple(args.warm_start),
+        perturbation_interval=args.perturbation_interval,
+        mutations=tuple(k for k in (args.mutate or "").split(",") if k),
     )
     opts.check()  # a bad flag is refused before torch and Ray are even imported
     from tune_cifar.tuner import run_search
@@ -206,8 +218,16 @@ def add_train_parser(sub: argparse._SubParsersAction) -> None:
                        description="Train one configuration (the seed study's way) and write "
                                    "history.csv and a checkpoint. Key flags override --config.")
     p.add_argument("--config", type=Path, default=None, help="JSON file of config keys")
-    p.add_argument("--epochs", type=int, default=10,
-                   help="epochs to train (default 10)")
+    p.add_argument("--epochs", type=int, default=None,
+                   help="epochs to train (default 10; with --replay, up to the replayed epoch)")
+    p.add_argument("--replay", type=folder_arg, default=None, metavar="EXP",
+                   help="train again from scratch the hyperparameter schedule of a PBT/PB2 "
+                        "experiment's best trial (its configuration changes at the epochs they "
+                        "happened, on the experiment's data), as Ray's "
+                        "PopulationBasedTrainingReplay does")
+    p.add_argument("--trial", default=None, metavar="TRIAL_ID",
+                   help="with --replay: this trial's schedule (to its best epoch) instead of "
+                        "the best trial's")
     p.add_argument("--out", type=Path, required=True, help="output folder")
     p.add_argument("--overwrite", action="store_true", help="write into a non-empty --out")
     p.add_argument("--threads", type=int, default=None,
@@ -240,12 +260,27 @@ def cmd_train(args: argparse.Namespace) -> int:
     raw = read_config_file(args.config) if args.config else {}
     raw.update({k.name: getattr(args, f"key_{k.name}") for k in KEYS
                 if getattr(args, f"key_{k.name}") is not None})
-    cfg = TrialConfig.from_dict(raw)
+    schedule = None
+    if args.replay is not None:
+        from tune_cifar.results_cli import replay_plan
+
+        seed = raw.pop("seed", None)
+        if raw:
+            raise UsageError("--replay trains the experiment's own schedule; leave out "
+                             "--config and the hyperparameter flags (--seed aside)")
+        schedule, data_spec, epochs = replay_plan(args.replay, args.trial, args.epochs)
+        if seed is not None:  # the same schedule as a new training run
+            schedule = {e: dataclasses.replace(c, seed=seed) for e, c in schedule.items()}
+        cfg = schedule[min(schedule)]
+    else:
+        if args.trial is not None:
+            raise UsageError("--trial names a trial of the experiment given with --replay")
+        cfg, data_spec, epochs = TrialConfig.from_dict(raw), data_spec_from(args), args.epochs
     use_cuda_graph(args.cuda_graph, pick_device(args.device))  # refuses "on" without CUDA
-    bundle = load_data(data_spec_from(args))
+    bundle = load_data(data_spec)
     prepare_out(args.out, args.overwrite)
-    history, best_epoch = train_one(cfg, bundle, args.epochs, args.out, args.threads,
-                                    args.device, args.cuda_graph)
+    history, best_epoch = train_one(cfg, bundle, epochs or 10, args.out, args.threads,
+                                    args.device, args.cuda_graph, schedule)
     print(f"wrote {args.out / 'history.csv'} (epochs 1-{len(history)})")
     if best_epoch is None:
         print("no epoch had a finite val_acc: no checkpoint written")

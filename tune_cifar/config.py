@@ -178,6 +178,23 @@ class TrialConfig:
         return asdict(self)
 
 
+# What may change while a trial trains (a PBT / PB2 mutation): the optimizer's settings, the
+# dropout rates, label smoothing and the augmentation probabilities. The rest fixes the
+# weights' shapes (model, width, batch_norm), the optimizer's kind and state (optimizer,
+# nesterov), the steps per epoch (batch_size) or the schedule's shape, and cannot.
+MUTABLE_KEYS = ("lr", "momentum", "weight_decay", "dropout1", "dropout2", "dropout3",
+                "dropout4", "label_smoothing", "hflip_p", "erase_p")
+
+
+def check_mutable(keys: Sequence[str]) -> None:
+    """Raise a one-line UsageError if any of ``keys`` cannot change mid-training."""
+    fixed = [k for k in keys if k not in MUTABLE_KEYS]
+    if fixed:
+        raise UsageError(f"{', '.join(fixed)} cannot change while a trial trains (the weights, "
+                         "the optimizer's state or the schedule depend on it); mutable keys: "
+                         f"{', '.join(MUTABLE_KEYS)}")
+
+
 _TYPES = {"bool": bool, "int": int, "float": float, "str": str}
 # The table of keys, read from TrialConfig's fields (annotations are strings here, as
 # ``from __future__ import annotations`` leaves them).
@@ -213,9 +230,9 @@ def format_keys_table(keys: Sequence[Key] = KEYS) -> str:
     """The table of keys as Markdown (used by ``tune-cifar keys`` and the README)."""
     lines = ["| key | type | default | allowed | meaning |", "|---|---|---|---|---|"]
     for k in keys:
-        lines.append(
-            f"| `{k.name}` | {k.type.__name__} | {k.default} | {k.describe_range()} | {k.help} |"
-        )
+        mutable = " (mutable: PBT may change it mid-training)" if k.name in MUTABLE_KEYS else ""
+        lines.append(f"| `{k.name}` | {k.type.__name__} | {k.default} | {k.describe_range()} | "
+                     f"{k.help}{mutable} |")
     return "\n".join(lines)
 
 

@@ -81,6 +81,12 @@ def run_confirmation(location: Path | str, top: int = 3, seeds: int = 3,
     place = storage_place(location)
     folder = local_copy(place)
     spec = read_spec(folder)
+    scheduler = spec["options"].get("scheduler")
+    if scheduler in ("pbt", "pb2"):
+        raise UsageError(f"confirm re-trains fixed configurations, and the trials of {place.uri} "
+                         f"changed theirs while training ({scheduler}); re-train the best "
+                         f"schedule with a new seed: tune-cifar train --replay {place.uri} "
+                         "--seed N --out DIR")
     # not while its search runs or resumes
     with hold_experiment(folder if place.is_local else place, "confirmation"):
         return _confirm(place, folder, spec, top, seeds, overwrite, bundle, argv)

@@ -25,7 +25,7 @@ import numpy as np
 import pandas as pd
 
 from tune_cifar.errors import UsageError, error_line
-from tune_cifar.metrics import DONE, ERRORED, METRIC, UNFINISHED, ended_status
+from tune_cifar.metrics import DONE, ERRORED, LINEAGE, METRIC, UNFINISHED, ended_status
 from tune_cifar.storage import local_copy, shown, storage_place
 
 SPEC_FILE = "tune_cifar_spec.json"
@@ -113,9 +113,22 @@ class TrialRecord:
 
     trial_dir: Path
     trial_id: str
-    config: dict[str, Any]
+    config: dict[str, Any]  # as it ended (PBT may have changed it: see config_at)
     metrics: pd.DataFrame  # one row per epoch, Tune's bookkeeping columns included
     error: str | None
+    # Every report as written, config columns ("config/lr") included, in order: an epoch
+    # reported again (a resume, a PBT copy) is here each time (tune_cifar.population reads it).
+    reports: pd.DataFrame = dataclasses.field(default_factory=pd.DataFrame)
+
+    def config_at(self, epoch: int) -> dict[str, Any]:
+        """The configuration the trial trained ``epoch`` under (its last report of it)."""
+        if "training_iteration" not in self.reports:
+            return self.config
+        rows = self.reports[self.reports["training_iteration"] == epoch]
+        if rows.empty:
+            return self.config
+        return {c.removeprefix("config/"): plain(v) for c, v in rows.iloc[-1].items()
+                if c.startswith("config/")}
 
     def checkpoint_at(self, row: pd.Series) -> Path | None:
         name = row.get("checkpoint_dir_name")
@@ -141,12 +154,12 @@ def load_trial(trial_dir: Path) -> TrialRecord | None:
     if frame.empty or "training_iteration" not in frame:
         return None
     config_cols = [c for c in frame.columns if c.startswith("config/")]
-    config = {c.removeprefix("config/"): _plain(frame[c].iloc[0]) for c in config_cols}
+    config = {c.removeprefix("config/"): plain(frame[c].iloc[-1]) for c in config_cols}
     # A trial resumed from an older checkpoint (killed driver, lost node) reports some epochs
     # again; the last report of an epoch is the one its history continued from.
     metrics = frame.drop(columns=config_cols).drop_duplicates("training_iteration", keep="last")
     return TrialRecord(trial_dir, str(frame["trial_id"].iloc[0]), config,
-                       metrics.reset_index(drop=True), read_error(trial_dir))
+                       metrics.reset_index(drop=True), read_error(trial_dir), frame)
 
 
 def read_error(trial_dir: Path) -> str | None:
@@ -180,6 +193,12 @@ def epochs_run(trial: TrialRecord) -> int:
     return int(trial.metrics["training_iteration"].max())
 
 
+def epochs_trained(trial: TrialRecord) -> int:
+    """The epochs a trial cost: its last epoch, or under PBT / PB2 every epoch it reported (a
+    trial that continues another's checkpoint trains those epochs again)."""
+    return len(trial.reports) if LINEAGE in trial.reports else epochs_run(trial)
+
+
 def trial_status(trial: TrialRecord, max_epochs: int) -> tuple[str, int | None]:
     """(status, epoch it stopped at if stopped early) from what the trial left on disk
     (``tune_cifar.metrics``: done, stopped early, diverged, errored or unfinished).
@@ -199,7 +218,7 @@ def load_trials(folder: Path) -> list[TrialRecord]:
     return [t for t in map(load_trial, trial_dirs(folder)) if t is not None]
 
 
-def _plain(value: Any) -> Any:
+def plain(value: Any) -> Any:
     """numpy scalars from pandas as plain Python values."""
     return value.item() if hasattr(value, "item") else value
 
@@ -273,7 +292,8 @@ def best_trial(folder: Path, metric: str = METRIC, scope: str = "best") -> BestT
             continue
         row, checkpoint = found
         candidate = BestTrial(
-            trial_id=trial.trial_id, trial_dir=trial.trial_dir, config=trial.config,
+            trial_id=trial.trial_id, trial_dir=trial.trial_dir,
+            config=trial.config_at(int(row["training_iteration"])),
             metric=metric, value=float(row[metric]), epoch=int(row["training_iteration"]),
             epochs_run=int(trial.metrics["training_iteration"].iloc[-1]), checkpoint=checkpoint,
         )

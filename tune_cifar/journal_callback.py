@@ -24,7 +24,7 @@ from tune_cifar.errors import error_line
 from tune_cifar.experiment import TrialRecord, load_trial
 from tune_cifar.journal import JOURNAL_FILE, JournalRecorder, trial_end_attrs
 from tune_cifar.metrics import ERRORED, METRIC, ended_status
-from tune_cifar.storage import RESULT_FILES, cache_folder, local_copy, storage_place, upload
+from tune_cifar.storage import cache_folder, local_copy, storage_place, upload
 
 if TYPE_CHECKING:
     from optuna.distributions import BaseDistribution
@@ -87,24 +87,6 @@ class JournalCallback(Callback):
 
     def on_experiment_end(self, trials: list[Trial], **info: Any) -> None:
         self.upload(now=True)
-        if self.remote is not None:
-            self._safely("the trials' results", lambda: self.upload_results(trials))
-
-    def upload_results(self, trials: list[Trial]) -> None:
-        """Each trial's result files as the driver wrote them, once more, now that the run has
-        ended: Tune's own last upload of them was seen one epoch short in object storage (about
-        one run in four of the kill-and-resume test), which would show a finished trial as
-        unfinished to every reader."""
-        place = storage_place(self.remote)  # type: ignore[arg-type]
-        for trial in trials:
-            local = Path(trial.local_path)
-            for name in RESULT_FILES:
-                target = place.child(Path(trial.path).name).child(name)
-                # only ever longer: these files grow, and a copy that is not longer than the
-                # stored one (a restored trial's, say) has nothing to add
-                if (local / name).is_file() and (local / name).stat().st_size > (
-                        target.fs.get_file_info(target.path).size or 0):
-                    upload(local / name, target)
 
     def _safely(self, what: str, write: Callable[[], None]) -> None:
         """The journal is a record beside the search: a failure to write it is said once, on

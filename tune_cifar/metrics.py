@@ -5,6 +5,7 @@ search, the live view, the Optuna journal and the results all use.
     EPOCH_METRICS         every epoch's metrics (and the TensorBoard tag of each)
     ended_status(...)     done / stopped early / diverged, for a trial that ended
     trial_epochs(...)     the trial-epochs a search has spent
+    LINEAGE               PBT: whose weights a trial's epochs continued (format/parse_lineage)
 
 Imports nothing of tune-cifar: both sides of the experiment folder (the search that writes it,
 the results that read it) may use it.
@@ -12,7 +13,8 @@ the results that read it) may use it.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
+from typing import Any
 
 METRIC, MODE = "val_acc", "max"
 
@@ -43,3 +45,19 @@ def trial_epochs(epochs_run: Iterable[int]) -> int:
     """The trial-epochs spent by trials that ran these many epochs each (the unit the seed
     study's 340 epochs are counted in; an epoch re-run after a resume counts once)."""
     return sum(epochs_run)
+
+
+# Under PBT / PB2 each report names the trial's lineage: "A@1 X@5" reads "epochs 1-4 trained
+# by trial A, from epoch 5 on by trial X" (X continued A's checkpoint of epoch 4).
+LINEAGE = "lineage"
+
+
+def format_lineage(lineage: Sequence[Sequence[Any]]) -> str:
+    """[[trial id, first epoch], ...] as reported: "a_00001@1 a_00003@5"."""
+    return " ".join(f"{trial}@{epoch}" for trial, epoch in lineage)
+
+
+def parse_lineage(text: str) -> list[tuple[str, int]]:
+    """The reported lineage back as (trial id, first epoch it trained) pairs."""
+    pairs = (part.rsplit("@", 1) for part in str(text).split())
+    return [(trial, int(epoch)) for trial, epoch in pairs]

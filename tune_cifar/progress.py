@@ -97,6 +97,7 @@ class LiveView(Callback):
         # that saved a checkpoint once one did, as tune_cifar.experiment.best_row selects
         self.best: dict[str, tuple[bool, float]] = {}
         self.ended: set[str] = set()  # trials Tune completed (done, stopped by ASHA)
+        self.started: set[str] = set()  # trials seen running
         self._began = False
 
     def setup(self, **info: Any) -> None:
@@ -137,9 +138,12 @@ class LiveView(Callback):
             self.ended.update(t.trial_id for t in trials if t.status == Trial.TERMINATED)
 
     def on_step_end(self, iteration: int, trials: list[Trial], **info: Any) -> None:
-        # A new line when trials start or end (not when they queue), or after interval_s.
-        key = tuple(sorted((s, n) for s, n in Counter(
-            trial_state(t, self.max_epochs) for t in trials).items() if s != "pending"))
+        # A new line when a trial starts for the first time or ends (not when it queues, nor
+        # when PBT pauses and restarts it), or after interval_s.
+        self.started.update(t.trial_id for t in trials if t.status == Trial.RUNNING)
+        key = (len(self.started), *sorted((s, n) for s, n in Counter(
+            trial_state(t, self.max_epochs) for t in trials).items()
+            if s not in ("pending", "running", "paused")))
         if key != self._last_key or time.monotonic() - self._last_time >= self.interval_s:
             self._last_key, self._last_time = key, time.monotonic()
             self._last_line = self.line(trials)

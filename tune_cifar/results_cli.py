@@ -13,11 +13,13 @@ from __future__ import annotations
 import argparse
 import json
 from pathlib import Path
+from typing import Any
 
 from tune_cifar.cli_args import add_data_flags, data_spec_from, folder_arg
 from tune_cifar.data import CLASSES
 from tune_cifar.errors import UsageError
-from tune_cifar.experiment import best_trial, read_spec
+from tune_cifar.experiment import best_trial, load_trials, read_spec
+from tune_cifar.population import best_schedule, describe_schedule, mutated_keys
 from tune_cifar.storage import shown
 
 
@@ -174,7 +176,20 @@ def cmd_best(args: argparse.Namespace) -> int:
     best = best_trial(folder, scope=args.scope)
     if best is None:
         raise UsageError(f"experiment {args.experiment} has no trial with a result yet")
-    print(json.dumps(best.to_json(), indent=2) if args.json else best.summary())
+    trials = load_trials(folder)
+    found = best_schedule(trials, best.trial_id, best.epoch)
+    if args.json:
+        extra = {} if found is None else {
+            "lineage": found[0], "schedule": [{"from_epoch": e, "config": c} for e, c in found[1]]}
+        print(json.dumps({**best.to_json(), **extra}, indent=2))
+        return 0
+    print(best.summary())
+    if found is not None:
+        lineage, steps = found
+        print(f"  lineage: {lineage}  (trial@first epoch it trained)\n  schedule:")
+        for line in describe_schedule(steps, mutated_keys(trials)):
+            print(f"    {line}")
+        print(f"  replay it from scratch: tune-cifar train --replay {args.experiment} --out DIR")
     return 0
 
 
@@ -228,3 +243,38 @@ def cmd_predict(args: argparse.Namespace) -> int:
         probs = " ".join(f"{row['probabilities'][c]:6.3f}" for c in CLASSES)
         print(f"{row['file']:<{width}}  {row['predicted']:<10s} {probs}")
     return 0
+
+
+def replay_plan(location: Path | str, trial_id: str | None,
+                epochs: int | None) -> tuple[dict[int, Any], Any, int]:
+    """What ``tune-cifar train --replay EXP`` trains: the schedule of the best trial (or
+    ``trial_id``) up to its best epoch, as {epoch: TrialConfig}; the experiment's data spec;
+    and the epochs (``epochs``, else the best epoch's). Prints what it replays."""
+    from tune_cifar.data import DataSpec
+    from tune_cifar.experiment import best_row
+    from tune_cifar.population import schedule_configs
+
+    folder = here(location)
+    spec = read_spec(folder)
+    trials = load_trials(folder)
+    if trial_id is None:
+        best = best_trial(folder)
+        if best is None:
+            raise UsageError(f"experiment {location} has no trial with a result yet")
+        trial_id, epoch = best.trial_id, best.epoch
+    else:
+        trial = next((t for t in trials if t.trial_id == trial_id), None)
+        found = best_row(trial) if trial is not None else None
+        if found is None:
+            known = ", ".join(t.trial_id for t in trials)
+            raise UsageError(f"--trial {trial_id}: no such trial with a result in {location} "
+                             f"(trials: {known})")
+        epoch = int(found[0]["training_iteration"])
+    planned = best_schedule(trials, trial_id, epoch)
+    if planned is None:
+        raise UsageError(f"experiment {location} was not a --scheduler pbt/pb2 search: its "
+                         "trials kept their configurations; train one with --config")
+    lineage, steps = planned
+    print(f"replaying trial {trial_id} to its epoch {epoch} (lineage {lineage}): "
+          f"{len(steps) - 1} configuration change(s)", flush=True)
+    return schedule_configs(steps), DataSpec(**spec["data"]), epochs or epoch

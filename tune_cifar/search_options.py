@@ -12,11 +12,12 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
-from tune_cifar.config import CUDA_GRAPH_CHOICES
+from tune_cifar.config import CUDA_GRAPH_CHOICES, check_mutable
 from tune_cifar.errors import UsageError
 
 SEARCHES = ("random", "grid", "optuna")
-SCHEDULERS = ("asha", "fifo")
+SCHEDULERS = ("asha", "fifo", "pbt", "pb2")
+POPULATION_SCHEDULERS = ("pbt", "pb2")  # they mutate running trials (search_setup)
 DEFAULT_STORAGE = Path("~/tune-cifar-results")
 
 
@@ -39,15 +40,39 @@ class SearchOptions:
     seed: int = 0
     time_budget: float | None = None
     address: str | None = None
-    keep_checkpoints: int = 2
+    keep_checkpoints: int | None = None  # best N by val_acc (+ the latest); see kept_checkpoints
     max_failures: int = 2
     overwrite: bool = False
     progress_interval_s: float = 30.0
     stopped_as: str = "pruned"  # how ASHA-stopped trials reach Optuna TPE (optuna_search.py)
     epoch_budget: int | None = None  # trial-epochs in all, then the search ends
     cuda_graph: str = "auto"  # full batches as CUDA graph replays (training.use_cuda_graph)
-    checkpoint_every: int = 1  # epochs between a trial's checkpoints
+    checkpoint_every: int | None = None  # epochs between checkpoints; see checkpoint_interval
     warm_start: tuple[str, ...] = ()  # earlier experiments (or "seed") TPE starts from
+    perturbation_interval: int = 2  # PBT / PB2: epochs between a trial's exploit/explore steps
+    mutations: tuple[str, ...] = ()  # PBT / PB2: keys that change mid-training (default: the
+    # space's ranges and choices of mutable keys)
+
+    @property
+    def population(self) -> bool:
+        """PBT or PB2: trials continue each other's checkpoints."""
+        return self.scheduler in POPULATION_SCHEDULERS
+
+    @property
+    def checkpoint_interval(self) -> int:
+        """Epochs between a trial's checkpoints: ``--checkpoint-every``, else 1. (Under PBT too:
+        a trial paused between checkpoints trains again from its last one.)"""
+        return self.checkpoint_every or 1
+
+    @property
+    def kept_checkpoints(self) -> int:
+        """Checkpoints Tune keeps per trial (the best N by val_acc, plus the latest):
+        ``--keep-checkpoints``, else 2, or 4 under PBT / PB2, where a trial may be told to
+        continue a donor's checkpoint some epochs after the donor saved it (Ray warns that
+        keeping 2 or fewer loses such checkpoints)."""
+        if self.keep_checkpoints is not None:
+            return self.keep_checkpoints
+        return 4 if self.population else 2
 
     def ray_address(self) -> tuple[str | None, str]:
         """The Ray cluster to join and what named it: ``--address`` (named ""), else
@@ -84,6 +109,8 @@ class SearchOptions:
         check_finite("--progress-interval", self.progress_interval_s)
         positive["--progress-interval"] = self.progress_interval_s
         for flag, value in positive.items():
+            if value is None:  # not given: its default applies
+                continue
             check_finite(flag, value)
             if value <= 0:
                 raise UsageError(f"{flag} must be positive, got {value}")
@@ -100,9 +127,28 @@ class SearchOptions:
             raise UsageError(f"--seed must be in [0, 2**31 - 1], got {self.seed}")
         if self.name is not None:
             check_name(self.name)
+        if self.scheduler in POPULATION_SCHEDULERS:
+            self.check_population()
         if self.warm_start and self.search != "optuna":
             raise UsageError("--warm-start needs --search optuna: random and grid searches do "
                              "not learn from earlier trials")
+
+
+    def check_population(self) -> None:
+        """PBT / PB2 flags: Ray's population schedulers take no search algorithm, and a
+        trial copies another's checkpoint at each perturbation, so one must be there."""
+        if self.search == "optuna":
+            raise UsageError(f"--scheduler {self.scheduler} chooses its own configurations "
+                             "(Ray refuses a search algorithm beside it); use --search random "
+                             "or grid for the initial population")
+        if not 1 <= self.perturbation_interval < self.max_epochs:
+            raise UsageError(f"--perturbation-interval must be from 1 to --max-epochs - 1 "
+                             f"({self.max_epochs - 1}), got {self.perturbation_interval}")
+        if self.perturbation_interval % self.checkpoint_interval:
+            raise UsageError(f"--perturbation-interval {self.perturbation_interval} must be a "
+                             f"multiple of --checkpoint-every {self.checkpoint_interval}: a trial "
+                             "copies another's checkpoint at each perturbation")
+        check_mutable(self.mutations)
 
 
 def check_finite(flag: str, value: float) -> None:

@@ -6,7 +6,7 @@ checkpoint retention, retries, budgets, callbacks).
     tuner = tune.Tuner(
         make_trainable(bundle, opts, cpus, gpus), param_space=param_space,
         tune_config=tune.TuneConfig(metric=METRIC, mode=MODE, search_alg=search_alg,
-                                    scheduler=build_trial_scheduler(opts),
+                                    scheduler=build_trial_scheduler(opts, space),
                                     num_samples=num_samples),
         run_config=run_config(opts, folder, space))
 """
@@ -20,16 +20,17 @@ from typing import Any
 
 from ray.tune import Stopper
 
-from tune_cifar.config import TrialConfig
+from tune_cifar.config import MUTABLE_KEYS, TrialConfig, check_mutable
 from tune_cifar.data import DataBundle
 from tune_cifar.errors import UsageError
-from tune_cifar.experiment import epochs_run, load_trials, read_spec
+from tune_cifar.experiment import epochs_trained, load_trials, read_spec
 from tune_cifar.journal import space_distributions, study_attrs
 from tune_cifar.journal_callback import JournalCallback
-from tune_cifar.metrics import METRIC, MODE, trial_epochs
+from tune_cifar.metrics import LINEAGE, METRIC, MODE, trial_epochs
 from tune_cifar.progress import LiveView
+from tune_cifar.result_files import KeepResultFiles
 from tune_cifar.search_options import SearchOptions
-from tune_cifar.spaces import SearchSpace, as_grid, as_sampled
+from tune_cifar.spaces import SearchSpace, as_grid, as_sampled, is_grid
 from tune_cifar.stopping import StopWatch
 from tune_cifar.storage import Place, local_copy, storage_place
 from tune_cifar.tb_logger import ReadableTensorBoard
@@ -91,14 +92,88 @@ def planned_trials(param_space: dict[str, Any], num_samples: int) -> int:
                                    if isinstance(v, dict) and "grid_search" in v)
 
 
-def build_trial_scheduler(opts: SearchOptions) -> Any:
-    """ASHA over epochs (Tune's ASHAScheduler), or FIFO: every trial to the end."""
+def build_trial_scheduler(opts: SearchOptions, space: SearchSpace) -> Any:
+    """ASHA over epochs (Tune's ASHAScheduler), FIFO (every trial to the end), or a population
+    (Tune's PopulationBasedTraining or PB2) that every ``--perturbation-interval`` epochs
+    restarts its bottom quarter from a top-quarter trial's checkpoint with mutated keys."""
     from ray.tune.schedulers import ASHAScheduler, FIFOScheduler
 
     if opts.scheduler == "fifo":
         return FIFOScheduler()
+    if opts.scheduler in ("pbt", "pb2"):
+        return _population_scheduler(opts, space)
     return ASHAScheduler(time_attr="training_iteration", max_t=opts.max_epochs,
                          grace_period=opts.grace_period, reduction_factor=opts.reduction_factor)
+
+
+def mutations(opts: SearchOptions, space: SearchSpace) -> dict[str, Any]:
+    """What PBT may change, from the space: ``--mutate`` keys, else every mutable key the
+    space varies. A range stays a Tune domain (PBT multiplies the value by 0.8 or 1.2, or
+    resamples it with probability 0.25); a choice becomes its list (a step to a neighbour, or
+    a resample); PB2 takes ranges only, as [low, high] bounds for its GP bandit."""
+    from ray.tune.search.sample import Categorical, Float, Integer
+
+    flag = f"--scheduler {opts.scheduler}"
+    if space.points is not None:
+        raise UsageError(f"{flag} needs a space of ranges and choices to mutate; space "
+                         f"{space.name!r} is a fixed list of configurations")
+    varied = {k: v for k, v in space.params.items()
+              if isinstance(v, (Categorical, Float, Integer)) or is_grid(v)}
+    keys = opts.mutations or tuple(k for k in varied if k in MUTABLE_KEYS)
+    check_mutable(keys)
+    fixed = [k for k in keys if k not in varied]
+    if fixed:
+        raise UsageError(f"--mutate {', '.join(fixed)}: space {space.name!r} has no range or "
+                         "choice for it to mutate within")
+    if not keys:
+        raise UsageError(f"{flag}: space {space.name!r} varies none of the keys that can change "
+                         f"while a trial trains ({', '.join(MUTABLE_KEYS)})")
+    out: dict[str, Any] = {}
+    for key in keys:
+        domain = varied[key]
+        if opts.scheduler == "pb2":
+            if not isinstance(domain, (Float, Integer)):
+                raise UsageError(f"--scheduler pb2 mutates ranges only; space {space.name!r} "
+                                 f"key '{key}' is a choice (use --scheduler pbt, or leave it "
+                                 "out with --mutate)")
+            out[key] = [domain.lower, domain.upper]
+        elif isinstance(domain, Categorical):
+            out[key] = list(domain.categories)
+        else:
+            out[key] = list(domain["grid_search"]) if is_grid(domain) else domain
+    return out
+
+
+class ClipToSpace:
+    """PBT's ``custom_explore_fn``: a value multiplied by 0.8 or 1.2 is clipped back into its
+    range in the space (Ray leaves it outside; a dropout of 0.96 is not a configuration)."""
+
+    def __init__(self, bounds: dict[str, tuple[float, float]]) -> None:
+        self.bounds = bounds
+
+    def __call__(self, config: dict[str, Any]) -> dict[str, Any]:
+        for key, (low, high) in self.bounds.items():
+            config[key] = type(config[key])(min(max(config[key], low), high))
+        return config
+
+
+def _population_scheduler(opts: SearchOptions, space: SearchSpace) -> Any:
+    import random
+
+    from ray.tune.schedulers import PopulationBasedTraining
+    from ray.tune.search.sample import Float, Integer
+
+    mutate = mutations(opts, space)
+    bounds = {k: (v.lower, v.upper - 1 if isinstance(v, Integer) else v.upper)
+              for k, v in space.params.items() if k in mutate and isinstance(v, (Float, Integer))}
+    common = {"time_attr": "training_iteration", "perturbation_interval":
+              opts.perturbation_interval, "custom_explore_fn": ClipToSpace(bounds)}
+    if opts.scheduler == "pb2":
+        from ray.tune.schedulers.pb2 import PB2  # (its GP bandit is scikit-learn's)
+
+        return PB2(hyperparam_bounds=mutate, **common)
+    random.seed(opts.seed)  # Ray's PBT draws its perturbations from Python's random module
+    return PopulationBasedTraining(hyperparam_mutations=mutate, **common)
 
 
 def trial_dirname(trial: Any) -> str:
@@ -113,7 +188,8 @@ def make_trainable(bundle: DataBundle, opts: SearchOptions, cpus: int, gpus: flo
 
     settings = RunSettings(max_epochs=opts.max_epochs, threads=cpus,
                            device="cuda" if gpus > 0 else "cpu", cuda_graph=opts.cuda_graph,
-                           checkpoint_every=opts.checkpoint_every)
+                           checkpoint_every=opts.checkpoint_interval,
+                           population=opts.population)
     return tune.with_resources(
         tune.with_parameters(train_cifar, data=bundle.training, settings=settings),
         {"cpu": cpus, "gpu": gpus},
@@ -134,9 +210,12 @@ class EpochBudget(Stopper):
     def __call__(self, trial_id: str, result: dict[str, Any]) -> bool:
         if self.epochs is None:
             folder = local_copy(storage_place(self.location))
-            self.epochs = {t.trial_id: epochs_run(t) for t in load_trials(folder)}
-        self.epochs[trial_id] = max(self.epochs.get(trial_id, 0),
-                                    int(result.get("training_iteration", 0)))
+            self.epochs = {t.trial_id: epochs_trained(t) for t in load_trials(folder)}
+        if LINEAGE in result:  # PBT: each report is an epoch trained (again, after a copy)
+            self.epochs[trial_id] = self.epochs.get(trial_id, 0) + 1
+        else:
+            self.epochs[trial_id] = max(self.epochs.get(trial_id, 0),
+                                        int(result.get("training_iteration", 0)))
         return False
 
     def stop_all(self) -> bool:
@@ -154,7 +233,8 @@ def run_config(opts: SearchOptions, place: Place, folder: Path, space: SearchSpa
     journal = JournalCallback(space_distributions(space), opts.max_epochs,
                               study_attrs(read_spec(folder)), METRIC, remote)
     journal.open(folder)
-    callbacks = [StopWatch(folder if place.is_local else None, opts.time_budget),
+    callbacks = [KeepResultFiles(place.uri),
+                 StopWatch(folder if place.is_local else None, opts.time_budget),
                  LiveView(opts.max_epochs, METRIC, opts.progress_interval_s), journal]
     with contextlib.suppress(ImportError):  # no tensorboardX: no TensorBoard files, as Tune
         callbacks.append(ReadableTensorBoard())
@@ -163,7 +243,7 @@ def run_config(opts: SearchOptions, place: Place, folder: Path, space: SearchSpa
         storage_path=place.parent().path,
         storage_filesystem=None if place.is_local else place.fs,
         checkpoint_config=tune.CheckpointConfig(
-            num_to_keep=opts.keep_checkpoints, checkpoint_score_attribute=METRIC,
+            num_to_keep=opts.kept_checkpoints, checkpoint_score_attribute=METRIC,
             checkpoint_score_order=MODE),
         failure_config=tune.FailureConfig(max_failures=opts.max_failures),
         stop=EpochBudget(opts.epoch_budget, place.uri) if opts.epoch_budget else None,

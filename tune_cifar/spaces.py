@@ -55,12 +55,12 @@ def describe_domain(value: Any) -> str:
     if isinstance(value, (Float, Integer)):
         kind = type(value.get_sampler()).__name__.strip("_").lower()
         return f"{kind}({value.lower:g}, {value.upper:g})"
-    if _is_grid(value):
+    if is_grid(value):
         return "grid(" + ", ".join(map(str, value["grid_search"])) + ")"
     return str(value)
 
 
-def _is_grid(value: Any) -> bool:
+def is_grid(value: Any) -> bool:
     return isinstance(value, dict) and set(value) == {"grid_search"}
 
 
@@ -148,7 +148,7 @@ def _values_to_check(key: str, value: Any) -> list[Any]:
     """Each value of ``key`` that stands for its domain in the combined consistency check."""
     if isinstance(value, Categorical):
         return list(value.categories)
-    if _is_grid(value):
+    if is_grid(value):
         return list(value["grid_search"])
     if isinstance(value, Float):
         return [value.lower, value.upper]
@@ -196,5 +196,5 @@ def as_grid(space: SearchSpace) -> dict[str, Any]:
 
 def as_sampled(space: SearchSpace) -> dict[str, Any]:
     """Params for random or Optuna search: grid axes become uniform choices."""
-    return {k: tune.choice(v["grid_search"]) if _is_grid(v) else v
+    return {k: tune.choice(v["grid_search"]) if is_grid(v) else v
             for k, v in space.params.items()}

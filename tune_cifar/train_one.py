@@ -4,7 +4,8 @@
 
 Writes into ``--out``: ``history.csv`` (one row per epoch: train_loss, train_acc, val_loss,
 val_acc, lr, epoch_time_s, images_per_s, train_step, finished_at, train_images),
-``config.json``, and ``checkpoint/state.pt``: the
+``config.json`` (with ``--replay``, the first configuration, and ``schedule.json``: each
+configuration with the epoch it took effect), and ``checkpoint/state.pt``: the
 state after the epoch of best validation accuracy (the latest of equal ones), as a search keeps
 it, rewritten whenever an epoch beats it.
 """
@@ -31,6 +32,7 @@ from tune_cifar.training import Trainer
 CHECKPOINT_DIR = "checkpoint"  # in --out: the best epoch's state
 HISTORY_FILE = "history.csv"
 CONFIG_FILE = "config.json"
+SCHEDULE_FILE = "schedule.json"
 # Per epoch: the trainer's metrics, then when the epoch ended (Unix seconds) and how many
 # images it trained, so that trainings run side by side can be added up over one wall window.
 HISTORY_COLUMNS = ("epoch", *EPOCH_METRICS, "diverged", "train_step", "finished_at",
@@ -85,15 +87,23 @@ def write_history(rows: list[dict[str, Any]], path: Path) -> None:
 
 
 def train_one(cfg: TrialConfig, bundle: DataBundle, epochs: int, out: Path,
-              threads: int | None = None, device: str = "auto",
-              cuda_graph: str = "auto") -> tuple[list[dict[str, Any]], int | None]:
+              threads: int | None = None, device: str = "auto", cuda_graph: str = "auto",
+              schedule: dict[int, TrialConfig] | None = None,
+              ) -> tuple[list[dict[str, Any]], int | None]:
     """Train ``cfg`` for ``epochs``, printing one line per epoch and keeping the best epoch's
     checkpoint in ``out/checkpoint``; returns the history and the epoch that checkpoint holds
-    (None if no epoch had a finite val_acc)."""
+    (None if no epoch had a finite val_acc). ``schedule``: {epoch: configuration it trains
+    under from then on} (a PBT trial's, replayed; ``Trainer.change_config``)."""
     check_run(epochs, threads)
     if threads:
         torch.set_num_threads(threads)
     (out / CONFIG_FILE).write_text(json.dumps(cfg.to_dict(), indent=2) + "\n")
+    schedule = {e: c for e, c in (schedule or {}).items() if e > 1}
+    if schedule:
+        (out / SCHEDULE_FILE).write_text(json.dumps(
+            [{"from_epoch": 1, "config": cfg.to_dict()}]
+            + [{"from_epoch": e, "config": c.to_dict()} for e, c in sorted(schedule.items())],
+            indent=2) + "\n")
     trainer = Trainer(cfg, bundle.training, epochs, device, cuda_graph)
     print(f"{bundle.describe()}; training on {trainer.device} for {epochs} epochs "
           f"({'CUDA graph' if trainer.graph is not None else 'eager'} steps)", flush=True)
@@ -101,6 +111,13 @@ def train_one(cfg: TrialConfig, bundle: DataBundle, epochs: int, out: Path,
     best_epoch, best_value = None, -math.inf
     rows: list[dict[str, Any]] = []
     while not trainer.finished:
+        if trainer.epoch + 1 in schedule:
+            before, after = trainer.cfg, schedule[trainer.epoch + 1]
+            changes = ", ".join(f"{k} {getattr(before, k):g} -> {v:g}"
+                                for k, v in after.to_dict().items()
+                                if k != "seed" and v != getattr(before, k))
+            print(f"epoch {trainer.epoch + 1}: {changes or 'no change'}", flush=True)
+            trainer.change_config(after)
         m = trainer.run_epoch()
         rows.append({**m, "finished_at": time.time(), "train_images": len(trainer.train_y)})
         print(f"epoch [{m['epoch']}/{epochs}] loss: {m['train_loss']:.5f} acc: "

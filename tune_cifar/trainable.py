@@ -9,6 +9,11 @@ state, so a trial restored from ``ray.tune.get_checkpoint()`` (after a failure, 
 search or a PBT exploit) continues exactly where its last checkpoint stopped. A trial whose loss
 becomes NaN or inf reports ``diverged=True`` once and stops. Each report also names the Ray
 node that trained the epoch (``node_id``), so a cluster run shows where trials ran.
+
+Under population-based training (``RunSettings.population``) a trial may be restarted from
+another trial's checkpoint under a changed configuration; the checkpoint then carries the
+trial's lineage, and every report names it (``lineage``: "ID@EPOCH ..." read as "from EPOCH
+on, trained by trial ID"), so ``analyze`` can draw who copied whom, and when.
 """
 
 from __future__ import annotations
@@ -26,6 +31,7 @@ from tune_cifar.checkpoint import load_state, save_state
 from tune_cifar.config import TrialConfig
 from tune_cifar.data import TrainingData
 from tune_cifar.errors import error_line
+from tune_cifar.metrics import LINEAGE, format_lineage
 from tune_cifar.stopping import is_storage_full
 from tune_cifar.training import Trainer
 
@@ -39,6 +45,7 @@ class RunSettings:
     device: str = "auto"
     cuda_graph: str = "auto"  # full batches as CUDA graph replays: auto (on CUDA), on, off
     checkpoint_every: int = 1  # epochs between checkpoints (the last epoch always has one)
+    population: bool = False  # PBT / PB2: report each epoch's lineage
 
 
 def train_cifar(config: dict[str, Any], data: TrainingData, settings: RunSettings) -> None:
@@ -53,20 +60,34 @@ def train_cifar(config: dict[str, Any], data: TrainingData, settings: RunSetting
         trainer.close()
 
 
+def _trial_id() -> str:
+    """This trial's id in Tune (outside a Ray worker, as in tests: "local")."""
+    context = tune.get_context() if ray.is_initialized() else None
+    return (context.get_trial_id() if context is not None else None) or "local"
+
+
 def _train(trainer: Trainer, settings: RunSettings) -> None:
-    """The trial's epochs, from its checkpoint if Tune restored one."""
+    """The trial's epochs, from its checkpoint if Tune restored one (its own, or under PBT a
+    stronger trial's, whose lineage it then extends)."""
+    trial_id = _trial_id()
+    lineage: list[list[Any]] = [[trial_id, 1]]
     checkpoint = tune.get_checkpoint()
     if checkpoint is not None:
         with checkpoint.as_directory() as folder:
-            trainer.load_state_dict(load_state(Path(folder)))
+            state = load_state(Path(folder))
+        trainer.load_state_dict(state)
+        lineage = [list(x) for x in state.get("lineage", lineage)]
+        if lineage[-1][0] != trial_id:  # another trial's weights: copied at its epoch
+            lineage.append([trial_id, trainer.epoch + 1])
     # Outside a Ray worker (tests call this function directly) there is no node to name.
     node_id = ray.get_runtime_context().get_node_id() if ray.is_initialized() else "local"
+    extra = {LINEAGE: format_lineage(lineage)} if settings.population else {}
     while not trainer.finished:
-        metrics = {**trainer.run_epoch(), "node_id": node_id}
+        metrics = {**trainer.run_epoch(), "node_id": node_id, **extra}
         if (trainer.epoch % settings.checkpoint_every == 0 or trainer.finished
                 or metrics["diverged"]):
             with tempfile.TemporaryDirectory() as folder:
-                save_state(trainer.state_dict(), Path(folder))
+                save_state({**trainer.state_dict(), "lineage": lineage}, Path(folder))
                 try:
                     tune.report(metrics, checkpoint=tune.Checkpoint.from_directory(folder))
                 except OSError as exc:  # the storage is full: no retry spent, the search

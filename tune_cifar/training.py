@@ -25,7 +25,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from tune_cifar.augment import Augmenter
-from tune_cifar.config import CUDA_GRAPH_CHOICES, TrialConfig
+from tune_cifar.config import CUDA_GRAPH_CHOICES, TrialConfig, check_mutable
 from tune_cifar.cuda_step import WARMUP_STEPS, CudaGraph
 from tune_cifar.data import TrainingData
 from tune_cifar.errors import UsageError
@@ -321,7 +321,44 @@ class Trainer:
             "history": list(self.history),
         }
 
+    def change_config(self, cfg: TrialConfig) -> None:
+        """Train on under ``cfg`` from the next step (a PBT mutation, a replayed schedule).
+
+        Only the ``MUTABLE_KEYS`` may differ (and the seed: the trial's generator goes on as
+        it is); anything else is a one-line UsageError. The learning-rate schedule keeps its
+        shape and its position and is scaled to the new peak: lr(step) = new peak lr x the
+        schedule's factor at that step (cosine and OneCycle alike; constant: the new lr)."""
+        old = self.cfg
+        check_mutable([k for k, v in cfg.to_dict().items()
+                       if k != "seed" and v != getattr(old, k)])
+        ratio = cfg.peak_lr / old.peak_lr
+        for group in self.optimizer.param_groups:
+            # Every lr the schedules keep in a group (OneCycle's initial/max/min too) scales.
+            for name in ("lr", "initial_lr", "max_lr", "min_lr"):
+                if name in group:
+                    group[name] *= ratio
+            if "momentum" in group:  # SGD's; Adam's betas are not a mutable key
+                group["momentum"] = cfg.momentum
+            group["weight_decay"] = cfg.weight_decay
+        if self.scheduler is not None:
+            self.scheduler.base_lrs = [lr * ratio for lr in self.scheduler.base_lrs]
+        for i in range(1, 5):
+            getattr(self.model, f"dropout{i}").p = getattr(cfg, f"dropout{i}")
+        self.cfg = cfg
+        self.augment.cfg = cfg
+        if self.graph is not None and self.graph.graph is not None:
+            # A captured graph baked the old probabilities into its kernels: capture anew.
+            self.graph.release()
+            self.graph = CudaGraph(cfg.batch_size, self.device, self.generator)
+            self.warmup_left = WARMUP_STEPS
+
     def load_state_dict(self, state: dict[str, Any]) -> None:
+        """Continue from ``state``; a state saved under another configuration (a PBT donor's)
+        continues under this trainer's, which may differ in the mutable keys only."""
+        saved, wanted = TrialConfig.from_dict(state["config"]), self.cfg
+        if saved != wanted:
+            check_mutable([k for k, v in saved.to_dict().items()
+                           if k != "seed" and v != getattr(wanted, k)])
         self.model.load_state_dict(state["model"])
         self.optimizer.load_state_dict(state["optimizer"])
         if self.scheduler is not None:
@@ -330,3 +367,6 @@ class Trainer:
         # not restored, nothing draws from them now)
         self.epoch = state["epoch"]
         self.history = list(state["history"])
+        if saved != wanted:  # the optimizer and schedule now hold the saved settings
+            self.cfg = saved
+            self.change_config(wanted)

@@ -27,7 +27,7 @@ from tune_cifar.experiment import (
     SPEC_FILE,
     BestTrial,
     best_trial,
-    epochs_run,
+    epochs_trained,
     load_trials,
     read_spec,
     trial_status,
@@ -117,7 +117,7 @@ def run_search(opts: SearchOptions, data_spec: DataSpec, argv: list[str] | None 
     space = load_space(opts.space)
     warm = plan_warm_start(opts, space, dataclasses.asdict(data_spec))
     search_alg, param_space, num_samples = build_search(opts, space, warm)
-    scheduler = build_trial_scheduler(opts)
+    scheduler = build_trial_scheduler(opts, space)
     place = experiment_place(opts, space)
     lock = claim_folder(place, opts.overwrite)
     folder = place.local if place.is_local else cache_folder(place)  # what is read and staged
@@ -213,7 +213,7 @@ def _resume(place: Place, folder: Path, opts: SearchOptions, spec: dict[str, Any
 
 def epochs_so_far(place: Place) -> int:
     """The trial-epochs the trials of an experiment have reported together."""
-    return trial_epochs(epochs_run(t) for t in load_trials(local_copy(place)))
+    return trial_epochs(epochs_trained(t) for t in load_trials(local_copy(place)))
 
 
 def fit_and_measure(tuner: Any, place: Place, bundle: DataBundle) -> tuple[Any, Compute]:
@@ -243,7 +243,7 @@ def outcome_of(place: Place, results: Any, opts: SearchOptions,
     never_reported = sum(1 for r in results if not r.error and not r.metrics)
     unfinished = never_reported + sum(
         1 for t in records if trial_status(t, opts.max_epochs)[0] == UNFINISHED)
-    epochs = trial_epochs(epochs_run(t) for t in records)
+    epochs = trial_epochs(epochs_trained(t) for t in records)
     reason, detail = stop_reason()
     budget = None
     if opts.epoch_budget and epochs >= opts.epoch_budget:

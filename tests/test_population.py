@@ -1,0 +1,224 @@
+"""Population-based training: a trainer that changes its configuration mid-run, PBT's and PB2's
+mutations from a space, and a real PBT search read back (lineage, schedule, replay)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+import torch
+from ray import tune
+from ray.tune.schedulers import PopulationBasedTraining
+from ray.tune.schedulers.pb2 import PB2
+
+from tune_cifar.checkpoint import load_state, save_state
+from tune_cifar.config import TrialConfig
+from tune_cifar.errors import UsageError
+from tune_cifar.search_options import SearchOptions
+from tune_cifar.search_setup import ClipToSpace, build_trial_scheduler, mutations
+from tune_cifar.spaces import SearchSpace
+from tune_cifar.training import Trainer
+
+BASE = {"model": "cnn_v4", "width": 0.25, "batch_size": 50, "optimizer": "sgd", "lr": 0.02,
+        "momentum": 0.9}
+
+
+@pytest.fixture(autouse=True)
+def one_thread():
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
+
+
+def _without_timing(history):
+    return [{k: v for k, v in row.items() if k not in ("epoch_time_s", "images_per_s")}
+            for row in history]
+
+
+@pytest.mark.parametrize("schedule", ["constant", "cosine", "onecycle"])
+def test_a_new_peak_lr_scales_the_schedule_where_it_stands(synthetic_bundle, schedule):
+    """lr(step) = new peak x the schedule's factor at that step: after the change every lr is
+    the unchanged run's times new / old."""
+    cfg = TrialConfig.from_dict({**BASE, "lr_schedule": schedule})
+    plain, changed = (Trainer(cfg, synthetic_bundle.training, 4) for _ in range(2))
+    for trainer in (plain, changed):
+        trainer.run_epoch()
+    changed.change_config(TrialConfig.from_dict({**BASE, "lr_schedule": schedule, "lr": 0.05}))
+    for _ in range(3):
+        a, b = plain.run_epoch(), changed.run_epoch()
+        assert b["lr"] == pytest.approx(a["lr"] * 2.5, rel=1e-9)
+    if schedule == "constant":
+        assert changed.optimizer.param_groups[0]["lr"] == pytest.approx(0.05)
+
+
+def test_every_mutable_key_takes_effect(synthetic_bundle):
+    trainer = Trainer(TrialConfig.from_dict(BASE), synthetic_bundle.training, 2)
+    new = TrialConfig.from_dict({**BASE, "momentum": 0.5, "weight_decay": 1e-3, "dropout1": 0.05,
+                                 "dropout4": 0.6, "label_smoothing": 0.1, "hflip_p": 0.0,
+                                 "erase_p": 0.9})
+    trainer.change_config(new)
+    group = trainer.optimizer.param_groups[0]
+    assert (group["momentum"], group["weight_decay"]) == (0.5, 1e-3)
+    assert [getattr(trainer.model, f"dropout{i}").p for i in range(1, 5)] == [0.05, 0.3, 0.4, 0.6]
+    assert trainer.augment.cfg == new and trainer.cfg == new  # label smoothing reads cfg
+
+
+@pytest.mark.parametrize(("key", "value"), [("width", 0.5), ("batch_norm", False),
+                                            ("optimizer", "adam"), ("batch_size", 25)])
+def test_keys_that_shape_the_weights_or_the_steps_cannot_change(synthetic_bundle, key, value):
+    trainer = Trainer(TrialConfig.from_dict(BASE), synthetic_bundle.training, 2)
+    with pytest.raises(UsageError, match=rf"^{key} cannot change while a trial trains"):
+        trainer.change_config(TrialConfig.from_dict({**BASE, key: value}))
+    state = trainer.state_dict()
+    other = Trainer(TrialConfig.from_dict({**BASE, key: value}), synthetic_bundle.training, 2)
+    with pytest.raises(UsageError, match=rf"^{key} cannot change"):
+        other.load_state_dict(state)
+
+
+def test_a_copied_checkpoint_under_a_mutated_config_trains_as_the_change_in_place(
+        synthetic_bundle, tmp_path):
+    """What PBT does (a new trainer under the mutated config loads the donor's state) equals
+    what a replay does (the donor's trainer changes its config): the same numbers."""
+    donor_cfg = TrialConfig.from_dict({**BASE, "lr_schedule": "cosine"})
+    mutated = TrialConfig.from_dict({**BASE, "lr_schedule": "cosine", "lr": 0.01,
+                                     "dropout2": 0.1, "momentum": 0.8, "seed": 7})
+    donor = Trainer(donor_cfg, synthetic_bundle.training, 4)
+    donor.run_epoch()
+    save_state(donor.state_dict(), tmp_path)  # (a state in memory shares the donor's tensors)
+    copy = Trainer(mutated, synthetic_bundle.training, 4)
+    copy.load_state_dict(load_state(tmp_path))
+    donor.change_config(mutated)
+    for _ in range(2):
+        assert _without_timing([copy.run_epoch()]) == _without_timing([donor.run_epoch()])
+
+
+def _space(**params) -> SearchSpace:
+    return SearchSpace("t", "test", "t", params=params)
+
+
+def test_mutations_come_from_the_space():
+    space = _space(model="cnn_v4", lr=tune.loguniform(1e-4, 1e-1), erase_p=tune.choice([0.0, 0.5]),
+                   dropout1=tune.grid_search([0.1, 0.2]), batch_size=tune.choice([32, 64]))
+    found = mutations(SearchOptions(scheduler="pbt"), space)
+    assert list(found) == ["lr", "erase_p", "dropout1"]  # batch_size is not mutable
+    assert found["lr"] is space.params["lr"] and found["erase_p"] == [0.0, 0.5]
+    assert found["dropout1"] == [0.1, 0.2]
+    only = mutations(SearchOptions(scheduler="pbt", mutations=("lr",)), space)
+    assert list(only) == ["lr"]
+    scheduler = build_trial_scheduler(SearchOptions(scheduler="pbt", max_epochs=8,
+                                                    perturbation_interval=3), space)
+    assert isinstance(scheduler, PopulationBasedTraining)
+    assert scheduler._perturbation_interval == 3
+    ranges = _space(lr=tune.loguniform(1e-4, 1e-1), dropout1=tune.uniform(0.0, 0.5))
+    pb2 = build_trial_scheduler(SearchOptions(scheduler="pb2"), ranges)
+    assert isinstance(pb2, PB2)
+    assert mutations(SearchOptions(scheduler="pb2"), ranges) == {"lr": [1e-4, 1e-1],
+                                                                 "dropout1": [0.0, 0.5]}
+
+
+def test_perturbed_values_are_clipped_into_the_space():
+    clip = ClipToSpace({"lr": (1e-4, 1e-1), "dropout1": (0.0, 0.5)})
+    assert clip({"lr": 0.12, "dropout1": 0.3, "model": "cnn_v4"}) == {
+        "lr": 0.1, "dropout1": 0.3, "model": "cnn_v4"}
+    assert clip({"lr": 5e-5, "dropout1": 0.6})["dropout1"] == 0.5
+
+
+def test_a_space_without_mutable_keys_is_refused():
+    with pytest.raises(UsageError, match=r"varies none of the keys that can change"):
+        mutations(SearchOptions(scheduler="pbt"), _space(batch_size=tune.choice([32, 64])))
+
+
+PBT_SPACE = """
+from ray import tune
+
+DESCRIPTION = "PBT test: a learning rate too small to learn, and one that learns"
+SPACE = {"model": "cnn_v2", "width": 0.25, "optimizer": "adam", "batch_size": 50,
+         "hflip_p": 0.0, "erase_p": 0.0, "lr": tune.grid_search([1e-6, 3e-3])}
+"""
+
+
+@pytest.fixture(scope="module")
+def pbt_experiment(tmp_path_factory):
+    """A real PBT search: 4 trials (2 learning rates x 2 seeds), 8 epochs, a perturbation every
+    2; the two trials that cannot learn sit in the bottom quarter, so copies happen."""
+    from tests.conftest import SYNTHETIC
+    from tune_cifar.data import load_data
+    from tune_cifar.tuner import run_search
+
+    folder = tmp_path_factory.mktemp("pbt")
+    (folder / "pbt_space.py").write_text(PBT_SPACE)
+    opts = SearchOptions(space=str(folder / "pbt_space.py"), search="grid", scheduler="pbt",
+                         num_samples=2, max_epochs=8, perturbation_interval=2,
+                         keep_checkpoints=4, progress_interval_s=60, storage_path=str(folder),
+                         name="pbt")
+    run_search(opts, SYNTHETIC, argv=["test"], bundle=load_data(SYNTHETIC))
+    return folder / "pbt"
+
+
+@pytest.mark.slow
+def test_a_pbt_search_copies_weights_and_reports_its_lineage(pbt_experiment):
+    from tune_cifar.experiment import load_trials
+    from tune_cifar.population import copies, path
+
+    trials = load_trials(pbt_experiment)
+    table = copies(trials)
+    assert len(table) >= 1, "no trial copied another"
+    by_id = {t.trial_id: t for t in trials}
+    for _, copy in table.iterrows():
+        assert copy["epoch"] > 1 and copy["donor"] != copy["trial_id"]
+        after = by_id[copy["trial_id"]].reports
+        first = after[after["lineage"].str.endswith(f"{copy['trial_id']}@{copy['epoch']}")]
+        assert int(first["training_iteration"].iloc[0]) == copy["epoch"]
+        assert first["config/lr"].iloc[0] in (1e-6, 3e-3)  # a step in the grid's list
+    for trial in trials:  # each trial's path is one report per epoch, 1..8
+        assert list(path(trial, trials)["training_iteration"]) == list(range(1, 9))
+
+
+@pytest.mark.slow
+def test_best_shows_the_schedule_and_replay_retrains_it_exactly(pbt_experiment, tmp_path,
+                                                                 capsys):
+    from tune_cifar.cli import main
+    from tune_cifar.experiment import best_row, load_trials
+    from tune_cifar.population import copies, path, schedule
+
+    trials = load_trials(pbt_experiment)
+    table = copies(trials)
+    changed = table[table["changed"].map(bool)]  # a copy that mutated lr, if there is one
+    trial_id = (changed if not changed.empty else table)["trial_id"].iloc[-1]
+    trial = next(t for t in trials if t.trial_id == trial_id)
+    best_epoch = int(best_row(trial)[0]["training_iteration"])  # what --replay trains to
+    expected = path(trial, trials, best_epoch)
+    assert main(["train", "--replay", str(pbt_experiment), "--trial", trial_id,
+                 "--threads", "1", "--out", str(tmp_path / "replay")]) == 0
+    out = capsys.readouterr().out
+    assert f"replaying trial {trial_id}" in out
+    history = (tmp_path / "replay" / "history.csv").read_text().splitlines()
+    columns = history[0].split(",")
+    replayed = [float(line.split(",")[columns.index("val_acc")]) for line in history[1:]]
+    assert replayed == pytest.approx(list(expected["val_acc"]), abs=1e-6)
+    lrs = [float(line.split(",")[columns.index("lr")]) for line in history[1:]]
+    assert lrs == pytest.approx(list(expected["config/lr"]))
+    steps = [epoch for epoch, _ in schedule(expected)]
+    written = tmp_path / "replay" / "schedule.json"
+    if len(steps) > 1:  # a schedule with a change is written beside config.json
+        assert [s["from_epoch"] for s in json.loads(written.read_text())] == steps
+    else:
+        assert not written.exists()
+    assert main(["best", str(pbt_experiment)]) == 0
+    best = capsys.readouterr().out
+    assert "  lineage: " in best and "  schedule:\n    from epoch 1: lr=" in best
+
+
+@pytest.mark.slow
+def test_analyze_draws_the_population_and_reports_the_copies(pbt_experiment, capsys):
+    from tune_cifar.cli import main
+
+    assert main(["analyze", str(pbt_experiment)]) == 0
+    analysis = Path(pbt_experiment) / "analysis"
+    assert (analysis / "population.png").stat().st_size > 10_000
+    report = (analysis / "report.md").read_text()
+    assert "## Population-based training" in report
+    assert "| trial | from epoch | copied from | mutation |" in report
+    assert "When could early stopping be trusted?" not in report  # trials share weights
