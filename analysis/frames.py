@@ -20,7 +20,7 @@ import numpy as np
 import pandas as pd
 
 from tune_cifar.experiment import TrialRecord, best_row, load_trials, read_spec, trial_status
-from tune_cifar.metrics import EPOCH_METRICS, METRIC
+from tune_cifar.metrics import COSTS, EPOCH_METRICS, METRIC
 
 if TYPE_CHECKING:
     import optuna
@@ -45,6 +45,13 @@ class Experiment:
         """Config columns that vary between trials (what the search explored)."""
         return [c for c in self.config_columns
                 if self.trials[c].astype(str).nunique(dropna=False) > 1]
+
+    @property
+    def cost(self) -> str | None:
+        """The trials frame's column of what a multi-objective search minimised beside
+        val_acc (``--objective val_acc,COST``), or None."""
+        objective = self.spec["options"].get("objective") or [METRIC]
+        return f"cost.{COSTS[objective[1]]}" if len(objective) > 1 else None
 
     @property
     def config_columns(self) -> list[str]:
@@ -89,12 +96,22 @@ def _trial_row(trial: TrialRecord, max_epochs: int) -> dict[str, Any]:
         "best_epoch": int(best[0]["training_iteration"]) if best is not None else None,
         **{f"last_{k}": float(last[k]) for k in ("train_loss", "train_acc", "val_loss",
                                                   "val_acc")},
+        # what a multi-objective search minimised, at the best epoch (NaN where not reported)
+        **{f"cost.{m}": _number(best[0].get(m)) if best is not None else np.nan
+           for m in COSTS.values()},
         "wall_time_s": float(last["time_total_s"]),
         "best_checkpoint": str(best[1] or "") if best is not None else "",
         "error": trial.error or "",
         "trial_dir": str(trial.trial_dir),
     }
     return row
+
+
+def _number(value: Any) -> float:
+    try:
+        return float(value)
+    except (TypeError, ValueError):
+        return np.nan
 
 
 def _epoch_rows(trial: TrialRecord) -> pd.DataFrame:

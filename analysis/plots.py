@@ -35,6 +35,7 @@ from matplotlib.collections import LineCollection
 from matplotlib.ticker import FuncFormatter, LogLocator, MaxNLocator, NullFormatter
 
 from tune_cifar.analysis.frames import Experiment
+from tune_cifar.analysis.pareto import COST_LABELS, pareto_front, seed_trials
 from tune_cifar.analysis.stability import STABLE_RHO, rank_stability
 from tune_cifar.analysis.study import (
     MIN_TRIALS_FOR_IMPORTANCE,
@@ -365,6 +366,43 @@ def plot_population(exp: Experiment, path: Path) -> Path | None:
     return _finish(fig, path)
 
 
+def plot_pareto(exp: Experiment, path: Path) -> Path | None:
+    """A multi-objective search: every trial's best val_acc against its cost, the Pareto front
+    of the trials that ran every epoch, and the seed study's configurations among them."""
+    cost = exp.cost
+    if cost is None:
+        return None
+    trials = exp.trials[np.isfinite(exp.trials[cost].astype(float))
+                        & np.isfinite(exp.trials["best_val_acc"].astype(float))]
+    if trials.empty:
+        return None
+    front = pareto_front(exp.trials, cost)
+    fig, ax = plt.subplots(figsize=(9, 5.5), layout="constrained")
+    for status, group in trials.groupby("status"):
+        ax.scatter(group[cost], group["best_val_acc"], s=28, alpha=0.7,
+                   color=STATUS_COLORS.get(status, "tab:purple"), label=status,
+                   marker="o" if status == DONE else "x")
+    if not front.empty:
+        ax.step(front[cost], front["best_val_acc"], where="post", color="tab:red", lw=1.5,
+                label=f"Pareto front ({len(front)} trials that ran every epoch)")
+    for trial_id, run in seed_trials(exp).items():
+        row = trials[trials["trial_id"] == trial_id]
+        if not row.empty:
+            ax.scatter(row[cost], row["best_val_acc"], marker="*", s=160, color="gold",
+                       edgecolor="black", zorder=3)
+            ax.annotate(f"seed run {run}", (row[cost].iloc[0], row["best_val_acc"].iloc[0]),
+                        textcoords="offset points", xytext=(6, 4), fontsize=8)
+    if cost == "cost.params":
+        ax.set_xscale("log")
+    ax.set(title=f"Accuracy against {COST_LABELS[cost]}: {len(trials)} trials "
+                 "(star: a seed study configuration)",
+           xlabel=f"{COST_LABELS[cost]} (lower is better)",
+           ylabel="best validation accuracy (higher is better)")
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=8, loc="lower right")
+    return _finish(fig, path)
+
+
 PLOTS: dict[str, Callable[[Experiment, Path], Path | None]] = {
     "best_curves": plot_best_curves,
     "all_trials": plot_all_trials,
@@ -375,6 +413,7 @@ PLOTS: dict[str, Callable[[Experiment, Path], Path | None]] = {
     "confirmation": plot_confirmation,
     "rank_stability": plot_rank_stability,
     "population": plot_population,
+    "pareto": plot_pareto,
 }
 
 

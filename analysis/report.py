@@ -18,6 +18,7 @@ import pandas as pd
 
 from tune_cifar.analysis.diagnostics import diagnose
 from tune_cifar.analysis.frames import Experiment
+from tune_cifar.analysis.pareto import COST_LABELS, pareto_front, seed_trials
 from tune_cifar.analysis.stability import MIN_TRIALS, rank_stability
 from tune_cifar.config import TrialConfig
 from tune_cifar.confirmation import read_confirmation
@@ -40,6 +41,9 @@ PLOT_CAPTIONS = {
     "confirmation": "Test accuracy of the top configurations re-trained with new seeds: each "
                     "seed, the mean with its 95% interval, and the holdout val_acc the search "
                     "picked it by.",
+    "pareto": "Best validation accuracy against the cost the search minimised, each trial; "
+              "the line is the Pareto front of the trials that ran every epoch, a star a "
+              "seed study configuration.",
     "population": "Population-based training: each trial's validation accuracy and mutated "
                   "hyperparameters per epoch as it reported them; a dashed line joins a trial "
                   "to the stronger trial whose weights it continued.",
@@ -136,6 +140,8 @@ def build_blocks(exp: Experiment, plots: dict[str, Path]) -> list[Block]:
             f"disk used by the experiment: {disk_usage(exp.path) / 1e6:.1f} MB",
         ]),
     ]
+    if exp.cost is not None:
+        blocks += pareto_blocks(exp)
     stability = rank_stability(exp)
     if opts.get("scheduler") in ("pbt", "pb2"):
         blocks += population_blocks(exp, best)
@@ -147,6 +153,26 @@ def build_blocks(exp: Experiment, plots: dict[str, Path]) -> list[Block]:
     blocks += confirmation_blocks(exp)
     blocks.append(Block("h2", "Plots"))
     blocks += [Block("image", path, PLOT_CAPTIONS[name]) for name, path in plots.items()]
+    return blocks
+
+
+def pareto_blocks(exp: Experiment) -> list[Block]:
+    """The 'Accuracy and cost' section of a multi-objective search: its Pareto front."""
+    cost = exp.cost
+    front = pareto_front(exp.trials, cost)
+    seeds = seed_trials(exp)
+    label = COST_LABELS[cost]
+    blocks = [Block("h2", f"Accuracy and {label}: the Pareto front"),
+              Block("p", f"The search maximised val_acc and minimised {label} at once; "
+                         f"{len(front)} trials that ran every epoch are on the front (no other "
+                         "such trial is both as accurate and as cheap)."
+                         + (" Seed study configurations in the search: "
+                            + ", ".join(f"run {n} (trial {t})" for t, n in seeds.items()) + "."
+                            if seeds else ""))]
+    if not front.empty:
+        table = front[["trial_id", "best_val_acc", cost, *exp.hyperparameters]].rename(
+            columns=lambda c: label if c == cost else c.removeprefix("config."))
+        blocks.append(Block("table", table))
     return blocks
 
 
@@ -185,6 +211,11 @@ def population_blocks(exp: Experiment, best: pd.Series) -> list[Block]:
 def confirmation_blocks(exp: Experiment) -> list[Block]:
     """The 'Confirmation over seeds' section, if ``tune-cifar confirm`` ran."""
     confirmation = read_confirmation(exp.path)
+    if confirmation is None and exp.spec["options"].get("scheduler") in ("pbt", "pb2"):
+        return [Block("p", "Test accuracy is not in this report: the search selects on the "
+                           "validation split only. `tune-cifar train --replay "
+                           f"{exp.path} --seed N --out DIR` re-trains the best schedule with a "
+                           "new seed; `tune-cifar evaluate DIR/checkpoint` tests it.")]
     if confirmation is None:
         return [Block("p", f"Test accuracy is not in this report: the search selects on the "
                            f"validation split only. `tune-cifar confirm {exp.path}` re-trains "

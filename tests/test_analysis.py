@@ -20,6 +20,10 @@ from tune_cifar.errors import UsageError
 from tune_cifar.restore import evaluate_checkpoint, predict_images, resolve_checkpoint
 
 pytestmark = pytest.mark.slow
+
+# Plots drawn only for some experiments: confirmation once 'confirm' has run, population for a
+# PBT / PB2 search, pareto for a multi-objective one.
+OPTIONAL_PLOTS = {"confirmation", "population", "pareto"}
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 
 
@@ -69,8 +73,7 @@ def test_frames_round_trip_through_csv_and_parquet(experiment, tmp_path):
 
 def test_every_plot_and_the_report_are_written(experiment, tmp_path):
     plots = write_plots(experiment, tmp_path)
-    # confirmation: drawn once 'confirm' has run; population: for PBT / PB2 searches
-    assert set(plots) == set(PLOTS) - {"confirmation", "population"}
+    assert set(plots) == set(PLOTS) - OPTIONAL_PLOTS
     for path in plots.values():
         data = path.read_bytes()
         assert data.startswith(PNG_MAGIC) and len(data) > 10_000
@@ -190,7 +193,7 @@ def test_cli_analyze_best_and_predict(experiment, tmp_path, capsys):
     assert result.returncode == 0, result.stderr
     for name in ("trials.csv", "trials.parquet", "epochs.csv", "epochs.parquet", "report.md",
                  "report.html",
-                 *(f"{p}.png" for p in PLOTS if p not in ("confirmation", "population"))):
+                 *(f"{p}.png" for p in set(PLOTS) - OPTIONAL_PLOTS)):
         assert (out / name).is_file(), name
     code, best, _ = run_main(capsys, "best", f"file://{experiment.path}", "--json")
     parsed = json.loads(best)

@@ -154,6 +154,12 @@ BAD_INPUTS = [
      r"experiment .*taken has no trial with a result yet"),
     (["train", "--out", "{out}", "--trial", "x"], 2,
      r"--trial names a trial of the experiment given with --replay"),
+    (["search", "--search", "optuna", "--objective", "val_acc,params", "--warm-start",
+      "{experiment}"], 2,
+     r"--warm-start EXP tells TPE earlier val_acc values only; it cannot start a multi-obj"),
+    (["search", "--objective", "val_acc,size"], 2,
+     r"--objective must be val_acc or val_acc,COST with COST one of params, epoch_time, "
+     r"inference_ms; got 'val_acc,size'"),
     (["search", "--max-epochs", "x"], 2,
      r"^tune-cifar search: error: argument --max-epochs: invalid int value: 'x'$"),
 ]

@@ -15,6 +15,7 @@ from ray.tune.schedulers.pb2 import PB2
 from tune_cifar.checkpoint import load_state, save_state
 from tune_cifar.config import TrialConfig
 from tune_cifar.errors import UsageError
+from tune_cifar.metrics import TIMINGS
 from tune_cifar.search_options import SearchOptions
 from tune_cifar.search_setup import ClipToSpace, build_trial_scheduler, mutations
 from tune_cifar.spaces import SearchSpace
@@ -33,7 +34,7 @@ def one_thread():
 
 
 def _without_timing(history):
-    return [{k: v for k, v in row.items() if k not in ("epoch_time_s", "images_per_s")}
+    return [{k: v for k, v in row.items() if k not in TIMINGS}
             for row in history]
 
 

@@ -8,7 +8,7 @@ from tune_cifar import trainable as trainable_module
 from tune_cifar.checkpoint import load_state, save_state
 from tune_cifar.config import TrialConfig
 from tune_cifar.errors import UsageError
-from tune_cifar.metrics import EPOCH_METRICS
+from tune_cifar.metrics import EPOCH_METRICS, TIMINGS
 from tune_cifar.trainable import RunSettings, train_cifar
 from tune_cifar.training import Trainer
 
@@ -26,7 +26,7 @@ def one_thread():
 
 
 def _strip_timing(history):
-    return [{k: v for k, v in row.items() if k not in ("epoch_time_s", "images_per_s")}
+    return [{k: v for k, v in row.items() if k not in TIMINGS}
             for row in history]
 
 

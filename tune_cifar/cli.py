@@ -57,6 +57,11 @@ def add_search_parser(sub: argparse._SubParsersAction) -> None:
                    help="asha stops weak trials early; fifo runs every trial to the end; pbt "
                         "(population-based training) and pb2 (its GP-bandit form) restart weak "
                         "trials from strong ones' checkpoints with mutated hyperparameters")
+    p.add_argument("--objective", default="val_acc", metavar="val_acc[,COST]",
+                   help="what the search optimises: val_acc (default), or val_acc and a cost "
+                        "to minimise at once (params, epoch_time or inference_ms): Optuna's "
+                        "multi-objective TPE with --search optuna, ASHA still judging by "
+                        "val_acc; analyze and best show the Pareto front")
     p.add_argument("--perturbation-interval", type=int, default=d.perturbation_interval,
                    metavar="EPOCHS",
                    help=f"pbt/pb2: epochs between a trial's exploit/explore steps (default "
@@ -142,6 +147,7 @@ def cmd_search(args: argparse.Namespace) -> int:
         warm_start=tuple(args.warm_start),
         perturbation_interval=args.perturbation_interval,
         mutations=tuple(k for k in (args.mutate or "").split(",") if k),
+        objective=tuple(k.strip() for k in args.objective.split(",")),
     )
     opts.check()  # a bad flag is refused before torch and Ray are even imported
     from tune_cifar.tuner import run_search

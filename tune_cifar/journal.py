@@ -10,6 +10,11 @@ backend), so optuna-dashboard and any Optuna tool can read the search while it r
   failed when it raised or its loss became NaN/inf;
 - user attributes that link it back: Tune trial id, trial folder, best epoch and checkpoint.
 
+A multi-objective search (``--objective val_acc,COST``) writes a study of two objectives
+(val_acc maximised, the cost minimised), whose values are those of the best epoch; Optuna
+keeps no intermediate values for such trials, so none are written, and optuna-dashboard
+shows the study's Pareto front.
+
 A complete trial's value is the validation accuracy of its best epoch (``best_row``: the
 epoch every tune-cifar command selects); a pruned trial's is its last, as Optuna records
 pruned trials. ``JournalCallback`` (``tune_cifar.journal_callback``) writes the
@@ -36,6 +41,7 @@ from tune_cifar.experiment import (
     trial_status,
 )
 from tune_cifar.metrics import (
+    COSTS,
     DONE,
     METRIC,
     STOPPED_EARLY,
@@ -76,17 +82,21 @@ class JournalRecorder:
     """Writes Tune trials into one Optuna study, keyed by Tune trial id."""
 
     def __init__(self, folder: Path, distributions: dict[str, BaseDistribution],
-                 metric: str = METRIC, attrs: dict[str, Any] | None = None):
+                 metric: str = METRIC, attrs: dict[str, Any] | None = None,
+                 cost: str | None = None):
         import optuna
 
         optuna.logging.set_verbosity(optuna.logging.WARNING)
         self.distributions = distributions
+        self.cost = cost  # the reported metric minimised beside ``metric``, if any
         self.storage = open_journal(folder)
-        self.study = optuna.create_study(study_name=Path(folder).name, storage=self.storage,
-                                         direction="maximize", load_if_exists=True)
+        self.study = optuna.create_study(
+            study_name=Path(folder).name, storage=self.storage, load_if_exists=True,
+            directions=["maximize", "minimize"] if cost else ["maximize"])
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
-            self.study.set_metric_names([metric])  # the dashboard names the value after it
+            # the dashboard names the values after them
+            self.study.set_metric_names([metric, cost] if cost else [metric])
         self.study_id = self.storage.get_study_id_from_name(self.study.study_name)
         for key, value in (attrs or {}).items():
             self.study.set_user_attr(key, value)
@@ -123,7 +133,7 @@ class JournalRecorder:
 
     def epoch(self, tune_trial_id: str, epoch: int, value: Any) -> None:
         trial_id = self._running(tune_trial_id)
-        if trial_id is not None and _finite(value):
+        if trial_id is not None and _finite(value) and not self.cost:
             self.storage.set_trial_intermediate_value(trial_id, int(epoch), float(value))
 
     def end(self, tune_trial_id: str, status: str, attrs: dict[str, Any]) -> None:
@@ -141,7 +151,9 @@ class JournalRecorder:
         # the trial's checkpoints was at hand.
         values = self.storage.get_trial(trial_id).intermediate_values
         value = attrs.get("best_value", max(values.values(), default=None))
-        if status == DONE and _finite(value):
+        if self.cost and status == DONE and _finite(value) and _finite(attrs.get("best_cost")):
+            self.study.tell(number, [value, attrs["best_cost"]])
+        elif status == DONE and _finite(value) and not self.cost:
             self.study.tell(number, value)
         elif status == STOPPED_EARLY:
             self.study.tell(number, state=TrialState.PRUNED)  # value: the last epoch's
@@ -149,8 +161,10 @@ class JournalRecorder:
             self.study.tell(number, state=TrialState.FAIL)
 
 
-def trial_end_attrs(record: TrialRecord | None, metric: str = METRIC) -> dict[str, Any]:
-    """Epochs run, best epoch and its kept checkpoint (``best_row``), and the error if any."""
+def trial_end_attrs(record: TrialRecord | None, metric: str = METRIC,
+                    cost: str | None = None) -> dict[str, Any]:
+    """Epochs run, best epoch and its kept checkpoint (``best_row``), the cost there (a
+    multi-objective search's), and the error if any."""
     if record is None or record.metrics.empty:
         return {}
     attrs: dict[str, Any] = {"epochs_run": int(record.metrics["training_iteration"].iloc[-1])}
@@ -159,6 +173,8 @@ def trial_end_attrs(record: TrialRecord | None, metric: str = METRIC) -> dict[st
         row, checkpoint = found
         attrs.update(best_epoch=int(row["training_iteration"]), best_value=float(row[metric]),
                      best_checkpoint=str(checkpoint) if checkpoint else "")
+        if cost and cost in row:
+            attrs["best_cost"] = float(row[cost])
     if record.error:
         attrs["error"] = record.error
     return attrs
@@ -178,7 +194,8 @@ def build_journal(folder: Path) -> Path:
         distributions = space_distributions(load_space(spec["space"]["source"]))
     except (UsageError, KeyError):  # the space file moved or changed since the search
         distributions = observed_distributions([r.config for r in records])
-    recorder = JournalRecorder(folder, distributions, attrs=study_attrs(spec))
+    cost = cost_metric(spec)
+    recorder = JournalRecorder(folder, distributions, attrs=study_attrs(spec), cost=cost)
     for record in records:
         if record.trial_id in recorder.ids:
             continue
@@ -187,7 +204,7 @@ def build_journal(folder: Path) -> Path:
             recorder.epoch(record.trial_id, row.training_iteration, row.val_acc)
         status, _ = trial_status(record, max_epochs)
         if status != UNFINISHED:
-            recorder.end(record.trial_id, status, trial_end_attrs(record))
+            recorder.end(record.trial_id, status, trial_end_attrs(record, cost=cost))
     return folder / JOURNAL_FILE
 
 
@@ -198,6 +215,12 @@ def observed_distributions(configs: list[dict[str, Any]]) -> dict[str, BaseDistr
     keys = sorted({k for c in configs for k in c})
     seen = {k: {repr(c.get(k)): c.get(k) for c in configs} for k in keys}
     return {k: CategoricalDistribution(list(v.values())) for k, v in seen.items() if len(v) > 1}
+
+
+def cost_metric(spec: dict[str, Any]) -> str | None:
+    """The reported metric a multi-objective experiment minimised beside val_acc, or None."""
+    objective = spec["options"].get("objective") or [METRIC]
+    return COSTS[objective[1]] if len(objective) > 1 else None
 
 
 def study_attrs(spec: dict[str, Any]) -> dict[str, Any]:

@@ -41,8 +41,10 @@ class JournalCallback(Callback):
     it is now)."""
 
     def __init__(self, distributions: dict[str, BaseDistribution], max_epochs: int,
-                 attrs: dict[str, Any], metric: str = METRIC, remote: str | None = None) -> None:
+                 attrs: dict[str, Any], metric: str = METRIC, remote: str | None = None,
+                 cost: str | None = None) -> None:
         self.remote = remote  # the experiment's URI when it lives in object storage
+        self.cost = cost  # a multi-objective search's reported cost metric
         self._uploaded = 0.0
         self.distributions = distributions
         self.max_epochs = max_epochs
@@ -59,7 +61,7 @@ class JournalCallback(Callback):
         """Write the study now, before any trial starts: a dashboard opened at once finds the
         live journal instead of building one from Tune's files."""
         self._safely("the study", lambda: setattr(self, "_recorder", JournalRecorder(
-            folder, self.distributions, self.metric, self.attrs)))
+            folder, self.distributions, self.metric, self.attrs, self.cost)))
 
     def trial_dir(self, trial: Trial) -> Path:
         """The trial's folder to read here: Tune's, or its local copy for object storage."""
@@ -70,7 +72,7 @@ class JournalCallback(Callback):
     def recorder(self, trial: Trial) -> JournalRecorder:
         if self._recorder is None:
             self._recorder = JournalRecorder(self.trial_dir(trial).parent, self.distributions,
-                                             self.metric, self.attrs)
+                                             self.metric, self.attrs, self.cost)
         return self._recorder
 
     def upload(self, now: bool = False) -> None:
@@ -123,7 +125,8 @@ class JournalCallback(Callback):
         epoch = int(result["training_iteration"])
         self._epochs.setdefault(trial.trial_id, {})[epoch] = {
             "training_iteration": epoch, self.metric: result.get(self.metric),
-            "checkpoint_dir_name": result.get("checkpoint_dir_name")}
+            "checkpoint_dir_name": result.get("checkpoint_dir_name"),
+            **({self.cost: result.get(self.cost)} if self.cost else {})}
         self._safely(f"trial {trial.trial_id}'s epoch {epoch}", lambda: self.recorder(
             trial).epoch(trial.trial_id, epoch, result.get(self.metric)))
 
@@ -134,7 +137,7 @@ class JournalCallback(Callback):
                               bool(result.get("diverged")))
         self._checkpoints_of(trial)
         self._safely(f"trial {trial.trial_id}'s end", lambda: self.recorder(trial).end(
-            trial.trial_id, status, trial_end_attrs(self.trial_record(trial))))
+            trial.trial_id, status, trial_end_attrs(self.trial_record(trial), cost=self.cost)))
 
     def _checkpoints_of(self, trial: Trial) -> None:
         """For object storage: the names of the trial's kept checkpoints, into its local copy
@@ -148,4 +151,4 @@ class JournalCallback(Callback):
         error = trial.get_error()
         record = self.trial_record(trial, error_line(error) if error is not None else None)
         self._safely(f"trial {trial.trial_id}'s end", lambda: self.recorder(trial).end(
-            trial.trial_id, ERRORED, trial_end_attrs(record)))
+            trial.trial_id, ERRORED, trial_end_attrs(record, cost=self.cost)))

@@ -3,6 +3,7 @@ search, the live view, the Optuna journal and the results all use.
 
     METRIC, MODE          what searches optimize, ASHA compares and "best" means
     EPOCH_METRICS         every epoch's metrics (and the TensorBoard tag of each)
+    COSTS                 what a multi-objective search minimises beside METRIC
     ended_status(...)     done / stopped early / diverged, for a trial that ended
     trial_epochs(...)     the trial-epochs a search has spent
     LINEAGE               PBT: whose weights a trial's epochs continued (format/parse_lineage)
@@ -26,7 +27,19 @@ EPOCH_METRICS: dict[str, str] = {
     "val_loss": "loss/validation", "val_acc": "accuracy/validation",
     "lr": "optimizer/learning_rate",
     "epoch_time_s": "speed/epoch_time_s", "images_per_s": "speed/train_images_per_s",
+    "params": "model/parameters", "inference_ms": "speed/inference_ms_per_image",
 }
+
+# The metrics that time the machine, not the training: they differ between two runs of the
+# same configuration and seed, whose every other metric is equal.
+TIMINGS = ("epoch_time_s", "images_per_s", "inference_ms")
+
+# What a search may minimise beside METRIC (``--objective val_acc,COST``), and the reported
+# metric each is read from at a trial's best epoch: the model's parameter count, its epoch's
+# wall time (training and validation), and its validation pass in milliseconds per image
+# (batched, in eval mode, measured the same way for every trial).
+COSTS: dict[str, str] = {"params": "params", "epoch_time": "epoch_time_s",
+                         "inference_ms": "inference_ms"}
 
 # A trial's status, as every command names it.
 DONE, STOPPED_EARLY, DIVERGED, ERRORED, UNFINISHED = (

@@ -20,6 +20,11 @@ ranking ASHA itself uses.
 
 ``stopped_as="complete"`` keeps Ray's behaviour, for comparisons
 (``benchmarks/search_quality.py`` runs both).
+
+With ``metric=[val_acc, COST]`` (``--objective val_acc,COST``) the study has two objectives,
+and a complete trial is told (best epoch's val_acc, the cost at that epoch); Optuna takes no
+intermediate values for it, and Ray keeps the two metrics only if Tune's own metric (val_acc,
+ASHA's) does not replace them when it hands the searcher its space.
 """
 
 from __future__ import annotations
@@ -30,7 +35,7 @@ from typing import Any
 from optuna.trial import TrialState
 from ray.tune.search.optuna import OptunaSearch
 
-from tune_cifar.metrics import DIVERGED, STOPPED_EARLY, ended_status
+from tune_cifar.metrics import DIVERGED, METRIC, STOPPED_EARLY, ended_status
 from tune_cifar.ray_private import optuna_told, tell_optuna
 
 
@@ -47,14 +52,18 @@ class AshaAwareOptunaSearch(OptunaSearch):
             raise ValueError(f"stopped_as must be pruned or complete, not {stopped_as!r}")
         self.max_epochs = max_epochs
         self.stopped_as = stopped_as
-        # trial id -> (saved a checkpoint?, best value): the best of the epochs that saved a
-        # checkpoint once one did
-        self._best: dict[str, tuple[bool, float]] = {}
+        # trial id -> ((saved a checkpoint?, best value), the cost there): the best of the
+        # epochs that saved a checkpoint once one did, the latest of equal ones (best_row's)
+        self._best: dict[str, tuple[tuple[bool, float], float | None]] = {}
+        self._objectives = (list(self._metric), list(self._mode)) if isinstance(
+            self._metric, list) else None
 
     def set_search_properties(self, metric: str | None, mode: str | None, config: dict,
                               **spec: Any) -> bool:
         """Tune hands the searcher its space here, and Ray creates the study: then the earlier
         trials of a warm start are added to it as complete (``add_evaluated_point``)."""
+        if self._objectives is not None:  # Tune's single metric would replace the two
+            metric, mode = self._objectives  # type: ignore[assignment]
         ready = super().set_search_properties(metric, mode, config, **spec)
         if ready:
             for params, value in self._evaluated:
@@ -63,11 +72,14 @@ class AshaAwareOptunaSearch(OptunaSearch):
         return ready
 
     def on_trial_result(self, trial_id: str, result: dict) -> None:
-        value = result.get(self.metric)
+        value = result.get(METRIC)
         if isinstance(value, (int, float)) and math.isfinite(value):
             candidate = (bool(result.get("checkpoint_dir_name")), float(value))
-            self._best[trial_id] = max(candidate, self._best.get(trial_id, (False, -math.inf)))
-        super().on_trial_result(trial_id, result)
+            if candidate >= self._best.get(trial_id, ((False, -math.inf), None))[0]:
+                cost = (result.get(self._objectives[0][1]) if self._objectives is not None
+                        else None)
+                self._best[trial_id] = (candidate, cost)
+        super().on_trial_result(trial_id, result)  # (Ray skips it for two objectives)
 
     def on_trial_complete(self, trial_id: str, result: dict | None = None,
                           error: bool = False) -> None:
@@ -82,6 +94,11 @@ class AshaAwareOptunaSearch(OptunaSearch):
         elif status == STOPPED_EARLY:
             state, value = TrialState.PRUNED, None  # Optuna records the last reported value
         else:
-            state, value = TrialState.COMPLETE, best[1]
+            (_, best_value), cost = best
+            state = TrialState.COMPLETE
+            value = [best_value, cost] if self._objectives is not None else best_value
+            if self._objectives is not None and not (isinstance(cost, (int, float))
+                                                     and math.isfinite(cost)):
+                state, value = TrialState.FAIL, None  # no cost measured: nothing to rank
         tell_optuna(self, trial_id, value, state)
         return None

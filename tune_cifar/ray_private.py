@@ -166,7 +166,8 @@ def optuna_told(searcher: Any, trial_id: str) -> bool:
     return trial_id in _optuna_parts(searcher)[2]
 
 
-def tell_optuna(searcher: Any, trial_id: str, value: float | None, state: Any) -> None:
+def tell_optuna(searcher: Any, trial_id: str, value: float | list[float] | None,
+                state: Any) -> None:
     """Tell the study behind a Ray OptunaSearch how Tune trial ``trial_id`` ended, once."""
     study, trials, told = _optuna_parts(searcher)
     study.tell(trials[trial_id], value, state=state)

@@ -18,7 +18,8 @@ from typing import Any
 from tune_cifar.cli_args import add_data_flags, data_spec_from, folder_arg
 from tune_cifar.data import CLASSES
 from tune_cifar.errors import UsageError
-from tune_cifar.experiment import best_trial, load_trials, read_spec
+from tune_cifar.experiment import best_trial, format_value, load_trials, read_spec
+from tune_cifar.metrics import METRIC
 from tune_cifar.population import best_schedule, describe_schedule, mutated_keys
 from tune_cifar.storage import shown
 
@@ -178,12 +179,21 @@ def cmd_best(args: argparse.Namespace) -> int:
         raise UsageError(f"experiment {args.experiment} has no trial with a result yet")
     trials = load_trials(folder)
     found = best_schedule(trials, best.trial_id, best.epoch)
+    front = pareto_of(folder)
     if args.json:
         extra = {} if found is None else {
             "lineage": found[0], "schedule": [{"from_epoch": e, "config": c} for e, c in found[1]]}
+        if front is not None:
+            extra["pareto_front"] = json.loads(front[1].to_json(orient="records"))
         print(json.dumps({**best.to_json(), **extra}, indent=2))
         return 0
     print(best.summary())
+    if front is not None:
+        label, table = front
+        print(f"Pareto front ({METRIC} up, {label} down; trials that ran every epoch):")
+        for row in table.itertuples(index=False):
+            print(f"  {row.trial_id}: {METRIC} {row.best_val_acc:.4f}, {label} "
+                  f"{format_value(row.cost)}")
     if found is not None:
         lineage, steps = found
         print(f"  lineage: {lineage}  (trial@first epoch it trained)\n  schedule:")
@@ -278,3 +288,16 @@ def replay_plan(location: Path | str, trial_id: str | None,
     print(f"replaying trial {trial_id} to its epoch {epoch} (lineage {lineage}): "
           f"{len(steps) - 1} configuration change(s)", flush=True)
     return schedule_configs(steps), DataSpec(**spec["data"]), epochs or epoch
+
+
+def pareto_of(folder: Path) -> tuple[str, Any] | None:
+    """(cost label, front: trial_id, best_val_acc, cost) of a multi-objective experiment."""
+    from tune_cifar.analysis import load_experiment
+    from tune_cifar.analysis.pareto import COST_LABELS, pareto_front
+
+    exp = load_experiment(folder)
+    if exp.cost is None or exp.trials.empty:
+        return None
+    front = pareto_front(exp.trials, exp.cost)
+    return COST_LABELS[exp.cost], front[["trial_id", "best_val_acc", exp.cost]].rename(
+        columns={exp.cost: "cost"})

@@ -14,6 +14,7 @@ from pathlib import Path
 
 from tune_cifar.config import CUDA_GRAPH_CHOICES, check_mutable
 from tune_cifar.errors import UsageError
+from tune_cifar.metrics import COSTS, METRIC
 
 SEARCHES = ("random", "grid", "optuna")
 SCHEDULERS = ("asha", "fifo", "pbt", "pb2")
@@ -52,6 +53,7 @@ class SearchOptions:
     perturbation_interval: int = 2  # PBT / PB2: epochs between a trial's exploit/explore steps
     mutations: tuple[str, ...] = ()  # PBT / PB2: keys that change mid-training (default: the
     # space's ranges and choices of mutable keys)
+    objective: tuple[str, ...] = (METRIC,)  # val_acc, then a cost to minimise (metrics.COSTS)
 
     @property
     def population(self) -> bool:
@@ -129,10 +131,28 @@ class SearchOptions:
             check_name(self.name)
         if self.scheduler in POPULATION_SCHEDULERS:
             self.check_population()
+        self.check_objective()
         if self.warm_start and self.search != "optuna":
             raise UsageError("--warm-start needs --search optuna: random and grid searches do "
                              "not learn from earlier trials")
 
+
+    @property
+    def cost(self) -> str | None:
+        """The cost a multi-objective search minimises beside val_acc (None: val_acc only)."""
+        return self.objective[1] if len(self.objective) > 1 else None
+
+    def check_objective(self) -> None:
+        if not self.objective or self.objective[0] != METRIC or len(self.objective) > 2 or (
+                len(self.objective) == 2 and self.objective[1] not in COSTS):
+            raise UsageError(f"--objective must be {METRIC} or {METRIC},COST with COST one of "
+                             f"{', '.join(COSTS)}; got {','.join(self.objective)!r}")
+        if self.cost and any(w != "seed" for w in self.warm_start):
+            raise UsageError("--warm-start EXP tells TPE earlier val_acc values only; it cannot "
+                             "start a multi-objective search (--warm-start seed can)")
+        if self.cost and self.population:
+            raise UsageError(f"--scheduler {self.scheduler} ranks its population by {METRIC} "
+                             "alone; use --objective with asha or fifo")
 
     def check_population(self) -> None:
         """PBT / PB2 flags: Ray's population schedulers take no search algorithm, and a

@@ -24,9 +24,9 @@ from tune_cifar.config import MUTABLE_KEYS, TrialConfig, check_mutable
 from tune_cifar.data import DataBundle
 from tune_cifar.errors import UsageError
 from tune_cifar.experiment import epochs_trained, load_trials, read_spec
-from tune_cifar.journal import space_distributions, study_attrs
+from tune_cifar.journal import cost_metric, space_distributions, study_attrs
 from tune_cifar.journal_callback import JournalCallback
-from tune_cifar.metrics import LINEAGE, METRIC, MODE, trial_epochs
+from tune_cifar.metrics import COSTS, LINEAGE, METRIC, MODE, trial_epochs
 from tune_cifar.progress import LiveView
 from tune_cifar.result_files import KeepResultFiles
 from tune_cifar.search_options import SearchOptions
@@ -76,7 +76,10 @@ def build_search(opts: SearchOptions, space: SearchSpace,
 
     sampler = optuna.samplers.TPESampler(seed=opts.seed, multivariate=True)
     warm = warm or WarmStart()
-    searcher: Any = AshaAwareOptunaSearch(metric=METRIC, mode=MODE, sampler=sampler,
+    # --objective val_acc,COST: Optuna's multi-objective TPE over (val_acc, the cost)
+    metric: Any = [METRIC, COSTS[opts.cost]] if opts.cost else METRIC
+    mode: Any = [MODE, "min"] if opts.cost else MODE
+    searcher: Any = AshaAwareOptunaSearch(metric=metric, mode=mode, sampler=sampler,
                                           max_epochs=opts.max_epochs,
                                           stopped_as=opts.stopped_as,
                                           points_to_evaluate=warm.enqueued or None,
@@ -230,8 +233,9 @@ def run_config(opts: SearchOptions, place: Place, folder: Path, space: SearchSpa
     from ray import tune
 
     remote = None if place.is_local else place.uri
-    journal = JournalCallback(space_distributions(space), opts.max_epochs,
-                              study_attrs(read_spec(folder)), METRIC, remote)
+    spec = read_spec(folder)
+    journal = JournalCallback(space_distributions(space), opts.max_epochs, study_attrs(spec),
+                              METRIC, remote, cost_metric(spec))
     journal.open(folder)
     callbacks = [KeepResultFiles(place.uri),
                  StopWatch(folder if place.is_local else None, opts.time_budget),

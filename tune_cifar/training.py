@@ -175,6 +175,7 @@ class Trainer:
             torch.default_generator.manual_seed(cfg.seed)
             model = build_model(cfg, self.generator)
         self.model = model.to(self.device, memory_format=torch.channels_last)
+        self.params = sum(p.numel() for p in self.model.parameters())
         self.optimizer = build_optimizer(cfg, self.model)
         self.steps_per_epoch = math.ceil(len(data.train_y) / cfg.batch_size)
         self.scheduler = build_lr_schedule(cfg, self.optimizer, self.steps_per_epoch * max_epochs)
@@ -289,7 +290,8 @@ class Trainer:
         start = time.perf_counter()
         train = self.train_epoch()
         train_time = time.perf_counter() - start
-        val = self.evaluate(self.val_x, self.val_y)
+        val = self.evaluate(self.val_x, self.val_y)  # (.item(): the device has finished)
+        val_time = time.perf_counter() - start - train_time
         self.epoch += 1
         metrics = {
             "epoch": self.epoch,
@@ -299,6 +301,8 @@ class Trainer:
             "lr": self.optimizer.param_groups[0]["lr"],
             "epoch_time_s": time.perf_counter() - start,
             "images_per_s": len(self.train_y) / train_time,
+            "params": self.params,
+            "inference_ms": 1000 * val_time / len(self.val_y),  # per image, batched
             "diverged": not (math.isfinite(train["train_loss"])
                              and math.isfinite(val["loss"])),
             "train_step": self.step_mode,
