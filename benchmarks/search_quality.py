@@ -1,31 +1,44 @@
-"""Does a search beat the hand-tuned seed study at equal cost? Three arms, one budget.
+"""Does a search beat the hand-tuned seed study at equal cost? Every arm, one budget.
 
 On the same data and machine, each arm may spend ``--budget`` trial-epochs (epochs trained,
-summed over its runs; the seed study spent 340):
+summed over its runs, epochs a PBT trial trains again after a copy included; the seed study
+spent 340), and each arm is run with ``--search-seeds`` seeds (a search is one sample of a
+random process):
 
-- ``seed study``: the seed's six configurations (``seed_study`` space), one run at a time as the
+- ``seed``: the seed's six configurations (``seed_study`` space), one run at a time as the
   chapter ran them, each given the share of the budget its run had of the seed's epochs
   (50, 20, 20, 50, 50, 100 of 290; the 340 include its 50-epoch run of the shared-BatchNorm
-  bug);
-- ``search (pruned)``: ASHA + Optuna TPE over the ``strong`` space, ASHA-stopped trials told
-  to TPE as pruned (tune-cifar's default);
-- ``search (complete)``: the same, with Ray's OptunaSearch default (stopped trials told to TPE
-  as complete, with their last value).
+  bug); its seeds are the runs' training seeds;
+- ``random``: random search + ASHA over ``--space``;
+- ``tpe``: Optuna TPE + ASHA, ASHA-stopped trials told to TPE as pruned (the default);
+- ``tpe-warm``: the same, the seed study's six configurations run first (``--warm-start
+  seed``);
+- ``pbt``, ``pb2``: a population of ``--population`` trials (random search) under Ray's PBT or
+  PB2, perturbed every ``--perturbation-interval`` epochs, each trial up to budget /
+  population epochs;
+- ``tpe-complete``: TPE + ASHA with Ray's OptunaSearch default (stopped trials told as
+  complete), for comparison.
+
+The default ``--space seed_ranges`` holds every seed configuration (so a search can find what
+the hand-tuner found) and makes every mutable key a range (so PBT and PB2 move them all).
 
 Every arm selects its best run and epoch on the holdout validation split. Its selected
-configuration is then re-trained with ``--confirm-seeds`` new seeds (for the epochs it had) and
-each re-trained model's best-holdout-epoch is tested once on the test set: the table reports
-test accuracy as mean ± sd over those seeds, beside the search's own holdout figure. With
-``--val-source test`` every arm selects on the test set instead, as the seed did (its 0.8941 is
-the best test accuracy over 100 epochs): the figures are then seed-style, and labelled so.
+configuration (for PBT and PB2: its hyperparameter schedule, replayed) is then re-trained with
+``--confirm-seeds`` new seeds and each re-trained model's best-holdout-epoch is tested once on
+the test set. The table reports, per arm, test accuracy as mean and sd over all its search
+seeds x confirmation seeds, beside the holdout figure it selected by. With ``--val-source
+test`` every arm selects on the test set instead, as the seed did (its 0.8941 is the best test
+accuracy over 100 epochs): the figures are then seed-style, and labelled so.
 
-Writes ``table.md``, ``table.csv``, ``anytime.png`` (best holdout val_acc so far against
-trial-epochs spent, all arms on one chart) and ``runs.csv`` into ``--out``.
+Each arm-seed leaves ``OUT/ARM-sSEED.json`` (what it picked, its curve, its confirmation; its
+search's experiment goes under ``--work``): ``--reuse`` reads those instead of running them
+again, so arms can run in separate sittings (``--arms``). Writes ``table.md``, ``table.csv``,
+``runs.csv`` and ``anytime.png`` (best holdout val_acc so far against trial-epochs spent, every
+arm-seed).
 
-    python benchmarks/search_quality.py --data-dir ../shared/data --train-subset 10000 \\
-        --budget 30 --max-epochs 9 --grace-period 1 --max-width 1   # the CPU proxy
-    python benchmarks/search_quality.py --data-dir $TUNE_CIFAR_DATA --budget 113 \\
-        --max-epochs 30 --grace-period 3 --gpus-per-trial 0.25  # full CIFAR-10 on a GPU
+    python benchmarks/search_quality.py --data-dir ../shared/data --train-subset 2000 \\
+        --val-size 1000 --budget 100 --max-epochs 16 --grace-period 2 --reuse  # CPU, ~2 h
+    python benchmarks/search_quality.py --data-dir ../shared/data --arms seed,pbt --reuse
     python benchmarks/search_quality.py --smoke-test          # a minute, for CI
 """
 
@@ -37,7 +50,6 @@ import json
 import math
 import sys
 import time
-from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -49,13 +61,11 @@ from tune_cifar.analysis.report import markdown_table
 from tune_cifar.config import TrialConfig
 from tune_cifar.data import DataBundle, DataSpec, load_data
 from tune_cifar.experiment import (
-    SPEC_FILE,
-    SPEC_TIME_FORMAT,
     best_trial,
     load_trials,
-    read_spec,
 )
 from tune_cifar.hardware import describe_hardware, mean_spread
+from tune_cifar.population import best_schedule
 from tune_cifar.ray_runtime import start_ray
 from tune_cifar.search_options import SearchOptions
 from tune_cifar.spaces import load_space
@@ -80,11 +90,15 @@ def seed_shares(budget: int) -> list[int]:
 
 
 def train_and_select(cfg: TrialConfig, epochs: int, bundle: DataBundle,
-                     on_epoch: Any = None) -> dict[str, Any]:
-    """Train ``cfg``; the best validation epoch's model is tested once on the test set."""
+                     on_epoch: Any = None,
+                     schedule: dict[int, TrialConfig] | None = None) -> dict[str, Any]:
+    """Train ``cfg`` (changing to ``schedule[e]`` before epoch e: a PBT schedule replayed);
+    the best validation epoch's model is tested once on the test set."""
     trainer = Trainer(cfg, bundle.training, epochs)
     best_val, best_epoch, best_state = -1.0, 0, None
     while not trainer.finished:
+        if schedule and trainer.epoch + 1 in schedule and trainer.epoch > 0:
+            trainer.change_config(schedule[trainer.epoch + 1])
         m = trainer.run_epoch()
         if on_epoch:
             on_epoch(m)
@@ -120,35 +134,47 @@ def seed_arm(budget: int, bundle: DataBundle, seed: int) -> tuple[dict, list[dic
     return chosen, curve
 
 
-def search_arm(name: str, stopped_as: str, args: argparse.Namespace, bundle: DataBundle,
-               data_spec: DataSpec, out: Path) -> tuple[dict, list[dict], float]:
-    """ASHA + Optuna TPE over the strong space until the budget; the best trial, the anytime
-    curve from every reported epoch in the order they were reported, and the wall seconds."""
+ARMS: dict[str, dict[str, Any]] = {
+    # arm -> SearchOptions it runs (the seed arm runs no search)
+    "seed": {},
+    "random": {"search": "random", "scheduler": "asha"},
+    "tpe": {"search": "optuna", "scheduler": "asha", "stopped_as": "pruned"},
+    "tpe-warm": {"search": "optuna", "scheduler": "asha", "warm_start": ("seed",)},
+    "pbt": {"search": "random", "scheduler": "pbt"},
+    "pb2": {"search": "random", "scheduler": "pb2"},
+    "tpe-complete": {"search": "optuna", "scheduler": "asha", "stopped_as": "complete"},
+}
+DEFAULT_ARMS = ("seed", "random", "tpe", "tpe-warm", "pbt", "pb2")
+
+
+def search_arm(arm: str, seed: int, args: argparse.Namespace, bundle: DataBundle,
+               data_spec: DataSpec, folder: Path) -> tuple[dict, list[dict]]:
+    """One search of ``arm`` until the budget; what it picked (configuration, or a PBT
+    trial's schedule) and the anytime curve from every reported epoch in report order."""
+    population = ARMS[arm]["scheduler"] in ("pbt", "pb2")
     opts = SearchOptions(
-        space=args.space, search="optuna", scheduler="asha", num_samples=10_000,
-        max_epochs=args.max_epochs, grace_period=args.grace_period, reduction_factor=3,
-        epoch_budget=args.budget, storage_path=str(out), name=name, overwrite=True,
-        seed=args.seed, stopped_as=stopped_as, gpus_per_trial=args.gpus_per_trial,
-        progress_interval_s=120)
-    folder = out / name
-    reused = args.reuse and (folder / SPEC_FILE).is_file()
-    start = time.time()
-    if not reused:
-        run_search(opts, data_spec, argv=sys.argv, bundle=bundle)
+        space=args.space, num_samples=args.population if population else 10_000,
+        max_epochs=max(2, args.budget // args.population) if population else args.max_epochs,
+        grace_period=args.grace_period, reduction_factor=3,
+        perturbation_interval=args.perturbation_interval, epoch_budget=args.budget,
+        storage_path=str(folder.parent), name=folder.name, overwrite=True, seed=seed,
+        gpus_per_trial=args.gpus_per_trial, progress_interval_s=120, **ARMS[arm])
+    run_search(opts, data_spec, argv=sys.argv, bundle=bundle)
     picked = best_trial(folder)
-    rows = sorted((row.timestamp, row.val_acc) for t in load_trials(folder)
-                  for row in t.metrics.itertuples())
-    # reused: its wall time from its spec's creation to its last report
-    wall = (rows[-1][0] - datetime.strptime(read_spec(folder)["created"], SPEC_TIME_FORMAT)
-            .timestamp()) if reused else time.time() - start
+    trials = load_trials(folder)
+    rows = sorted((row.timestamp, row.val_acc) for t in trials for row in t.reports.itertuples())
     best, curve = -1.0, []
     for spent, (_, val) in enumerate(rows, start=1):
         best = max(best, val if math.isfinite(val) else -1.0)
         curve.append({"trial_epochs": spent, "best_val_acc": best})
     chosen = {"val_acc": picked.value, "epoch": picked.epoch, "config": picked.config,
-              "epochs": args.max_epochs, "test_acc": test_checkpoint(picked.checkpoint,
-                                                                     bundle)}
-    return chosen, curve, wall
+              "epochs": opts.max_epochs,
+              "test_acc": test_checkpoint(picked.checkpoint, bundle)}
+    found = best_schedule(trials, picked.trial_id, picked.epoch)
+    if found is not None:  # PBT / PB2: the schedule to the picked epoch is what is confirmed
+        chosen["schedule"] = [[epoch, config] for epoch, config in found[1]]
+        chosen["epochs"] = picked.epoch
+    return chosen, curve
 
 
 def test_checkpoint(checkpoint: Path, bundle: DataBundle) -> float:
@@ -159,64 +185,121 @@ def test_checkpoint(checkpoint: Path, bundle: DataBundle) -> float:
 
 
 def confirm(chosen: dict, bundle: DataBundle, seeds: list[int]) -> list[float]:
-    """Test accuracy of the selected configuration re-trained with each new seed."""
-    return [train_and_select(TrialConfig.from_dict({**chosen["config"], "seed": s}),
-                             chosen["epochs"], bundle)["test_acc"] for s in seeds]
+    """Test accuracy of the selected configuration (or schedule) re-trained with each seed."""
+    tests = []
+    for s in seeds:
+        steps = chosen.get("schedule") or [[1, chosen["config"]]]
+        schedule = {int(e): TrialConfig.from_dict({**c, "seed": s}) for e, c in steps}
+        tests.append(train_and_select(schedule[min(schedule)], chosen["epochs"], bundle,
+                                      schedule=schedule)["test_acc"])
+    return tests
 
 
-def plot_anytime(curves: dict[str, list[dict]], finals: dict[str, dict], budget: int,
-                 label: str, path: Path) -> None:
+def plot_anytime(curves: dict[tuple[str, int], list[dict]], tests: dict[str, list[float]],
+                 budget: int, label: str, path: Path) -> None:
+    """Each arm-seed's best-so-far curve (one colour per arm), and each arm's confirmed test
+    accuracy (mean and sd over its seeds x confirmation seeds) beside the budget."""
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    fig, ax = plt.subplots(figsize=(9, 5.5), layout="constrained")
-    for (name, curve), color in zip(curves.items(), ("tab:gray", "tab:blue", "tab:orange"),
-                                    strict=False):
+    arms = list(dict.fromkeys(arm for arm, _ in curves))
+    colors = {arm: f"C{i}" for i, arm in enumerate(arms)}
+    fig, ax = plt.subplots(figsize=(9.5, 6), layout="constrained")
+    for (arm, seed), curve in curves.items():
         frame = pd.DataFrame(curve)
-        ax.step(frame["trial_epochs"], frame["best_val_acc"], where="post", color=color,
-                label=f"{name}: best {label} so far")
-        tests = finals[name]["tests"]
-        ax.errorbar(budget * 1.02, np.mean(tests), yerr=np.std(tests, ddof=1) if len(tests) > 1
-                    else 0, fmt="o", color=color, capsize=4,
-                    label=f"{name}: test accuracy of its pick, {mean_spread(tests, 3)}")
+        if frame.empty:
+            continue
+        first = seed == min(s for a, s in curves if a == arm)
+        ax.step(frame["trial_epochs"], frame["best_val_acc"], where="post", color=colors[arm],
+                alpha=0.7, lw=1.2, label=f"{arm}: best {label} so far" if first else None)
+    for i, arm in enumerate(arms):
+        values = tests.get(arm) or []
+        if values:
+            ax.errorbar(budget * (1.02 + 0.015 * i), np.mean(values),
+                        yerr=np.std(values, ddof=1) if len(values) > 1 else 0, fmt="o",
+                        color=colors[arm], capsize=4,
+                        label=f"{arm}: test accuracy of its picks, {mean_spread(values, 3)}")
     ax.set(xlabel="trial-epochs spent", ylabel="accuracy (fraction correct)",
-           title=f"Best {label} so far against compute, budget {budget} trial-epochs per arm")
+           title=f"Best {label} so far against compute, budget {budget} trial-epochs per "
+                 "arm-seed")
     ax.grid(alpha=0.3)
     fig.legend(fontsize=8, loc="outside lower center", ncols=2)
     fig.savefig(path, dpi=110)
     plt.close(fig)
 
 
+def run_arm_seed(arm: str, seed: int, args: argparse.Namespace, bundle: DataBundle,
+                 data_spec: DataSpec, confirm_seeds: list[int],
+                 confirmed: dict[str, list[float]]) -> dict[str, Any]:
+    """One arm with one seed, or (``--reuse``) its record from an earlier sitting."""
+    folder = args.work / f"{arm}-s{seed}"  # the search's experiment (checkpoints: large)
+    record_file = args.out / f"{arm}-s{seed}.json"  # what it picked and measured (small)
+    if args.reuse and record_file.is_file():
+        print(f"{arm} (seed {seed}): read from {record_file}", flush=True)
+        return json.loads(record_file.read_text())
+    start = time.time()
+    if arm == "seed":
+        chosen, curve = seed_arm(args.budget, bundle, seed)
+    else:
+        chosen, curve = search_arm(arm, seed, args, bundle, data_spec, folder)
+    wall = time.time() - start
+    # Training is deterministic per (configuration or schedule, epochs, seed): a pick another
+    # arm-seed made too gets the same re-trained runs, so they are trained once.
+    key = json.dumps([chosen.get("schedule") or chosen["config"], chosen["epochs"]],
+                     sort_keys=True)
+    tests = confirmed[key] = confirmed.get(key) or confirm(chosen, bundle, confirm_seeds)
+    record = {"arm": arm, "seed": seed, "chosen": chosen, "curve": curve, "tests": tests,
+              "wall_s": wall, "trial_epochs": curve[-1]["trial_epochs"] if curve else 0,
+              "data": bundle.describe(), "hardware": describe_hardware()}
+    record_file.write_text(json.dumps(record, indent=1) + "\n")
+    print(f"{arm} (seed {seed}): picked val {chosen['val_acc']:.4f}, its checkpoint tests "
+          f"{chosen['test_acc']:.4f}; re-trained x{len(tests)}: {mean_spread(tests)}",
+          flush=True)
+    return record
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--budget", type=int, default=36, help="trial-epochs per arm")
+    parser.add_argument("--budget", type=int, default=36, help="trial-epochs per arm-seed")
+    parser.add_argument("--arms", default=",".join(DEFAULT_ARMS),
+                        help=f"comma-separated, of {', '.join(ARMS)} (default: "
+                             f"{','.join(DEFAULT_ARMS)})")
+    parser.add_argument("--search-seeds", type=int, default=3,
+                        help="runs of each arm, with seeds --seed, --seed + 1, ...")
+    parser.add_argument("--space", default="seed_ranges")
     parser.add_argument("--data-dir", type=Path, default=None)
     parser.add_argument("--train-subset", type=int, default=None)
     parser.add_argument("--val-size", type=int, default=None)
     parser.add_argument("--val-source", choices=("holdout", "test"), default="holdout")
-    parser.add_argument("--max-epochs", type=int, default=12, help="per search trial")
+    parser.add_argument("--max-epochs", type=int, default=12, help="per ASHA search trial")
     parser.add_argument("--grace-period", type=int, default=2)
+    parser.add_argument("--population", type=int, default=6, help="PBT / PB2 trials")
+    parser.add_argument("--perturbation-interval", type=int, default=4, metavar="EPOCHS")
     parser.add_argument("--gpus-per-trial", type=float, default=None)
     parser.add_argument("--confirm-seeds", type=int, default=3)
-    parser.add_argument("--max-width", type=float, default=None,
-                        help="search the strong space with widths up to this only (a cheaper "
-                             "CPU proxy; the GPU study searches it whole)")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--threads", type=int, default=None,
                         help="torch threads of the in-process runs (default: every core)")
     parser.add_argument("--out", type=Path, default=Path("bench-out/search_quality"))
+    parser.add_argument("--work", type=Path, default=None,
+                        help="where the searches' experiments go (default: OUT/experiments)")
     parser.add_argument("--reuse", action="store_true",
-                        help="read a search arm already finished under --out instead of "
-                             "running it again (its confirm runs are re-trained)")
+                        help="read each arm-seed already finished (OUT/ARM-sSEED.json) instead "
+                             "of running it again")
     parser.add_argument("--smoke-test", action="store_true",
-                        help="100 images of the shipped sample, budget 6, 2 epochs, width 1, "
-                             "2 confirm seeds, no 'complete' arm")
+                        help="100 images of the shipped sample, budget 6, 2 epochs, seed / tpe "
+                             "/ pbt arms, 1 search seed, 2 confirm seeds")
     args = parser.parse_args()
+    arms = [a.strip() for a in args.arms.split(",") if a.strip()]
+    unknown = [a for a in arms if a not in ARMS]
+    if unknown:
+        parser.error(f"--arms: unknown {', '.join(unknown)}; known: {', '.join(ARMS)}")
     if args.smoke_test:
         args.budget, args.max_epochs, args.grace_period, args.confirm_seeds = 6, 2, 1, 2
-        args.max_width = 1.0
+        args.search_seeds, args.population, args.perturbation_interval = 1, 2, 1
+        arms = ["seed", "tpe", "pbt"]
         data_spec = DataSpec(source="sample", train_subset=100)
     else:
         data_spec = DataSpec(source="cifar10", data_dir=str(args.data_dir) if args.data_dir
@@ -224,63 +307,54 @@ def main() -> None:
                              val_size=args.val_size, val_source=args.val_source)
     if args.threads:
         torch.set_num_threads(args.threads)
+    args.work = args.work or args.out / "experiments"
     args.out.mkdir(parents=True, exist_ok=True)
-    args.space = "strong"
-    if args.max_width is not None:  # the strong space, its width choices capped
-        args.space = str(args.out / "strong_capped.py")
-        Path(args.space).write_text(
-            "from ray import tune\n\nfrom tune_cifar.search_spaces.strong import SPACE as STRONG"
-            f"\n\nDESCRIPTION = 'the strong space with width at most {args.max_width:g}'\n"
-            f"WIDTHS = [w for w in STRONG['width'].categories if w <= {args.max_width!r}]\n"
-            "SPACE = {**STRONG, 'width': tune.choice(WIDTHS) if len(WIDTHS) > 1 else WIDTHS[0]}\n")
     bundle = load_data(data_spec)
     label = "test accuracy (seed-style: selected on test)" if args.val_source == "test" \
         else "holdout val_acc"
-    print(f"{bundle.describe()}; budget {args.budget} trial-epochs per arm\n"
+    print(f"{bundle.describe()}; budget {args.budget} trial-epochs per arm-seed\n"
           f"{describe_hardware()}", flush=True)
-    start_ray(None)  # one Ray for both searches (each would start and stop its own)
-    seeds = [args.seed + 100 + i for i in range(args.confirm_seeds)]
-    curves, finals, confirmed = {}, {}, {}
-    arms = [("seed study", None), ("search (pruned)", "pruned"),
-            ("search (complete)", "complete")][: 2 if args.smoke_test else 3]
-    for name, stopped_as in arms:
-        if stopped_as is None:
-            start = time.monotonic()
-            chosen, curve = seed_arm(args.budget, bundle, args.seed)
-            wall = time.monotonic() - start
-        else:
-            chosen, curve, wall = search_arm(f"search-{stopped_as}", stopped_as, args, bundle,
-                                             data_spec, args.out)
-        # Training is deterministic per (configuration, epochs, seed): an arm that picked what
-        # another arm picked gets the same re-trained runs, so they are trained once.
-        key = json.dumps([chosen["config"], chosen["epochs"]], sort_keys=True)
-        tests = confirmed[key] = confirmed.get(key) or confirm(chosen, bundle, seeds)
-        curves[name] = curve
-        finals[name] = {"chosen": chosen, "tests": tests, "wall_s": wall,
-                        "trial_epochs": curve[-1]["trial_epochs"] if curve else 0}
-        print(f"{name}: picked {label} {chosen['val_acc']:.4f}, its checkpoint tests "
-              f"{chosen['test_acc']:.4f}; re-trained x{len(tests)}: {mean_spread(tests)}",
-              flush=True)
-    rows = [{"arm": name, "trial-epochs": f["trial_epochs"], "wall (min)": f["wall_s"] / 60,
-             f"selected: {label}": f["chosen"]["val_acc"],
-             "selected checkpoint: test": f["chosen"]["test_acc"],
-             f"re-trained x{len(seeds)}: test mean": float(np.mean(f["tests"])),
-             "test sd": float(np.std(f["tests"], ddof=1)) if len(seeds) > 1 else math.nan,
-             "epochs": f["chosen"]["epochs"],
-             "configuration": TrialConfig.from_dict(f["chosen"]["config"])}
-            for name, f in finals.items()]
+    start_ray(None)  # one Ray for every search (each would start and stop its own)
+    confirm_seeds = [args.seed + 100 + i for i in range(args.confirm_seeds)]
+    seeds = [args.seed + i for i in range(args.search_seeds)]
+    confirmed: dict[str, list[float]] = {}
+    # every arm's first seed before any arm's second: a sitting cut short has every arm
+    records = [run_arm_seed(arm, seed, args, bundle, data_spec, confirm_seeds, confirmed)
+               for seed in seeds for arm in arms]
+    write_results(records, args, label)
+
+
+def write_results(records: list[dict[str, Any]], args: argparse.Namespace, label: str) -> None:
+    """table.md / table.csv (one row per arm), runs.csv (every arm-seed's curve), anytime.png."""
+    tests = {arm: [t for r in records if r["arm"] == arm for t in r["tests"]]
+             for arm in dict.fromkeys(r["arm"] for r in records)}
+    rows = []
+    for arm, values in tests.items():
+        mine = [r for r in records if r["arm"] == arm]
+        rows.append({
+            "arm": arm, "search seeds": len(mine),
+            "trial-epochs (mean)": float(np.mean([r["trial_epochs"] for r in mine])),
+            "wall (min, mean)": float(np.mean([r["wall_s"] for r in mine])) / 60,
+            f"selected {label} (mean)": float(np.mean([r["chosen"]["val_acc"] for r in mine])),
+            "re-trained runs": len(values), "test mean": float(np.mean(values)),
+            "test sd": float(np.std(values, ddof=1)) if len(values) > 1 else math.nan})
     table = pd.DataFrame(rows)
-    table.drop(columns="configuration").to_csv(args.out / "table.csv", index=False)
-    pd.DataFrame([{"arm": n, **r} for n, c in curves.items() for r in c]).to_csv(
-        args.out / "runs.csv", index=False)
-    lines = [describe_hardware(), "", bundle.describe(), ""]
-    lines.append(markdown_table(table.drop(columns="configuration")))
-    for row in rows:
-        cfg = row["configuration"].to_dict()
-        lines += ["", f"{row['arm']} picked: " + ", ".join(
-            f"{k}={v:.4g}" if isinstance(v, float) else f"{k}={v}" for k, v in cfg.items())]
+    table.to_csv(args.out / "table.csv", index=False)
+    pd.DataFrame([{"arm": r["arm"], "seed": r["seed"], **c} for r in records
+                  for c in r["curve"]]).to_csv(args.out / "runs.csv", index=False)
+    lines = [records[0]["hardware"], "", records[0]["data"], "", markdown_table(table), ""]
+    for r in records:
+        chosen = r["chosen"]
+        what = (f"schedule of {len(chosen['schedule'])} step(s) to epoch {chosen['epochs']}"
+                if chosen.get("schedule") else f"{chosen['epochs']} epochs")
+        cfg = TrialConfig.from_dict(chosen["config"]).to_dict()
+        lines.append(f"- {r['arm']} seed {r['seed']}: val {chosen['val_acc']:.4f}, re-trained "
+                     f"{mean_spread(r['tests'])} ({what}): " + ", ".join(
+                         f"{k}={v:.4g}" if isinstance(v, float) else f"{k}={v}"
+                         for k, v in cfg.items() if k != "seed"))
     (args.out / "table.md").write_text("\n".join(lines) + "\n")
-    plot_anytime(curves, finals, args.budget, label, args.out / "anytime.png")
+    plot_anytime({(r["arm"], r["seed"]): r["curve"] for r in records}, tests, args.budget,
+                 label, args.out / "anytime.png")
     print("\n".join(lines))
     print(f"wrote {args.out / 'table.md'}, table.csv, runs.csv, anytime.png")
 

@@ -5,6 +5,7 @@ nothing here times anything."""
 
 from __future__ import annotations
 
+import json
 import runpy
 import sys
 from pathlib import Path
@@ -90,8 +91,14 @@ def test_a_failing_section_keeps_the_figures_before_and_after_it(tmp_path, monke
 def test_search_quality(tmp_path, smoke_here, shared_ray):
     out = smoke_here("search_quality.py", "--out", str(tmp_path))
     table = (tmp_path / "table.md").read_text()
-    for arm in ("seed study", "search (pruned)"):  # "complete": tests/test_journal.py
-        assert f"| {arm} |" in table
+    for arm in ("seed", "tpe", "pbt"):  # the smoke test's arms
+        assert f"| {arm} | 1 |" in table  # one search seed each
+        record = json.loads((tmp_path / f"{arm}-s0.json").read_text())
+        assert len(record["tests"]) == 2 and record["trial_epochs"] >= 1
+    pbt = json.loads((tmp_path / "pbt-s0.json").read_text())
+    assert pbt["chosen"]["schedule"][0][0] == 1  # a PBT pick is confirmed as its schedule
+    again = smoke_here("search_quality.py", "--out", str(tmp_path), "--reuse")
+    assert again.count("read from") == 3  # a second sitting reads every arm-seed back
     assert (tmp_path / "anytime.png").read_bytes().startswith(b"\x89PNG")
     assert "wrote" in out
 

@@ -81,7 +81,8 @@ def test_tensorboard_files_hold_each_epoch_under_readable_names(asha_experiment)
         scalars = tensorboard_scalars(asha_experiment.experiment_path / name)
         assert set(scalars) == {"accuracy/train", "accuracy/validation", "loss/train",
                                 "loss/validation", "optimizer/learning_rate",
-                                "speed/epoch_time_s", "speed/train_images_per_s"}
+                                "speed/epoch_time_s", "speed/train_images_per_s",
+                                "model/parameters", "speed/inference_ms_per_image"}
         assert [(s, pytest.approx(v)) for s, v in scalars["accuracy/validation"]] == [
             (r["training_iteration"], r["val_acc"]) for r in rows]
 
