@@ -133,3 +133,21 @@ def real_data_dir() -> Path:
     if not (REAL_DATA / "cifar-10-batches-py" / "test_batch").exists():
         pytest.skip(f"real CIFAR-10 not found under {REAL_DATA}")
     return REAL_DATA
+
+
+@pytest.fixture()
+def one_thread():
+    """One torch thread for the test (exact comparisons of runs), then as it was."""
+    import torch
+
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
+
+
+def without_timing(history: list[dict]) -> list[dict]:
+    """Epoch metrics without those that time the machine (equal runs differ only there)."""
+    from tune_cifar.metrics import TIMINGS
+
+    return [{k: v for k, v in row.items() if k not in TIMINGS} for row in history]

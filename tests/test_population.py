@@ -7,35 +7,23 @@ import json
 from pathlib import Path
 
 import pytest
-import torch
 from ray import tune
 from ray.tune.schedulers import PopulationBasedTraining
 from ray.tune.schedulers.pb2 import PB2
 
+from tests.conftest import without_timing
 from tune_cifar.checkpoint import load_state, save_state
 from tune_cifar.config import TrialConfig
 from tune_cifar.errors import UsageError
-from tune_cifar.metrics import TIMINGS
 from tune_cifar.search_options import SearchOptions
 from tune_cifar.search_setup import ClipToSpace, build_trial_scheduler, mutations
 from tune_cifar.spaces import SearchSpace
 from tune_cifar.training import Trainer
 
+pytestmark = pytest.mark.usefixtures("one_thread")
+
 BASE = {"model": "cnn_v4", "width": 0.25, "batch_size": 50, "optimizer": "sgd", "lr": 0.02,
         "momentum": 0.9}
-
-
-@pytest.fixture(autouse=True)
-def one_thread():
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
-
-
-def _without_timing(history):
-    return [{k: v for k, v in row.items() if k not in TIMINGS}
-            for row in history]
 
 
 @pytest.mark.parametrize("schedule", ["constant", "cosine", "onecycle"])
@@ -92,7 +80,7 @@ def test_a_copied_checkpoint_under_a_mutated_config_trains_as_the_change_in_plac
     copy.load_state_dict(load_state(tmp_path))
     donor.change_config(mutated)
     for _ in range(2):
-        assert _without_timing([copy.run_epoch()]) == _without_timing([donor.run_epoch()])
+        assert without_timing([copy.run_epoch()]) == without_timing([donor.run_epoch()])
 
 
 def _space(**params) -> SearchSpace:

@@ -4,30 +4,20 @@ from pathlib import Path
 import pytest
 import torch
 
+from tests.conftest import without_timing
 from tune_cifar import trainable as trainable_module
 from tune_cifar.checkpoint import load_state, save_state
 from tune_cifar.config import TrialConfig
 from tune_cifar.errors import UsageError
-from tune_cifar.metrics import EPOCH_METRICS, TIMINGS
+from tune_cifar.metrics import EPOCH_METRICS
 from tune_cifar.trainable import RunSettings, train_cifar
 from tune_cifar.training import Trainer
+
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 FAST = {"model": "cnn_v4", "width": 0.5, "batch_size": 50, "crop_padding": 2}
 # what every epoch reports: the one list of per-epoch metrics, between the epoch and two flags
 METRICS = ("epoch", *EPOCH_METRICS, "diverged", "train_step")
-
-
-@pytest.fixture(autouse=True)
-def one_thread():
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
-
-
-def _strip_timing(history):
-    return [{k: v for k, v in row.items() if k not in TIMINGS}
-            for row in history]
 
 
 def test_learns_the_synthetic_task_and_reports_every_metric(synthetic_bundle):
@@ -46,11 +36,11 @@ def test_same_config_and_seed_give_the_same_metrics(synthetic_bundle):
         trainer = Trainer(TrialConfig.from_dict(FAST), synthetic_bundle.training, max_epochs=2)
         while not trainer.finished:
             trainer.run_epoch()
-        runs.append(_strip_timing(trainer.history))
+        runs.append(without_timing(trainer.history))
     assert runs[0] == runs[1]
     other = Trainer(TrialConfig.from_dict({**FAST, "seed": 1}), synthetic_bundle.training, 2)
     other.run_epoch()
-    assert _strip_timing(other.history)[0] != runs[0][0]
+    assert without_timing(other.history)[0] != runs[0][0]
 
 
 @pytest.mark.parametrize("schedule", ["constant", "onecycle"])
@@ -70,7 +60,7 @@ def test_two_plus_restore_plus_two_equals_four_straight(synthetic_bundle, tmp_pa
     while not resumed.finished:
         resumed.run_epoch()
 
-    assert _strip_timing(resumed.history) == _strip_timing(straight.history)
+    assert without_timing(resumed.history) == without_timing(straight.history)
     for (name, a), (_, b) in zip(straight.model.state_dict().items(),
                                  resumed.model.state_dict().items(), strict=True):
         assert torch.equal(a, b), name
@@ -100,7 +90,7 @@ def test_trainable_reports_each_epoch_and_resumes_from_its_checkpoint(
     restore_from[0] = trainable_module.tune.Checkpoint.from_directory(str(tmp_path / "kept1"))
     train_cifar(config, synthetic_bundle.training, RunSettings(max_epochs=3))
     assert [m["epoch"] for m, _ in reports] == [3]  # continued after epoch 2, did not restart
-    assert _strip_timing([reports[0][0]]) == _strip_timing([straight[2]])
+    assert without_timing([reports[0][0]]) == without_timing([straight[2]])
 
 
 def test_a_diverging_trial_reports_once_and_stops(synthetic_bundle, monkeypatch):
@@ -168,8 +158,8 @@ def test_two_trainers_in_one_process_leave_each_other_exact(synthetic_bundle, tm
     while not resumed.finished:
         resumed.run_epoch()
     first.run_epoch()
-    assert _strip_timing(first.history) == _strip_timing(straight.history)
-    assert _strip_timing(resumed.history) == _strip_timing(straight.history)
+    assert without_timing(first.history) == without_timing(straight.history)
+    assert without_timing(resumed.history) == without_timing(straight.history)
 
 
 @pytest.mark.parametrize(("optimizer", "momentum"), [("sgd", 0.0), ("sgd", 0.9), ("adam", 0.9)])
