@@ -211,3 +211,34 @@ def test_analyze_draws_the_population_and_reports_the_copies(pbt_experiment, cap
     assert "## Population-based training" in report
     assert "| trial | from epoch | copied from | mutation |" in report
     assert "When could early stopping be trusted?" not in report  # trials share weights
+
+
+PB2_SPACE = """
+from ray import tune
+
+DESCRIPTION = "PB2 test: two ranges"
+SPACE = {"model": "cnn_v2", "width": 0.25, "optimizer": "adam", "batch_size": 50,
+         "hflip_p": 0.0, "erase_p": 0.0, "lr": tune.loguniform(1e-6, 3e-3),
+         "dropout1": tune.uniform(0.0, 0.3)}
+"""
+
+
+@pytest.mark.slow
+def test_a_pb2_search_keeps_its_mutations_in_the_space(tmp_path, capsys):
+    """PB2's GP bandit picks new values inside the space's ranges; no warning floods stderr."""
+    from tests.conftest import SYNTHETIC
+    from tune_cifar.data import load_data
+    from tune_cifar.experiment import load_trials
+    from tune_cifar.tuner import run_search
+
+    (tmp_path / "pb2_space.py").write_text(PB2_SPACE)
+    opts = SearchOptions(space=str(tmp_path / "pb2_space.py"), scheduler="pb2", num_samples=4,
+                         max_epochs=6, perturbation_interval=2, progress_interval_s=60,
+                         storage_path=str(tmp_path), name="pb2")
+    run_search(opts, SYNTHETIC, argv=["test"], bundle=load_data(SYNTHETIC))
+    reports = [t.reports for t in load_trials(tmp_path / "pb2")]
+    assert all("lineage" in r for r in reports) and len(reports) == 4
+    for r in reports:
+        assert r["config/lr"].between(1e-6, 3e-3).all()
+        assert r["config/dropout1"].between(0.0, 0.3).all()
+    assert "ConvergenceWarning" not in capsys.readouterr().err

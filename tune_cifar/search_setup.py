@@ -172,8 +172,14 @@ def _population_scheduler(opts: SearchOptions, space: SearchSpace) -> Any:
     common = {"time_attr": "training_iteration", "perturbation_interval":
               opts.perturbation_interval, "custom_explore_fn": ClipToSpace(bounds)}
     if opts.scheduler == "pb2":
-        from ray.tune.schedulers.pb2 import PB2  # (its GP bandit is scikit-learn's)
+        import warnings
 
+        from ray.tune.schedulers.pb2 import PB2  # (its GP bandit is scikit-learn's)
+        from sklearn.exceptions import ConvergenceWarning
+
+        # PB2 fits its GP on a handful of points at every perturbation; scikit-learn warns
+        # about the kernel's bounds each time, on the search's console
+        warnings.filterwarnings("ignore", category=ConvergenceWarning)
         return PB2(hyperparam_bounds=mutate, **common)
     random.seed(opts.seed)  # Ray's PBT draws its perturbations from Python's random module
     return PopulationBasedTraining(hyperparam_mutations=mutate, **common)
