@@ -55,3 +55,9 @@ def seed_trials(exp: Experiment) -> dict[str, int]:
         if key in seeds:
             found[trial["trial_id"]] = seeds.index(key) + 1
     return found
+
+
+def format_cost(cost: str, value: float) -> str:
+    """A cost for people: a parameter count whole, with thousands separated; times to 4
+    significant digits."""
+    return f"{value:,.0f}" if cost == "cost.params" else f"{value:.4g}"

@@ -385,7 +385,8 @@ def plot_pareto(exp: Experiment, path: Path) -> Path | None:
     if not front.empty:
         ax.step(front[cost], front["best_val_acc"], where="post", color="tab:red", lw=1.5,
                 label=f"Pareto front ({len(front)} trials that ran every epoch)")
-    for trial_id, run in seed_trials(exp).items():
+    seeds = seed_trials(exp)
+    for trial_id, run in seeds.items():
         row = trials[trials["trial_id"] == trial_id]
         if not row.empty:
             ax.scatter(row[cost], row["best_val_acc"], marker="*", s=160, color="gold",
@@ -394,8 +395,8 @@ def plot_pareto(exp: Experiment, path: Path) -> Path | None:
                         textcoords="offset points", xytext=(6, 4), fontsize=8)
     if cost == "cost.params":
         ax.set_xscale("log")
-    ax.set(title=f"Accuracy against {COST_LABELS[cost]}: {len(trials)} trials "
-                 "(star: a seed study configuration)",
+    ax.set(title=f"Accuracy against {COST_LABELS[cost]}: {len(trials)} trials"
+                 + (" (star: a seed study configuration)" if seeds else ""),
            xlabel=f"{COST_LABELS[cost]} (lower is better)",
            ylabel="best validation accuracy (higher is better)")
     ax.grid(alpha=0.3)

@@ -18,7 +18,7 @@ import pandas as pd
 
 from tune_cifar.analysis.diagnostics import diagnose
 from tune_cifar.analysis.frames import Experiment
-from tune_cifar.analysis.pareto import COST_LABELS, pareto_front, seed_trials
+from tune_cifar.analysis.pareto import COST_LABELS, format_cost, pareto_front, seed_trials
 from tune_cifar.analysis.stability import MIN_TRIALS, rank_stability
 from tune_cifar.config import TrialConfig
 from tune_cifar.confirmation import read_confirmation
@@ -170,7 +170,8 @@ def pareto_blocks(exp: Experiment) -> list[Block]:
                             + ", ".join(f"run {n} (trial {t})" for t, n in seeds.items()) + "."
                             if seeds else ""))]
     if not front.empty:
-        table = front[["trial_id", "best_val_acc", cost, *exp.hyperparameters]].rename(
+        table = front[["trial_id", "best_val_acc", cost, *exp.hyperparameters]].assign(
+            **{cost: [format_cost(cost, v) for v in front[cost]]}).rename(
             columns=lambda c: label if c == cost else c.removeprefix("config."))
         blocks.append(Block("table", table))
     return blocks

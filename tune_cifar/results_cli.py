@@ -18,7 +18,7 @@ from typing import Any
 from tune_cifar.cli_args import add_data_flags, data_spec_from, folder_arg
 from tune_cifar.data import CLASSES
 from tune_cifar.errors import UsageError
-from tune_cifar.experiment import best_trial, format_value, load_trials, read_spec
+from tune_cifar.experiment import best_trial, load_trials, read_spec
 from tune_cifar.metrics import METRIC
 from tune_cifar.population import best_schedule, describe_schedule, mutated_keys
 from tune_cifar.storage import shown
@@ -192,8 +192,7 @@ def cmd_best(args: argparse.Namespace) -> int:
         label, table = front
         print(f"Pareto front ({METRIC} up, {label} down; trials that ran every epoch):")
         for row in table.itertuples(index=False):
-            print(f"  {row.trial_id}: {METRIC} {row.best_val_acc:.4f}, {label} "
-                  f"{format_value(row.cost)}")
+            print(f"  {row.trial_id}: {METRIC} {row.best_val_acc:.4f}, {label} {row.shown}")
     if found is not None:
         lineage, steps = found
         print(f"  lineage: {lineage}  (trial@first epoch it trained)\n  schedule:")
@@ -293,11 +292,12 @@ def replay_plan(location: Path | str, trial_id: str | None,
 def pareto_of(folder: Path) -> tuple[str, Any] | None:
     """(cost label, front: trial_id, best_val_acc, cost) of a multi-objective experiment."""
     from tune_cifar.analysis import load_experiment
-    from tune_cifar.analysis.pareto import COST_LABELS, pareto_front
+    from tune_cifar.analysis.pareto import COST_LABELS, format_cost, pareto_front
 
     exp = load_experiment(folder)
     if exp.cost is None or exp.trials.empty:
         return None
     front = pareto_front(exp.trials, exp.cost)
-    return COST_LABELS[exp.cost], front[["trial_id", "best_val_acc", exp.cost]].rename(
-        columns={exp.cost: "cost"})
+    table = front[["trial_id", "best_val_acc", exp.cost]].rename(columns={exp.cost: "cost"})
+    return COST_LABELS[exp.cost], table.assign(
+        shown=[format_cost(exp.cost, v) for v in table["cost"]])
