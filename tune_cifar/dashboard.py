@@ -114,20 +114,29 @@ def serve_dashboard(folder: Path, host: str = LOCAL_HOST, port: int = 8080,
                                                journal), daemon=True).start()
     # Ctrl-C, and a plain kill too, end the server the same clean way (even where the shell
     # that started it in the background made it ignore SIGINT), from the moment its address
-    # is printed.
+    # is printed: the server is shut down from another thread and finishes the request it is
+    # answering. (Raising KeyboardInterrupt from the handler instead was swallowed whenever the
+    # signal came during a request: wsgiref reports a handler's exception and serves on.)
+    stopping = threading.Event()
+
+    def stop(signum: int, frame: Any) -> None:
+        if not stopping.is_set():
+            stopping.set()
+            threading.Thread(target=server.shutdown, daemon=True).start()
+
     for sig in (signal.SIGINT, signal.SIGTERM):
-        signal.signal(sig, _interrupt)
+        signal.signal(sig, stop)
     try:
         shown = f"[{host}]" if ":" in host else host
         mode = "read and write" if allow_writes else "read-only"
-        say(f"optuna-dashboard for {folder.name}: http://{shown}:{server.server_port}"
-            f"/dashboard/ ({mode}; Ctrl-C stops it)")
-        if not is_loopback(host):
+        if not is_loopback(host):  # said before the address, which a reader acts on
             can = "read and change (delete!)" if allow_writes else "read"
             print(f"note: listening on {host}, not only on this machine: anyone who can reach "
-                  f"port {server.server_port} can {can} this study", file=sys.stderr)
+                  f"port {server.server_port} can {can} this study", file=sys.stderr,
+                  flush=True)
+        say(f"optuna-dashboard for {folder.name}: http://{shown}:{server.server_port}"
+            f"/dashboard/ ({mode}; Ctrl-C stops it)")
         server.serve_forever()
-    except KeyboardInterrupt:
         say("dashboard stopped")
     finally:
         server.server_close()
@@ -143,7 +152,3 @@ def _follow(place: Any, journal: Path) -> None:
         time.sleep(REFRESH_S)
         with contextlib.suppress(OSError):
             download(place, journal)
-
-
-def _interrupt(signum: int, frame: Any) -> None:
-    raise KeyboardInterrupt
