@@ -288,6 +288,9 @@ def main() -> None:
     parser.add_argument("--reuse", action="store_true",
                         help="read each arm-seed already finished (OUT/ARM-sSEED.json) instead "
                              "of running it again")
+    parser.add_argument("--report-only", action="store_true",
+                        help="run nothing: the table and plot of the arm-seeds already "
+                             "recorded under --out (a sitting cut short)")
     parser.add_argument("--smoke-test", action="store_true",
                         help="100 images of the shipped sample, budget 6, 2 epochs, seed / tpe "
                              "/ pbt arms, 1 search seed, 2 confirm seeds")
@@ -305,13 +308,21 @@ def main() -> None:
         data_spec = DataSpec(source="cifar10", data_dir=str(args.data_dir) if args.data_dir
                              else None, train_subset=args.train_subset,
                              val_size=args.val_size, val_source=args.val_source)
+    label = "test accuracy (seed-style: selected on test)" if args.val_source == "test" \
+        else "holdout val_acc"
+    if args.report_only:
+        records = [json.loads((args.out / f"{arm}-s{seed}.json").read_text())
+                   for seed in range(args.seed, args.seed + args.search_seeds) for arm in arms
+                   if (args.out / f"{arm}-s{seed}.json").is_file()]
+        if not records:
+            parser.error(f"--report-only: no arm-seed recorded under {args.out}")
+        write_results(records, args, label)
+        return
     if args.threads:
         torch.set_num_threads(args.threads)
     args.work = args.work or args.out / "experiments"
     args.out.mkdir(parents=True, exist_ok=True)
     bundle = load_data(data_spec)
-    label = "test accuracy (seed-style: selected on test)" if args.val_source == "test" \
-        else "holdout val_acc"
     print(f"{bundle.describe()}; budget {args.budget} trial-epochs per arm-seed\n"
           f"{describe_hardware()}", flush=True)
     start_ray(None)  # one Ray for every search (each would start and stop its own)

@@ -99,6 +99,9 @@ def test_search_quality(tmp_path, smoke_here, shared_ray):
     assert pbt["chosen"]["schedule"][0][0] == 1  # a PBT pick is confirmed as its schedule
     again = smoke_here("search_quality.py", "--out", str(tmp_path), "--reuse")
     assert again.count("read from") == 3  # a second sitting reads every arm-seed back
+    (tmp_path / "table.md").unlink()
+    smoke_here("search_quality.py", "--out", str(tmp_path), "--report-only")
+    assert (tmp_path / "table.md").read_text() == table  # the same table from the records
     assert (tmp_path / "anytime.png").read_bytes().startswith(b"\x89PNG")
     assert "wrote" in out
 
