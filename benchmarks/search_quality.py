@@ -250,7 +250,8 @@ def run_arm_seed(arm: str, seed: int, args: argparse.Namespace, bundle: DataBund
     key = json.dumps([chosen.get("schedule") or chosen["config"], chosen["epochs"]],
                      sort_keys=True)
     tests = confirmed[key] = confirmed.get(key) or confirm(chosen, bundle, confirm_seeds)
-    record = {"arm": arm, "seed": seed, "chosen": chosen, "curve": curve, "tests": tests,
+    record = {"arm": arm, "seed": seed, "budget": args.budget, "chosen": chosen,
+              "curve": curve, "tests": tests,
               "wall_s": wall, "trial_epochs": curve[-1]["trial_epochs"] if curve else 0,
               "data": bundle.describe(), "hardware": describe_hardware()}
     record_file.write_text(json.dumps(record, indent=1) + "\n")
@@ -364,7 +365,8 @@ def write_results(records: list[dict[str, Any]], args: argparse.Namespace, label
                          f"{k}={v:.4g}" if isinstance(v, float) else f"{k}={v}"
                          for k, v in cfg.items() if k != "seed"))
     (args.out / "table.md").write_text("\n".join(lines) + "\n")
-    plot_anytime({(r["arm"], r["seed"]): r["curve"] for r in records}, tests, args.budget,
+    budget = max(r.get("budget", r["trial_epochs"]) for r in records)  # as the runs had it
+    plot_anytime({(r["arm"], r["seed"]): r["curve"] for r in records}, tests, budget,
                  label, args.out / "anytime.png")
     print("\n".join(lines))
     print(f"wrote {args.out / 'table.md'}, table.csv, runs.csv, anytime.png")
