@@ -59,6 +59,11 @@ class Experiment:
 
     # Computed once per Experiment, however many plots and report sections use them.
     @cached_property
+    def records(self) -> list[TrialRecord]:
+        """The trials as read from their files (every report: PBT's lineage and copies)."""
+        return load_trials(self.path)
+
+    @cached_property
     def log_scaled(self) -> set[str]:
         """Config keys the search space samples log-uniformly."""
         from tune_cifar.analysis.study import log_scaled
@@ -137,7 +142,9 @@ def load_experiment(path: str | Path) -> Experiment:
         trials["best_epoch"] = trials["best_epoch"].astype("Int64")
         trials = trials.sort_values("best_val_acc", ascending=False, na_position="last")
         trials = trials.reset_index(drop=True)
-    return Experiment(folder, spec, trials, epochs)
+    exp = Experiment(folder, spec, trials, epochs)
+    exp.records = records  # read once: the cached property is this list from now on
+    return exp
 
 
 def save_frames(exp: Experiment, out: Path) -> list[Path]:

@@ -44,7 +44,7 @@ from tune_cifar.analysis.study import (
     top_trials_study,
 )
 from tune_cifar.confirmation import read_confirmation
-from tune_cifar.experiment import SEED_BEST, format_value, load_trials
+from tune_cifar.experiment import SEED_BEST, format_value
 from tune_cifar.metrics import DIVERGED, DONE, ERRORED, LINEAGE, STOPPED_EARLY, UNFINISHED
 from tune_cifar.population import copies, is_population, mutated_keys
 
@@ -319,7 +319,7 @@ def plot_rank_stability(exp: Experiment, path: Path) -> Path | None:
 def plot_population(exp: Experiment, path: Path) -> Path | None:
     """PBT / PB2: each trial's validation accuracy and mutated hyperparameters per epoch, as it
     reported them; a dashed line joins a trial to the trial whose weights it copied."""
-    records = load_trials(exp.path)
+    records = exp.records
     if not is_population(records):
         return None
     keys = mutated_keys(records)

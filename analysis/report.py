@@ -22,7 +22,7 @@ from tune_cifar.analysis.pareto import COST_LABELS, format_cost, pareto_front, s
 from tune_cifar.analysis.stability import MIN_TRIALS, rank_stability
 from tune_cifar.config import TrialConfig
 from tune_cifar.confirmation import read_confirmation
-from tune_cifar.experiment import SEED_BEST, epochs_trained, format_value, load_trials
+from tune_cifar.experiment import SEED_BEST, epochs_trained, format_value
 from tune_cifar.population import best_schedule, copies, describe_schedule, mutated_keys
 
 LEADERBOARD_ROWS = 10
@@ -122,7 +122,7 @@ def build_blocks(exp: Experiment, plots: dict[str, Path]) -> list[Block]:
     share = compute["saved_epochs"] / compute["full_epochs"] if compute["full_epochs"] else 0
     population = opts.get("scheduler") in ("pbt", "pb2")
     if population:  # every trial runs to the end; copies train some epochs again
-        trained = sum(epochs_trained(t) for t in load_trials(exp.path))
+        trained = sum(epochs_trained(t) for t in exp.records)
         spent = (f"{trained} trial-epochs trained, {trained - compute['trial_epochs']} of them "
                  "again after a trial copied another's weights")
     else:
@@ -179,7 +179,7 @@ def pareto_blocks(exp: Experiment) -> list[Block]:
 
 def population_blocks(exp: Experiment, best: pd.Series) -> list[Block]:
     """The 'Population-based training' section: the copies, the best trial's schedule."""
-    records = load_trials(exp.path)
+    records = exp.records
     table = copies(records)
     opts = exp.spec["options"]
     keys = mutated_keys(records)

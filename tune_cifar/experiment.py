@@ -127,13 +127,19 @@ class TrialRecord:
         rows = self.reports[self.reports["training_iteration"] == epoch]
         if rows.empty:
             return self.config
-        return {c.removeprefix("config/"): plain(v) for c, v in rows.iloc[-1].items()
-                if c.startswith("config/")}
+        return row_config(rows.iloc[-1])
 
     def checkpoint_at(self, row: pd.Series) -> Path | None:
         name = row.get("checkpoint_dir_name")
         path = self.trial_dir / name if isinstance(name, str) else None
         return path if path is not None and path.exists() else None
+
+
+def row_config(row: pd.Series) -> dict[str, Any]:
+    """The configuration a report was trained under, from its flattened ``config/*`` columns
+    (a key missing from this report, NaN in a frame of several, left out)."""
+    return {c.removeprefix("config/"): plain(v) for c, v in row.items()
+            if c.startswith("config/") and not (isinstance(v, float) and pd.isna(v))}
 
 
 def load_trial(trial_dir: Path) -> TrialRecord | None:

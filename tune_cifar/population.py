@@ -23,7 +23,7 @@ import pandas as pd
 
 from tune_cifar.config import MUTABLE_KEYS, TrialConfig
 from tune_cifar.errors import UsageError
-from tune_cifar.experiment import TrialRecord, format_value, plain
+from tune_cifar.experiment import TrialRecord, format_value, row_config
 from tune_cifar.metrics import LINEAGE, format_lineage, parse_lineage
 
 EPOCH = "training_iteration"
@@ -32,11 +32,6 @@ EPOCH = "training_iteration"
 def is_population(trials: list[TrialRecord]) -> bool:
     """Whether the trials were trained by PBT / PB2 (they report their lineage)."""
     return any(LINEAGE in t.reports for t in trials)
-
-
-def _config(row: pd.Series) -> dict[str, Any]:
-    return {c.removeprefix("config/"): plain(v) for c, v in row.items()
-            if c.startswith("config/") and not (isinstance(v, float) and pd.isna(v))}
 
 
 def path(trial: TrialRecord, trials: list[TrialRecord], epoch: int | None = None) -> pd.DataFrame:
@@ -70,7 +65,7 @@ def schedule(reports: pd.DataFrame) -> list[tuple[int, dict[str, Any]]]:
     at the first epoch, then each change of the mutable keys with the epoch it took effect."""
     out: list[tuple[int, dict[str, Any]]] = []
     for _, row in reports.iterrows():
-        config = _config(row)
+        config = row_config(row)
         if not out or any(config.get(k) != out[-1][1].get(k) for k in MUTABLE_KEYS):
             out.append((int(row[EPOCH]), config))
     return out
@@ -125,13 +120,13 @@ def copies(trials: list[TrialRecord]) -> pd.DataFrame:
             if not starts:
                 continue
             donor = lineage[-2][0]
-            after = _config(report)
+            after = row_config(report)
             before: dict[str, Any] = {}
             if donor in by_id:  # the donor's report the copied checkpoint was saved with
                 reports = by_id[donor].reports
                 match = reports[(reports[LINEAGE] == format_lineage(lineage[:-1]))
                                 & (reports[EPOCH] == epoch - 1)]
-                before = _config(match.iloc[-1]) if not match.empty else {}
+                before = row_config(match.iloc[-1]) if not match.empty else {}
             changed = {k: (before.get(k), after.get(k)) for k in MUTABLE_KEYS
                        if k in after and before.get(k) != after.get(k)}
             rows.append({"trial_id": trial.trial_id, "epoch": epoch, "donor": donor,
