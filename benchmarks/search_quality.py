@@ -97,8 +97,7 @@ def train_and_select(cfg: TrialConfig, epochs: int, bundle: DataBundle,
     trainer = Trainer(cfg, bundle.training, epochs)
     best_val, best_epoch, best_state = -1.0, 0, None
     while not trainer.finished:
-        if schedule and trainer.epoch + 1 in schedule and trainer.epoch > 0:
-            trainer.change_config(schedule[trainer.epoch + 1])
+        trainer.follow(schedule or {})
         m = trainer.run_epoch()
         if on_epoch:
             on_epoch(m)

@@ -83,6 +83,22 @@ def test_a_copied_checkpoint_under_a_mutated_config_trains_as_the_change_in_plac
         assert without_timing([copy.run_epoch()]) == without_timing([donor.run_epoch()])
 
 
+def test_follow_changes_hands_at_the_scheduled_epochs_only(synthetic_bundle):
+    """A replayed schedule: epoch 1's entry is the configuration built with (no change), a
+    later one takes effect just before its epoch, and follow says what it left behind."""
+    first = TrialConfig.from_dict(BASE)
+    later = TrialConfig.from_dict({**BASE, "lr": 0.01, "dropout3": 0.1})
+    schedule = {1: TrialConfig.from_dict({**BASE, "lr": 0.5}), 3: later}
+    trainer = Trainer(first, synthetic_bundle.training, 4)
+    left = []
+    while not trainer.finished:
+        left.append(trainer.follow(schedule))
+        trainer.run_epoch()
+    assert left == [None, None, first, None]
+    assert trainer.cfg == later and trainer.history[2]["lr"] == pytest.approx(0.01)
+    assert trainer.history[1]["lr"] == pytest.approx(0.02)
+
+
 def _space(**params) -> SearchSpace:
     return SearchSpace("t", "test", "t", params=params)
 

@@ -93,7 +93,7 @@ def train_one(cfg: TrialConfig, bundle: DataBundle, epochs: int, out: Path,
     """Train ``cfg`` for ``epochs``, printing one line per epoch and keeping the best epoch's
     checkpoint in ``out/checkpoint``; returns the history and the epoch that checkpoint holds
     (None if no epoch had a finite val_acc). ``schedule``: {epoch: configuration it trains
-    under from then on} (a PBT trial's, replayed; ``Trainer.change_config``)."""
+    under from then on} (a PBT trial's, replayed; ``Trainer.follow``)."""
     check_run(epochs, threads)
     if threads:
         torch.set_num_threads(threads)
@@ -111,13 +111,12 @@ def train_one(cfg: TrialConfig, bundle: DataBundle, epochs: int, out: Path,
     best_epoch, best_value = None, -math.inf
     rows: list[dict[str, Any]] = []
     while not trainer.finished:
-        if trainer.epoch + 1 in schedule:
-            before, after = trainer.cfg, schedule[trainer.epoch + 1]
+        before = trainer.follow(schedule)
+        if before is not None:
             changes = ", ".join(f"{k} {getattr(before, k):g} -> {v:g}"
-                                for k, v in after.to_dict().items()
+                                for k, v in trainer.cfg.to_dict().items()
                                 if k != "seed" and v != getattr(before, k))
             print(f"epoch {trainer.epoch + 1}: {changes or 'no change'}", flush=True)
-            trainer.change_config(after)
         m = trainer.run_epoch()
         rows.append({**m, "finished_at": time.time(), "train_images": len(trainer.train_y)})
         print(f"epoch [{m['epoch']}/{epochs}] loss: {m['train_loss']:.5f} acc: "

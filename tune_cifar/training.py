@@ -17,6 +17,7 @@ from __future__ import annotations
 import math
 import time
 import warnings
+from collections.abc import Mapping
 from typing import Any
 
 import numpy as np
@@ -355,6 +356,18 @@ class Trainer:
             self.graph.release()
             self.graph = CudaGraph(cfg.batch_size, self.device, self.generator)
             self.warmup_left = WARMUP_STEPS
+
+    def follow(self, schedule: Mapping[int, TrialConfig]) -> TrialConfig | None:
+        """Before the next epoch: change to ``schedule[next epoch]`` if it names one (a PBT
+        trial's schedule replayed, {epoch: configuration from then on}; the first epoch's is
+        the configuration the trainer was built with). Returns the configuration left behind,
+        or None when nothing changed hands."""
+        coming = schedule.get(self.epoch + 1)
+        if coming is None or self.epoch == 0:
+            return None
+        before = self.cfg
+        self.change_config(coming)
+        return before
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
         """Continue from ``state``; a state saved under another configuration (a PBT donor's)
