@@ -212,15 +212,13 @@ def population_blocks(exp: Experiment, best: pd.Series) -> list[Block]:
 def confirmation_blocks(exp: Experiment) -> list[Block]:
     """The 'Confirmation over seeds' section, if ``tune-cifar confirm`` ran."""
     confirmation = read_confirmation(exp.path)
-    if confirmation is None and exp.spec["options"].get("scheduler") in ("pbt", "pb2"):
-        return [Block("p", "Test accuracy is not in this report: the search selects on the "
-                           "validation split only. `tune-cifar train --replay "
-                           f"{exp.path} --seed N --out DIR` re-trains the best schedule with a "
-                           "new seed; `tune-cifar evaluate DIR/checkpoint` tests it.")]
+    # a population's trials changed hyperparameters: what is re-trained is each one's schedule
+    what = ("schedules" if exp.spec["options"].get("scheduler") in ("pbt", "pb2")
+            else "configurations")
     if confirmation is None:
         return [Block("p", f"Test accuracy is not in this report: the search selects on the "
                            f"validation split only. `tune-cifar confirm {exp.path}` re-trains "
-                           "the top configurations with new seeds and tests them.")]
+                           f"the top {what} with new seeds and tests them.")]
     table = confirmation.summary.rename(columns={
         "source_trial": "trial", "search_val_acc": "val_acc in the search",
         "test_acc_mean": "test mean", "test_acc_sd": "test sd",
@@ -232,7 +230,7 @@ def confirmation_blocks(exp: Experiment) -> list[Block]:
                 "The search selected on the holdout validation split; the test set was used "
                 "only here, once per run, on the checkpoint of its best holdout epoch.")
     return [Block("h2", "Confirmation over seeds"),
-            Block("p", f"The top {len(table)} configurations re-trained with new seeds "
+            Block("p", f"The top {len(table)} {what} re-trained with new seeds "
                        f"(`{confirmation.folder}`). {protocol} The interval is Student's t "
                        "for the mean."),
             Block("table", table)]

@@ -99,6 +99,64 @@ def test_follow_changes_hands_at_the_scheduled_epochs_only(synthetic_bundle):
     assert trainer.history[1]["lr"] == pytest.approx(0.02)
 
 
+def test_a_trial_config_carrying_a_schedule_follows_it_and_resumes_inside_it(
+        synthetic_bundle, tmp_path, monkeypatch):
+    """What ``confirm`` of a PBT search trains: the trainable changes configuration where the
+    config's schedule says, as a trainer following it does, and a trial restored from a
+    checkpoint before or after the change continues exactly."""
+    from tune_cifar import trainable as trainable_module
+    from tune_cifar.config import SCHEDULE_KEY, encode_schedule, split_schedule
+    from tune_cifar.trainable import RunSettings, train_cifar
+
+    first = {**BASE, "width": 0.25, "seed": 3}
+    later = {**first, "lr": 0.01, "dropout3": 0.1}
+    text = encode_schedule([(1, first), (3, later)])
+    assert text == '[[3, {"dropout3": 0.1, "lr": 0.01}]]'
+    reports: list[dict] = []
+    kept: dict[int, Path] = {}
+
+    def fake_report(metrics, checkpoint=None):
+        reports.append(dict(metrics))
+        with checkpoint.as_directory() as folder:
+            kept[metrics["epoch"]] = tmp_path / f"epoch{metrics['epoch']}"
+            save_state(load_state(Path(folder)), kept[metrics["epoch"]])
+
+    restore: list = [None]
+    monkeypatch.setattr(trainable_module.tune, "report", fake_report)
+    monkeypatch.setattr(trainable_module.tune, "get_checkpoint", lambda: restore[0])
+    config = {**first, SCHEDULE_KEY: text}
+    train_cifar(config, synthetic_bundle.training, RunSettings(max_epochs=4))
+    straight = without_timing(reports)
+    assert [m["lr"] for m in straight] == pytest.approx([0.02, 0.02, 0.01, 0.01])
+
+    trainer = Trainer(TrialConfig.from_dict(first), synthetic_bundle.training, 4)
+    schedule = split_schedule(config)[1]
+    while not trainer.finished:
+        trainer.follow(schedule)
+        trainer.run_epoch()
+    assert without_timing(trainer.history) == [
+        {k: v for k, v in m.items() if k != "node_id"} for m in straight]
+    for resume_after in (2, 3):  # before the change, and after it
+        reports.clear()
+        restore[0] = trainable_module.tune.Checkpoint.from_directory(str(kept[resume_after]))
+        train_cifar(config, synthetic_bundle.training, RunSettings(max_epochs=4))
+        assert without_timing(reports) == straight[resume_after:]
+
+
+@pytest.mark.parametrize(("schedule", "message"), [
+    ('[[3, {"width": 0.5}]]', r"configuration 1: width cannot change while a trial trains"),
+    ('[[1, {"lr": 0.1}]]', r"configuration 1: config: schedule epochs must rise from 2"),
+    ("lr=0.1 from 3", r"configuration 1: config: schedule must be JSON \[\[epoch"),
+])
+def test_a_points_file_with_a_bad_schedule_is_one_line(tmp_path, schedule, message):
+    from tune_cifar.spaces import load_space
+
+    path = tmp_path / "points.json"
+    path.write_text(json.dumps({"description": "d", "points": [{**BASE, "schedule": schedule}]}))
+    with pytest.raises(UsageError, match=rf"^space 'points', {message}"):
+        load_space(str(path))
+
+
 def _space(**params) -> SearchSpace:
     return SearchSpace("t", "test", "t", params=params)
 
@@ -227,6 +285,38 @@ def test_analyze_draws_the_population_and_reports_the_copies(pbt_experiment, cap
     assert "## Population-based training" in report
     assert "| trial | from epoch | copied from | mutation |" in report
     assert "When could early stopping be trusted?" not in report  # trials share weights
+
+
+@pytest.mark.slow
+def test_confirm_retrains_the_top_schedules_with_new_seeds(pbt_experiment, tmp_path, capsys):
+    """Each confirmation run of a PBT search trains its source trial's schedule: the learning
+    rate per epoch is the one the weights of the source's best epoch were trained with."""
+    import shutil
+
+    import pandas as pd
+
+    from tune_cifar.cli import main
+    from tune_cifar.config import SCHEDULE_KEY, encode_schedule
+    from tune_cifar.experiment import best_row, load_trial, load_trials
+    from tune_cifar.population import best_schedule, path
+
+    folder = tmp_path / "pbt"
+    shutil.copytree(pbt_experiment, folder)  # (confirm writes into the experiment)
+    assert main(["confirm", str(folder), "--top", "2", "--seeds", "1"]) == 0
+    assert "test accuracy of the top 2 schedules, 1 new seeds each" in capsys.readouterr().out
+    runs = pd.read_csv(folder / "confirm" / "confirm_runs.csv")
+    trials = load_trials(folder)
+    assert len(runs) == 2 and set(runs["seed"]) == {1}  # the search's seed was 0
+    for run in runs.itertuples():
+        source = next(t for t in trials if t.trial_id == run.source_trial)
+        epoch = int(best_row(source)[0]["training_iteration"])
+        steps = best_schedule(trials, source.trial_id, epoch)[1]
+        confirmed = load_trial(Path(run.checkpoint).parent)
+        assert (confirmed.config.get(SCHEDULE_KEY) or "") == encode_schedule(steps)
+        trained = list(confirmed.reports["lr"])
+        assert len(trained) == 8  # the search's epochs
+        assert trained[:epoch] == pytest.approx(list(path(source, trials, epoch)["config/lr"]))
+        assert set(trained[epoch:]) <= {steps[-1][1]["lr"]}  # the last configuration goes on
 
 
 PB2_SPACE = """

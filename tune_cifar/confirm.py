@@ -3,7 +3,10 @@
 A search picks its best configuration from one run of each, on the holdout validation split;
 a lucky seed can carry it. Confirmation re-trains the top K configurations (by best holdout
 val_acc, duplicates removed) with N seeds the search did not use, for the search's epochs, as
-a tune-cifar experiment of its own in ``EXP/confirm/``, then evaluates each run's selected
+a tune-cifar experiment of its own in ``EXP/confirm/``. Of a PBT / PB2 search it re-trains
+the top K schedules: each trial's hyperparameters along the path that made its best epoch's
+weights (``population``), changed at the same epochs, the last configuration kept to the
+search's last epoch. It then evaluates each run's selected
 checkpoint (its best holdout epoch) on the test set, once. Per configuration it reports the
 mean test accuracy, its sample standard deviation and a 95% confidence interval for the mean
 (Student's t with N - 1 degrees of freedom: mean ± t * sd / sqrt(N)).
@@ -21,7 +24,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from tune_cifar.config import TrialConfig
+from tune_cifar.config import SCHEDULE_KEY, encode_schedule, split_schedule
 from tune_cifar.confirmation import (
     CONFIRM_DIR,
     RUNS_FILE,
@@ -34,16 +37,27 @@ from tune_cifar.data import DataBundle, DataSpec, load_data
 from tune_cifar.errors import UsageError
 from tune_cifar.experiment import best_row, load_trial, load_trials, read_spec
 from tune_cifar.lock import hold_experiment
+from tune_cifar.population import best_schedule
 from tune_cifar.storage import Place, local_copy, storage_place, upload
 
 
 def top_configs(folder: Path, top: int) -> list[tuple[str, float, dict[str, Any]]]:
-    """(trial id, best val_acc, config) of the ``top`` best distinct configurations."""
+    """(trial id, best val_acc, config) of the ``top`` best distinct configurations. A trial
+    of a population search (PBT / PB2) stands for the schedule that made its best epoch's
+    weights: the config of its first epoch carrying the later changes (``SCHEDULE_KEY``)."""
     ranked = []
-    for trial in load_trials(folder):
+    trials = load_trials(folder)
+    for trial in trials:
         found = best_row(trial)
-        if found is not None:
-            ranked.append((float(found[0]["val_acc"]), trial.trial_id, trial.config))
+        if found is None:
+            continue
+        value, epoch = float(found[0]["val_acc"]), int(found[0]["training_iteration"])
+        config = trial.config
+        planned = best_schedule(trials, trial.trial_id, epoch)
+        if planned is not None:
+            steps = planned[1]
+            config = {**steps[0][1], SCHEDULE_KEY: encode_schedule(steps)}
+        ranked.append((value, trial.trial_id, config))
     ranked.sort(key=lambda r: r[0], reverse=True)
     chosen, seen = [], set()
     for value, trial_id, config in ranked:
@@ -57,9 +71,11 @@ def top_configs(folder: Path, top: int) -> list[tuple[str, float, dict[str, Any]
 
 
 def _without_seed(config: dict[str, Any]) -> tuple:
-    """A configuration as every key resolves (defaults and presets filled in), seed aside."""
-    resolved = TrialConfig.from_dict({k: v for k, v in config.items() if k != "seed"})
-    return tuple(sorted((k, v) for k, v in resolved.to_dict().items() if k != "seed"))
+    """A configuration as every key resolves (defaults and presets filled in), with each
+    configuration of its schedule if it carries one, seed aside."""
+    _, schedule = split_schedule({k: v for k, v in config.items() if k != "seed"})
+    return tuple((epoch, tuple(sorted((k, v) for k, v in cfg.to_dict().items() if k != "seed")))
+                 for epoch, cfg in sorted(schedule.items()))
 
 
 def write_points_space(path: Path, folder: Path, points: list[dict[str, Any]], top: int,
@@ -81,12 +97,6 @@ def run_confirmation(location: Path | str, top: int = 3, seeds: int = 3,
     place = storage_place(location)
     folder = local_copy(place)
     spec = read_spec(folder)
-    scheduler = spec["options"].get("scheduler")
-    if scheduler in ("pbt", "pb2"):
-        raise UsageError(f"confirm re-trains fixed configurations, and the trials of {place.uri} "
-                         f"changed theirs while training ({scheduler}); re-train the best "
-                         f"schedule with a new seed: tune-cifar train --replay {place.uri} "
-                         "--seed N --out DIR")
     # not while its search runs or resumes
     with hold_experiment(folder if place.is_local else place, "confirmation"):
         return _confirm(place, folder, spec, top, seeds, overwrite, bundle, argv)

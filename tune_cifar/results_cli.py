@@ -66,7 +66,10 @@ def add_result_parsers(sub: argparse._SubParsersAction) -> None:
                                        "accuracy as mean, sd and 95%% interval",
                        description="Re-train the top K configurations of a search (by holdout "
                                    "val_acc) with N new seeds each, in EXP/confirm/, and test "
-                                   "each run's best-holdout-epoch checkpoint once.")
+                                   "each run's best-holdout-epoch checkpoint once. Of a PBT / "
+                                   "PB2 search: the top K schedules (the hyperparameters that "
+                                   "made each trial's best weights, changed at the same "
+                                   "epochs).")
     p.add_argument("experiment", type=folder_arg, help="experiment folder (or file:// URI)")
     p.add_argument("--top", type=int, default=3, help="configurations to confirm (default 3)")
     p.add_argument("--seeds", type=int, default=3, help="new seeds per configuration "
@@ -148,7 +151,10 @@ def cmd_confirm(args: argparse.Namespace) -> int:
 
     result = run_confirmation(args.experiment, args.top, args.seeds, args.overwrite,
                               argv=sys.argv)
-    print(f"test accuracy of the top {len(result.summary)} configurations, "
+    folder = here(args.experiment)
+    what = ("schedules" if read_spec(folder)["options"].get("scheduler") in ("pbt", "pb2")
+            else "configurations")
+    print(f"test accuracy of the top {len(result.summary)} {what}, "
           f"{args.seeds} new seeds each" + (" (validation was the test set: not independent "
                                            "of the selection)" if result.test_is_validation
                                            else ""))
@@ -159,7 +165,6 @@ def cmd_confirm(args: argparse.Namespace) -> int:
                     if r.runs > 1 else "(one run)")
         print(f"{r.rank:>4}  {r.source_trial:<12} {r.search_val_acc:>10.4f}  "
               f"{r.test_acc_mean:>9.4f} {r.test_acc_sd:>7.4f}  {interval}")
-    folder = here(args.experiment)
     out = folder / "analysis"
     out.mkdir(exist_ok=True)
     plot = plot_confirmation(load_experiment(folder), out / "confirmation.png")

@@ -20,7 +20,13 @@ from typing import Any
 
 from ray.tune import Stopper
 
-from tune_cifar.config import MUTABLE_KEYS, TrialConfig, check_mutable
+from tune_cifar.config import (
+    MUTABLE_KEYS,
+    SCHEDULE_KEY,
+    TrialConfig,
+    check_mutable,
+    split_schedule,
+)
 from tune_cifar.data import DataBundle
 from tune_cifar.errors import UsageError
 from tune_cifar.experiment import epochs_trained, load_trials, read_spec
@@ -59,11 +65,14 @@ def build_search(opts: SearchOptions, space: SearchSpace,
             raise UsageError(f"space {space.name!r} is a fixed list of configurations; "
                              "use --search random or grid")
         # Tune only fills in keys its param space has, so each point is spelled out in full
-        # (presets resolved) and the param space holds every key.
-        points = [TrialConfig.from_dict({**p, "seed": int(p.get("seed", opts.seed)) + r})
-                  .to_dict() for r in range(repeats) for p in space.points]
+        # (presets resolved; a replayed schedule kept, where any point has one) and the param
+        # space holds every key.
+        scheduled = {SCHEDULE_KEY: ""} if any(p.get(SCHEDULE_KEY) for p in space.points) else {}
+        points = [{**split_schedule({**p, "seed": int(p.get("seed", opts.seed)) + r})[0]
+                   .to_dict(), **scheduled, **{k: v for k, v in p.items() if k in scheduled}}
+                  for r in range(repeats) for p in space.points]
         return (BasicVariantGenerator(points_to_evaluate=points, **variants),
-                TrialConfig(seed=opts.seed).to_dict(), len(points))
+                {**TrialConfig(seed=opts.seed).to_dict(), **scheduled}, len(points))
     if opts.search == "grid":
         seeds = [opts.seed + r for r in range(repeats)]
         return (BasicVariantGenerator(**variants),

@@ -27,7 +27,7 @@ from ray import tune
 from ray.tune.search.sample import Categorical, Domain, Float, Function, Integer
 
 from tune_cifar import search_spaces
-from tune_cifar.config import TrialConfig, check_space_range, check_space_value
+from tune_cifar.config import TrialConfig, check_space_range, check_space_value, split_schedule
 from tune_cifar.errors import UsageError
 
 MAX_COMBINATIONS_CHECKED = 4096
@@ -128,7 +128,7 @@ def load_space(name_or_path: str) -> SearchSpace:
         raise UsageError(f"space {name!r} has no DESCRIPTION string")
     if isinstance(space, list) and space and all(isinstance(p, dict) for p in space):
         for i, point in enumerate(space):
-            _check(name, lambda p=point: TrialConfig.from_dict(p), f"configuration {i + 1}")
+            _check(name, lambda p=point: split_schedule(p), f"configuration {i + 1}")
         return SearchSpace(name, description, source, points=[dict(p) for p in space])
     if not isinstance(space, dict):
         raise UsageError(f"space {name!r}: SPACE must be a dict of domains or a list of configs")

@@ -13,7 +13,9 @@ node that trained the epoch (``node_id``), so a cluster run shows where trials r
 Under population-based training (``RunSettings.population``) a trial may be restarted from
 another trial's checkpoint under a changed configuration; the checkpoint then carries the
 trial's lineage, and every report names it (``lineage``: "ID@EPOCH ..." read as "from EPOCH
-on, trained by trial ID"), so ``analyze`` can draw who copied whom, and when.
+on, trained by trial ID"), so ``analyze`` can draw who copied whom, and when. A config that
+carries a schedule (``config.SCHEDULE_KEY``: ``tune-cifar confirm`` of such a search) changes
+its configuration before the epochs the schedule names, as the population's trial did.
 """
 
 from __future__ import annotations
@@ -28,7 +30,7 @@ import torch
 from ray import tune
 
 from tune_cifar.checkpoint import load_state, save_state
-from tune_cifar.config import TrialConfig
+from tune_cifar.config import TrialConfig, split_schedule
 from tune_cifar.data import TrainingData
 from tune_cifar.errors import error_line
 from tune_cifar.metrics import LINEAGE, format_lineage
@@ -52,10 +54,10 @@ def train_cifar(config: dict[str, Any], data: TrainingData, settings: RunSetting
     """Train one configuration, reporting every epoch and checkpointing every
     ``checkpoint_every`` epochs, at the last epoch, and when the loss diverges."""
     torch.set_num_threads(settings.threads)
-    trainer = Trainer(TrialConfig.from_dict(config), data, settings.max_epochs, settings.device,
-                      settings.cuda_graph)
+    first, schedule = split_schedule(config)
+    trainer = Trainer(first, data, settings.max_epochs, settings.device, settings.cuda_graph)
     try:
-        _train(trainer, settings)
+        _train(trainer, settings, schedule)
     finally:  # Ray reuses this process for the next trial: give the device memory back now
         trainer.close()
 
@@ -66,15 +68,18 @@ def _trial_id() -> str:
     return (context.get_trial_id() if context is not None else None) or "local"
 
 
-def _train(trainer: Trainer, settings: RunSettings) -> None:
+def _train(trainer: Trainer, settings: RunSettings, schedule: dict[int, TrialConfig]) -> None:
     """The trial's epochs, from its checkpoint if Tune restored one (its own, or under PBT a
-    stronger trial's, whose lineage it then extends)."""
+    stronger trial's, whose lineage it then extends), changing configuration where
+    ``schedule`` says (a PBT schedule replayed)."""
     trial_id = _trial_id()
     lineage: list[list[Any]] = [[trial_id, 1]]
     checkpoint = tune.get_checkpoint()
     if checkpoint is not None:
         with checkpoint.as_directory() as folder:
             state = load_state(Path(folder))
+        if len(schedule) > 1:  # a replayed schedule: on under the checkpoint epoch's config
+            trainer.change_config(schedule[max(e for e in schedule if e <= state["epoch"])])
         trainer.load_state_dict(state)
         lineage = [list(x) for x in state.get("lineage", lineage)]
         if lineage[-1][0] != trial_id:  # another trial's weights: copied at its epoch
@@ -83,6 +88,7 @@ def _train(trainer: Trainer, settings: RunSettings) -> None:
     node_id = ray.get_runtime_context().get_node_id() if ray.is_initialized() else "local"
     extra = {LINEAGE: format_lineage(lineage)} if settings.population else {}
     while not trainer.finished:
+        trainer.follow(schedule)
         metrics = {**trainer.run_epoch(), "node_id": node_id, **extra}
         if (trainer.epoch % settings.checkpoint_every == 0 or trainer.finished
                 or metrics["diverged"]):
