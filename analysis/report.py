@@ -20,7 +20,7 @@ from tune_cifar.analysis.diagnostics import diagnose
 from tune_cifar.analysis.frames import Experiment
 from tune_cifar.analysis.pareto import COST_LABELS, format_cost, pareto_front, seed_trials
 from tune_cifar.analysis.stability import MIN_TRIALS, rank_stability
-from tune_cifar.config import TrialConfig
+from tune_cifar.config import SCHEDULE_KEY, split_schedule
 from tune_cifar.confirmation import read_confirmation
 from tune_cifar.experiment import SEED_BEST, epochs_trained, format_value
 from tune_cifar.population import best_schedule, copies, describe_schedule, mutated_keys
@@ -237,10 +237,13 @@ def confirmation_blocks(exp: Experiment) -> list[Block]:
 
 
 def best_config_table(best: pd.Series) -> pd.DataFrame:
-    """Every hyperparameter of the best trial, sampled or default."""
+    """Every hyperparameter of the best trial, sampled or default (and the schedule it
+    replayed, if it carried one: a confirmation of a PBT search)."""
     sampled = {k.removeprefix("config."): v for k, v in best.items()
                if k.startswith("config.") and not pd.isna(v)}
-    resolved = TrialConfig.from_dict(sampled).to_dict()
+    resolved = split_schedule(sampled)[0].to_dict()
+    if sampled.get(SCHEDULE_KEY):
+        resolved[SCHEDULE_KEY] = sampled[SCHEDULE_KEY]
     return pd.DataFrame([{"key": k, "value": v, "searched": "yes" if k in sampled else ""}
                          for k, v in resolved.items()])
 

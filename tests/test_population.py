@@ -272,6 +272,7 @@ def test_best_shows_the_schedule_and_replay_retrains_it_exactly(pbt_experiment, 
     assert main(["best", str(pbt_experiment)]) == 0
     best = capsys.readouterr().out
     assert "  lineage: " in best and "  schedule:\n    from epoch 1: lr=" in best
+    assert f"tune-cifar confirm {pbt_experiment}" in best
 
 
 @pytest.mark.slow
@@ -317,6 +318,8 @@ def test_confirm_retrains_the_top_schedules_with_new_seeds(pbt_experiment, tmp_p
         assert len(trained) == 8  # the search's epochs
         assert trained[:epoch] == pytest.approx(list(path(source, trials, epoch)["config/lr"]))
         assert set(trained[epoch:]) <= {steps[-1][1]["lr"]}  # the last configuration goes on
+    assert main(["analyze", str(folder / "confirm")]) == 0  # the confirmation, as a search
+    assert "| key | value | searched |" in (folder / "confirm/analysis/report.md").read_text()
 
 
 PB2_SPACE = """

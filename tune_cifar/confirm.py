@@ -81,8 +81,8 @@ def _without_seed(config: dict[str, Any]) -> tuple:
 def write_points_space(path: Path, folder: Path, points: list[dict[str, Any]], top: int,
                        seeds: list[int]) -> None:
     """The configurations to re-train as a JSON space file (data: nothing in it is run)."""
-    description = (f"tune-cifar confirm: the top {top} configurations of {folder.name} x "
-                   f"seeds {seeds}")
+    what = "schedules" if any(p.get(SCHEDULE_KEY) for p in points) else "configurations"
+    description = f"tune-cifar confirm: the top {top} {what} of {folder.name} x seeds {seeds}"
     path.write_text(json.dumps({"description": description, "points": points}, indent=1) + "\n")
 
 

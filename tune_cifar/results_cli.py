@@ -204,6 +204,7 @@ def cmd_best(args: argparse.Namespace) -> int:
         for line in describe_schedule(steps, mutated_keys(trials)):
             print(f"    {line}")
         print(f"  replay it from scratch: tune-cifar train --replay {args.experiment} --out DIR")
+        print(f"  confirm the top schedules over seeds: tune-cifar confirm {args.experiment}")
     return 0
 
 
