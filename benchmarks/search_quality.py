@@ -57,6 +57,7 @@ import numpy as np
 import pandas as pd
 import torch
 
+from tune_cifar.analysis.compare import anytime_curve
 from tune_cifar.analysis.report import markdown_table
 from tune_cifar.config import TrialConfig
 from tune_cifar.data import DataBundle, DataSpec, load_data
@@ -161,11 +162,7 @@ def search_arm(arm: str, seed: int, args: argparse.Namespace, bundle: DataBundle
     run_search(opts, data_spec, argv=sys.argv, bundle=bundle)
     picked = best_trial(folder)
     trials = load_trials(folder)
-    rows = sorted((row.timestamp, row.val_acc) for t in trials for row in t.reports.itertuples())
-    best, curve = -1.0, []
-    for spent, (_, val) in enumerate(rows, start=1):
-        best = max(best, val if math.isfinite(val) else -1.0)
-        curve.append({"trial_epochs": spent, "best_val_acc": best})
+    curve = anytime_curve(trials).fillna(-1.0).to_dict("records")  # (-1: no val_acc yet)
     chosen = {"val_acc": picked.value, "epoch": picked.epoch, "config": picked.config,
               "epochs": opts.max_epochs,
               "test_acc": test_checkpoint(picked.checkpoint, bundle)}

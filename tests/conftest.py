@@ -102,10 +102,12 @@ def asha_experiment(tmp_path_factory, synthetic_bundle, shared_ray):
 
 
 def _write_trial(folder: Path, trial_id: str, val_accs: list[float], kept: list[int],
-                 finished: bool = True, config: dict | None = None) -> Path:
+                 finished: bool = True, config: dict | None = None,
+                 timestamps: list[int] | None = None) -> Path:
     """A trial folder as Tune writes it: one result.json line per epoch (the last marked done
-    when the trial ``finished``), its ``config``, and checkpoint folders for the epochs in
-    ``kept`` only (the others deleted by retention)."""
+    when the trial ``finished``; reported at ``timestamps``, default second 1, 2, ...), its
+    ``config``, and checkpoint folders for the epochs in ``kept`` only (the others deleted by
+    retention)."""
     trial_dir = folder / f"trial_{trial_id}"
     trial_dir.mkdir(parents=True)
     lines = []
@@ -115,6 +117,7 @@ def _write_trial(folder: Path, trial_id: str, val_accs: list[float], kept: list[
             "trial_id": trial_id, "training_iteration": epoch, "epoch": epoch,
             "val_acc": acc, "train_loss": 1.0, "train_acc": 0.5, "val_loss": 1.0,
             "time_total_s": float(epoch), "checkpoint_dir_name": name,
+            "timestamp": timestamps[epoch - 1] if timestamps else epoch,
             "config": config or {"lr": 0.001}, "done": finished and epoch == len(val_accs)}))
         if epoch in kept:
             (trial_dir / name).mkdir()

@@ -51,7 +51,8 @@ Results (the experiment folder; never the search modules above)
   restore         a checkpoint back as a model: evaluate, predict
   journal         every search as an Optuna study: its trials, rebuilt from Tune's files
   dashboard       optuna-dashboard over the journal, read-only unless asked
-  analysis/       frames, plots and the report (the repository's analysis/ folder)
+  analysis/       frames, plots, the report, and searches compared (the repository's analysis/
+                  folder)
 
 Command line
   cli, cli_args, results_cli   the ``tune-cifar`` command and its subcommands

@@ -1,4 +1,4 @@
-"""The result commands of ``tune-cifar``: analyze, best, evaluate, predict.
+"""The result commands of ``tune-cifar``: analyze, best, evaluate, predict, compare, ...
 
     tune-cifar analyze EXP [--out DIR]          frames, plots, report.md / report.html
     tune-cifar best EXP [--json] [--scope last] the best trial and its checkpoint
@@ -6,6 +6,7 @@
     tune-cifar predict EXP|CHECKPOINT IMAGE... [--json]
     tune-cifar dashboard EXP [--host H] [--port P]  optuna-dashboard, live or later
     tune-cifar confirm EXP [--top K] [--seeds N]    re-train the best with new seeds, test
+    tune-cifar compare EXP EXP ... [--out DIR]      searches side by side per trial-epoch
 """
 
 from __future__ import annotations
@@ -61,6 +62,19 @@ def add_result_parsers(sub: argparse._SubParsersAction) -> None:
                    help="let the dashboard change the study (notes, deleting trials or the "
                         "study); by default it is read-only: anything but GET/HEAD gets 405")
     p.set_defaults(func=cmd_dashboard)
+
+    p = sub.add_parser("compare", help="searches side by side: best val_acc against "
+                                       "trial-epochs spent",
+                       description="Compare experiments: per experiment its search, trials, "
+                                   "trial-epochs, best holdout val_acc and when it was first "
+                                   "reached, and the confirmed test accuracy where confirm "
+                                   "ran; a plot of each search's best val_acc so far against "
+                                   "trial-epochs spent.")
+    p.add_argument("experiments", type=folder_arg, nargs="+",
+                   help="experiment folders (or file:// / s3:// URIs)")
+    p.add_argument("--out", type=Path, default=Path("compare"),
+                   help="folder for compare.csv and compare.png (default ./compare)")
+    p.set_defaults(func=cmd_compare)
 
     p = sub.add_parser("confirm", help="re-train the top configurations with new seeds; test "
                                        "accuracy as mean, sd and 95%% interval",
@@ -139,6 +153,40 @@ def cmd_dashboard(args: argparse.Namespace) -> int:
 
     serve_dashboard(here(args.experiment), args.host, args.port,
                     say=lambda line: print(line, flush=True), allow_writes=args.allow_writes)
+    return 0
+
+
+def cmd_compare(args: argparse.Namespace) -> int:
+    import pandas as pd
+
+    from tune_cifar.analysis.compare import (
+        compare_experiments,
+        data_differences,
+        plot_comparison,
+    )
+
+    folders = [here(location) for location in args.experiments]
+    table, curves = compare_experiments(folders)
+    width = max(10, *(len(name) for name in table["experiment"]))
+    print(f"{'experiment':<{width}}  {'search':<7} {'scheduler':<9} {'trials':>6} "
+          f"{'trial-epochs':>12} {'best val_acc':>12} {'reached at':>10}  test (confirm)")
+    for r in table.itertuples():
+        reached = "-" if pd.isna(r.reached_at) else str(int(r.reached_at))
+        test = (f"{r.test_mean:.4f} ± {r.test_sd:.4f} ({r.test_runs} runs)" if r.test_runs > 1
+                else f"{r.test_mean:.4f} (1 run)" if r.test_runs else "-")
+        print(f"{r.experiment:<{width}}  {r.search:<7} {r.scheduler:<9} {r.trials:>6} "
+              f"{r.trial_epochs:>12} {r.best_val_acc:>12.4f} {reached:>10}  {test}")
+    differences = data_differences(folders)
+    if differences:
+        print("note: these experiments validated on different data (" + "; ".join(differences)
+              + "): their val_acc are not comparable")
+    try:
+        args.out.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise UsageError(f"cannot create --out {args.out}: {exc.strerror}") from None
+    table.to_csv(args.out / "compare.csv", index=False)
+    print(f"wrote {args.out / 'compare.csv'}")
+    print(f"wrote {plot_comparison(table, curves, args.out / 'compare.png')}")
     return 0
 
 

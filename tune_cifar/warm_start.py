@@ -24,6 +24,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from tune_cifar.config import TrialConfig
+from tune_cifar.data import FIDELITY_KEYS
 from tune_cifar.errors import UsageError
 from tune_cifar.experiment import best_row, load_trials, local_target, read_spec, trial_status
 from tune_cifar.metrics import DONE, METRIC
@@ -31,7 +32,6 @@ from tune_cifar.search_options import SearchOptions
 from tune_cifar.spaces import SearchSpace, load_space
 
 SEED = "seed"  # --warm-start seed
-FIDELITY_KEYS = ("source", "train_subset", "val_size", "val_source")  # of the data spec
 
 
 @dataclass

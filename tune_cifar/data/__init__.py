@@ -4,6 +4,13 @@
     bundle = load_data(DataSpec(source="cifar10", data_dir="../shared/data"))
 """
 
-from tune_cifar.data.datasets import CLASSES, DataBundle, DataSpec, TrainingData, load_data
+from tune_cifar.data.datasets import (
+    CLASSES,
+    FIDELITY_KEYS,
+    DataBundle,
+    DataSpec,
+    TrainingData,
+    load_data,
+)
 
-__all__ = ["CLASSES", "DataBundle", "DataSpec", "TrainingData", "load_data"]
+__all__ = ["CLASSES", "FIDELITY_KEYS", "DataBundle", "DataSpec", "TrainingData", "load_data"]

@@ -32,9 +32,16 @@ DATA_DIR_ENV = "TUNE_CIFAR_DATA"
 SYNTHETIC_TRAIN, SYNTHETIC_TEST = 2000, 500
 
 
+# The data settings that make a val_acc figure what it is: the images trained on and the ones
+# validated on (a DataSpec's fields; warm starts and ``tune-cifar compare`` name differences).
+FIDELITY_KEYS = ("source", "train_subset", "val_size", "val_source", "split_seed")
+
+
 @dataclass(frozen=True)
 class DataSpec:
-    """What data a run asked for; recorded in the experiment's spec file."""
+    """What data a run asked for; recorded in the experiment's spec file. Two runs validated
+    alike (their val_acc compare) when they agree on ``FIDELITY_KEYS``; where the files were
+    read from (``data_dir``, ``download``) does not matter."""
 
     source: str = "sample"
     data_dir: str | None = None
