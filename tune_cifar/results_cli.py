@@ -70,9 +70,9 @@ def add_result_parsers(sub: argparse._SubParsersAction) -> None:
                                    "reached, and the confirmed test accuracy where confirm "
                                    "ran; a plot of each search's best val_acc so far against "
                                    "trial-epochs spent.")
-    p.add_argument("experiments", type=folder_arg, nargs="+",
+    p.add_argument("experiments", type=folder_arg, nargs="+", metavar="EXP",
                    help="experiment folders (or file:// / s3:// URIs)")
-    p.add_argument("--out", type=Path, default=Path("compare"),
+    p.add_argument("--out", type=Path, default=Path("compare"), metavar="DIR",
                    help="folder for compare.csv and compare.png (default ./compare)")
     p.set_defaults(func=cmd_compare)
 
