@@ -157,6 +157,10 @@ BAD_INPUTS = [
     (["search", "--search", "optuna", "--objective", "val_acc,params", "--warm-start",
       "{experiment}"], 2,
      r"--warm-start EXP tells TPE earlier val_acc values only; it cannot start a multi-obj"),
+    (["search", "--startup-trials", "4"], 2,
+     r"^tune-cifar: error: --startup-trials needs --search optuna \(TPE's random first trials"),
+    (["search", "--search", "optuna", "--startup-trials", "0"], 2,
+     r"^tune-cifar: error: --startup-trials must be positive, got 0$"),
     (["search", "--objective", "val_acc,size"], 2,
      r"--objective must be val_acc or val_acc,COST with COST one of params, epoch_time, "
      r"inference_ms; got 'val_acc,size'"),

@@ -57,6 +57,15 @@ def test_optuna_search_gets_the_sampled_space_and_a_limiter_when_asked():
         build_search(SearchOptions(search="optuna"), load_space("seed_study"))
 
 
+@pytest.mark.parametrize(("options", "random_first"), [
+    ({}, 4),  # the default 8 trials: half of them, not Optuna's 10 (which is all 8)
+    ({"num_samples": 19}, 9), ({"num_samples": 20}, 10), ({"num_samples": 500}, 10),
+    ({"num_samples": 1}, 1), ({"num_samples": 500, "startup_trials": 3}, 3)])
+def test_tpe_models_the_results_after_its_random_first_trials(options, random_first):
+    algorithm, _, _ = build_search(SearchOptions(search="optuna", **options), load_space("quick"))
+    assert algorithm._sampler._n_startup_trials == random_first
+
+
 def test_the_trial_scheduler():
     quick = load_space("quick")
     asha = build_trial_scheduler(SearchOptions(max_epochs=9, grace_period=2,

@@ -26,6 +26,7 @@ from tune_cifar.config import CUDA_GRAPH_CHOICES, KEYS, TrialConfig, format_keys
 from tune_cifar.errors import TuneCifarError, UsageError
 from tune_cifar.results_cli import add_result_parsers
 from tune_cifar.search_options import (
+    DEFAULT_SAMPLES,
     DEFAULT_STORAGE,
     SCHEDULERS,
     SEARCHES,
@@ -74,7 +75,12 @@ def add_search_parser(sub: argparse._SubParsersAction) -> None:
                         "pruned (default), or complete with its last value (Ray's "
                         "OptunaSearch default, for comparison)")
     p.add_argument("--num-samples", type=int, default=None,
-                   help="trials to sample (default 8; for grid and fixed lists: repeats, 1)")
+                   help=f"trials to sample (default {DEFAULT_SAMPLES}; for grid and fixed "
+                        "lists: repeats, 1)")
+    p.add_argument("--startup-trials", type=int, default=None, metavar="N",
+                   help="--search optuna: trials TPE samples at random before it models the "
+                        "results (default: Optuna's 10, or half of --num-samples when that is "
+                        "under 20)")
     p.add_argument("--max-epochs", type=int, default=d.max_epochs,
                    help=f"epochs per trial at most; ASHA's max_t (default {d.max_epochs})")
     p.add_argument("--grace-period", type=int, default=d.grace_period,
@@ -144,7 +150,7 @@ def cmd_search(args: argparse.Namespace) -> int:
         overwrite=args.overwrite, progress_interval_s=args.progress_interval,
         stopped_as=args.stopped_as, epoch_budget=args.epoch_budget,
         cuda_graph=args.cuda_graph, checkpoint_every=args.checkpoint_every,
-        warm_start=tuple(args.warm_start),
+        warm_start=tuple(args.warm_start), startup_trials=args.startup_trials,
         perturbation_interval=args.perturbation_interval,
         mutations=tuple(k for k in (args.mutate or "").split(",") if k),
         objective=tuple(k.strip() for k in args.objective.split(",")),

@@ -20,6 +20,7 @@ SEARCHES = ("random", "grid", "optuna")
 SCHEDULERS = ("asha", "fifo", "pbt", "pb2")
 POPULATION_SCHEDULERS = ("pbt", "pb2")  # they mutate running trials (search_setup)
 DEFAULT_STORAGE = Path("~/tune-cifar-results")
+DEFAULT_SAMPLES = 8  # --num-samples of a random or Optuna search
 
 
 @dataclass(frozen=True)
@@ -50,6 +51,7 @@ class SearchOptions:
     cuda_graph: str = "auto"  # full batches as CUDA graph replays (training.use_cuda_graph)
     checkpoint_every: int | None = None  # epochs between checkpoints; see checkpoint_interval
     warm_start: tuple[str, ...] = ()  # earlier experiments (or "seed") TPE starts from
+    startup_trials: int | None = None  # TPE's random first trials; see tpe_startup_trials
     perturbation_interval: int = 2  # PBT / PB2: epochs between a trial's exploit/explore steps
     mutations: tuple[str, ...] = ()  # PBT / PB2: keys that change mid-training (default: the
     # space's ranges and choices of mutable keys)
@@ -75,6 +77,16 @@ class SearchOptions:
         if self.keep_checkpoints is not None:
             return self.keep_checkpoints
         return 4 if self.population else 2
+
+    def tpe_startup_trials(self, optuna_default: int) -> int:
+        """How many trials TPE samples at random before it models the results (Optuna's
+        ``n_startup_trials``): ``--startup-trials``, else Optuna's default, or half the trials
+        (at least 1) when ``--num-samples`` asks for fewer than twice that default, so that a
+        small search is not random from start to end (8 trials with Optuna's 10 would be)."""
+        if self.startup_trials is not None:
+            return self.startup_trials
+        samples = self.num_samples or DEFAULT_SAMPLES
+        return optuna_default if samples >= 2 * optuna_default else max(1, samples // 2)
 
     def ray_address(self) -> tuple[str | None, str]:
         """The Ray cluster to join and what named it: ``--address`` (named ""), else
@@ -132,6 +144,12 @@ class SearchOptions:
         if self.scheduler in POPULATION_SCHEDULERS:
             self.check_population()
         self.check_objective()
+        if self.startup_trials is not None:
+            if self.search != "optuna":
+                raise UsageError("--startup-trials needs --search optuna (TPE's random first "
+                                 "trials); random and grid searches are all random already")
+            if self.startup_trials < 1:
+                raise UsageError(f"--startup-trials must be positive, got {self.startup_trials}")
         if self.warm_start and self.search != "optuna":
             raise UsageError("--warm-start needs --search optuna: random and grid searches do "
                              "not learn from earlier trials")

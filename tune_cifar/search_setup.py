@@ -14,6 +14,7 @@ checkpoint retention, retries, budgets, callbacks).
 from __future__ import annotations
 
 import contextlib
+import inspect
 import math
 from pathlib import Path
 from typing import Any
@@ -35,13 +36,22 @@ from tune_cifar.journal_callback import JournalCallback
 from tune_cifar.metrics import COSTS, LINEAGE, METRIC, MODE, trial_epochs
 from tune_cifar.progress import LiveView
 from tune_cifar.result_files import KeepResultFiles
-from tune_cifar.search_options import SearchOptions
+from tune_cifar.search_options import DEFAULT_SAMPLES, SearchOptions
 from tune_cifar.spaces import SearchSpace, as_grid, as_sampled, is_grid
 from tune_cifar.stopping import StopWatch
 from tune_cifar.storage import Place, local_copy, storage_place
 from tune_cifar.tb_logger import ReadableTensorBoard
 from tune_cifar.trainable import RunSettings, train_cifar
 from tune_cifar.warm_start import WarmStart
+
+
+def tpe_startup_trials(opts: SearchOptions) -> int:
+    """The trials TPE samples at random first (``SearchOptions.tpe_startup_trials`` with
+    Optuna's own default read from its TPESampler)."""
+    import optuna
+
+    default = inspect.signature(optuna.samplers.TPESampler).parameters["n_startup_trials"]
+    return opts.tpe_startup_trials(default.default)
 
 
 def build_search(opts: SearchOptions, space: SearchSpace,
@@ -78,12 +88,13 @@ def build_search(opts: SearchOptions, space: SearchSpace,
         return (BasicVariantGenerator(**variants),
                 {"seed": tune.grid_search(seeds) if repeats > 1 else opts.seed,
                  **as_grid(space)}, 1)
-    num_samples = opts.num_samples or 8
+    num_samples = opts.num_samples or DEFAULT_SAMPLES
     if opts.search == "random":
         return BasicVariantGenerator(**variants), {**seed, **space.params}, num_samples
     import optuna
 
-    sampler = optuna.samplers.TPESampler(seed=opts.seed, multivariate=True)
+    sampler = optuna.samplers.TPESampler(seed=opts.seed, multivariate=True,
+                                         n_startup_trials=tpe_startup_trials(opts))
     warm = warm or WarmStart()
     # --objective val_acc,COST: Optuna's multi-objective TPE over (val_acc, the cost)
     metric: Any = [METRIC, COSTS[opts.cost]] if opts.cost else METRIC

@@ -45,6 +45,7 @@ from tune_cifar.search_setup import (
     make_trainable,
     planned_trials,
     run_config,
+    tpe_startup_trials,
     trial_dirname,
 )
 from tune_cifar.spaces import load_space
@@ -136,8 +137,10 @@ def run_search(opts: SearchOptions, data_spec: DataSpec, argv: list[str] | None 
             write_reserve(folder)
         else:
             upload(folder / SPEC_FILE, place.child(SPEC_FILE))
+        startup = (f" (TPE, its first {tpe_startup_trials(opts)} trials random)"
+                   if opts.search == "optuna" else "")
         print(f"search {place.name}: space {space.name} ({space.describe()}), "
-              f"{opts.search} search, {opts.scheduler} scheduler, "
+              f"{opts.search} search{startup}, {opts.scheduler} scheduler, "
               f"{planned_trials(param_space, num_samples)} trials x "
               f"up to {opts.max_epochs} epochs, {cpus} CPU + {gpus:g} GPU per trial", flush=True)
         for line in warm.lines:
