@@ -10,7 +10,10 @@ random process):
   (50, 20, 20, 50, 50, 100 of 290; the 340 include its 50-epoch run of the shared-BatchNorm
   bug); its seeds are the runs' training seeds;
 - ``random``: random search + ASHA over ``--space``;
-- ``tpe``: Optuna TPE + ASHA, ASHA-stopped trials told to TPE as pruned (the default);
+- ``tpe``: Optuna TPE + ASHA, ASHA-stopped trials told to TPE as pruned (the default); TPE
+  samples its first 10 trials at random (Optuna's default; the search has 10,000 samples);
+- ``tpe-start4``: the same, TPE modelling the results after 4 random trials
+  (``--startup-trials 4``): within 100 trial-epochs a search runs about 10-20 trials;
 - ``tpe-warm``: the same, the seed study's six configurations run first (``--warm-start
   seed``);
 - ``pbt``, ``pb2``: a population of ``--population`` trials (random search) under Ray's PBT or
@@ -139,6 +142,8 @@ ARMS: dict[str, dict[str, Any]] = {
     "seed": {},
     "random": {"search": "random", "scheduler": "asha"},
     "tpe": {"search": "optuna", "scheduler": "asha", "stopped_as": "pruned"},
+    "tpe-start4": {"search": "optuna", "scheduler": "asha", "stopped_as": "pruned",
+                   "startup_trials": 4},
     "tpe-warm": {"search": "optuna", "scheduler": "asha", "warm_start": ("seed",)},
     "pbt": {"search": "random", "scheduler": "pbt"},
     "pb2": {"search": "random", "scheduler": "pb2"},
