@@ -21,7 +21,7 @@ from tune_cifar.analysis.frames import Experiment
 from tune_cifar.analysis.pareto import COST_LABELS, format_cost, pareto_front, seed_trials
 from tune_cifar.analysis.stability import MIN_TRIALS, rank_stability
 from tune_cifar.config import SCHEDULE_KEY, split_schedule
-from tune_cifar.confirmation import read_confirmation
+from tune_cifar.confirmation import confirmed_what, read_confirmation
 from tune_cifar.experiment import SEED_BEST, epochs_trained, format_value
 from tune_cifar.population import best_schedule, copies, describe_schedule, mutated_keys
 
@@ -212,9 +212,7 @@ def population_blocks(exp: Experiment, best: pd.Series) -> list[Block]:
 def confirmation_blocks(exp: Experiment) -> list[Block]:
     """The 'Confirmation over seeds' section, if ``tune-cifar confirm`` ran."""
     confirmation = read_confirmation(exp.path)
-    # a population's trials changed hyperparameters: what is re-trained is each one's schedule
-    what = ("schedules" if exp.spec["options"].get("scheduler") in ("pbt", "pb2")
-            else "configurations")
+    what = confirmed_what(exp.spec)
     if confirmation is None:
         return [Block("p", f"Test accuracy is not in this report: the search selects on the "
                            f"validation split only. `tune-cifar confirm {exp.path}` re-trains "

@@ -33,6 +33,13 @@ class Confirmation:
     test_is_validation: bool  # the experiment validated on the test set (the seed's protocol)
 
 
+def confirmed_what(spec: dict) -> str:
+    """What ``confirm`` re-trains of an experiment: "schedules" for a PBT / PB2 search (its
+    trials changed hyperparameters), else "configurations"."""
+    return ("schedules" if spec["options"].get("scheduler") in ("pbt", "pb2")
+            else "configurations")
+
+
 def t_interval(values: list[float], level: float = 0.95) -> tuple[float, float, float, float]:
     """(mean, sample sd, low, high): Student's t interval for the mean of ``values``."""
     from scipy import stats

@@ -196,12 +196,12 @@ def cmd_confirm(args: argparse.Namespace) -> int:
     from tune_cifar.analysis import load_experiment
     from tune_cifar.analysis.plots import plot_confirmation
     from tune_cifar.confirm import run_confirmation
+    from tune_cifar.confirmation import confirmed_what
 
     result = run_confirmation(args.experiment, args.top, args.seeds, args.overwrite,
                               argv=sys.argv)
     folder = here(args.experiment)
-    what = ("schedules" if read_spec(folder)["options"].get("scheduler") in ("pbt", "pb2")
-            else "configurations")
+    what = confirmed_what(read_spec(folder))
     print(f"test accuracy of the top {len(result.summary)} {what}, "
           f"{args.seeds} new seeds each" + (" (validation was the test set: not independent "
                                            "of the selection)" if result.test_is_validation
