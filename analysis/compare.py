@@ -30,7 +30,7 @@ import pandas as pd
 
 from tune_cifar.confirmation import read_confirmation
 from tune_cifar.data import FIDELITY_KEYS, DataSpec
-from tune_cifar.experiment import TrialRecord, best_trial, epochs_trained, load_trials, read_spec
+from tune_cifar.experiment import TrialRecord, best_of, epochs_trained, load_trials, read_spec
 from tune_cifar.metrics import METRIC
 
 
@@ -53,7 +53,7 @@ def summarize_experiment(folder: Path) -> tuple[dict[str, Any], pd.DataFrame]:
     options = spec["options"]
     trials = load_trials(folder)
     curve = anytime_curve(trials)
-    best = best_trial(folder)
+    best = best_of(trials)
     value = best.value if best is not None else math.nan
     reached = curve.loc[curve["best_val_acc"] >= value, "trial_epochs"]
     row: dict[str, Any] = {

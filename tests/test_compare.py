@@ -69,3 +69,15 @@ def test_compare_refuses_a_folder_that_is_not_an_experiment(two_searches, tmp_pa
     assert capsys.readouterr().err.strip().endswith("is not a tune-cifar experiment (no "
                                                     f"{SPEC_FILE})")
     assert not (tmp_path / "o").exists()  # nothing written
+
+
+def test_compare_refuses_an_out_it_cannot_create_before_printing(two_searches, tmp_path,
+                                                                  capsys):
+    a, b = two_searches
+    (tmp_path / "taken").write_text("a file, not a folder\n")
+    assert main(["compare", str(a), str(b), "--out", str(tmp_path / "taken")]) == 2
+    printed = capsys.readouterr()
+    assert printed.out == ""  # no table printed before the refusal
+    assert printed.err.strip().splitlines() == [
+        f"tune-cifar: error: cannot create --out {tmp_path / 'taken'}: File exists"]
+    assert (tmp_path / "taken").read_text() == "a file, not a folder\n"

@@ -291,8 +291,14 @@ def best_row(trial: TrialRecord, metric: str = METRIC,
 def best_trial(folder: Path, metric: str = METRIC, scope: str = "best") -> BestTrial | None:
     """The trial with the highest ``metric`` (see ``best_row``), with a checkpoint that exists
     whenever any trial kept one."""
+    return best_of(load_trials(folder), metric, scope)
+
+
+def best_of(trials: list[TrialRecord], metric: str = METRIC,
+            scope: str = "best") -> BestTrial | None:
+    """``best_trial`` of trials already loaded."""
     best: BestTrial | None = None
-    for trial in load_trials(folder):
+    for trial in trials:
         found = best_row(trial, metric, scope)
         if found is None:
             continue

@@ -167,6 +167,10 @@ def cmd_compare(args: argparse.Namespace) -> int:
 
     folders = [here(location) for location in args.experiments]
     table, curves = compare_experiments(folders)
+    try:
+        args.out.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise UsageError(f"cannot create --out {args.out}: {exc.strerror}") from None
     width = max(10, *(len(name) for name in table["experiment"]))
     print(f"{'experiment':<{width}}  {'search':<7} {'scheduler':<9} {'trials':>6} "
           f"{'trial-epochs':>12} {'best val_acc':>12} {'reached at':>10}  test (confirm)")
@@ -180,10 +184,6 @@ def cmd_compare(args: argparse.Namespace) -> int:
     if differences:
         print("note: these experiments validated on different data (" + "; ".join(differences)
               + "): their val_acc are not comparable")
-    try:
-        args.out.mkdir(parents=True, exist_ok=True)
-    except OSError as exc:
-        raise UsageError(f"cannot create --out {args.out}: {exc.strerror}") from None
     table.to_csv(args.out / "compare.csv", index=False)
     print(f"wrote {args.out / 'compare.csv'}")
     print(f"wrote {plot_comparison(table, curves, args.out / 'compare.png')}")
