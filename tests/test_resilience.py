@@ -46,7 +46,7 @@ SPACE = {
 """
 DATA = DataSpec(source="synthetic", train_subset=300, val_size=200)
 DATA_FLAGS = ["--data", "synthetic", "--train-subset", "300", "--val-size", "200"]  # = DATA
-EPOCHS = 16  # per trial of the killed search: 64 in all, a few done when it is killed, most
+EPOCHS = 10  # per trial of the killed search: 40 in all, a few done when it is killed, most
 # still to do when its resume is stopped (an epoch of 300 images takes about 0.3 s here)
 
 
