@@ -47,6 +47,7 @@ from tune_cifar.confirmation import read_confirmation
 from tune_cifar.experiment import SEED_BEST, format_value
 from tune_cifar.metrics import DIVERGED, DONE, ERRORED, LINEAGE, STOPPED_EARLY, UNFINISHED
 from tune_cifar.population import copies, is_population, mutated_keys
+from tune_cifar.search_options import RUNG_SCHEDULERS, asha_rungs
 
 TOP_K = 5
 PARALLEL_TOP = 12
@@ -101,16 +102,12 @@ def plot_best_curves(exp: Experiment, path: Path) -> Path:
     return _finish(fig, path)
 
 
-def asha_rungs(exp: Experiment) -> list[int]:
-    """The epochs at which ASHA compared trials (empty for FIFO)."""
+def experiment_rungs(exp: Experiment) -> list[int]:
+    """The epochs at which ASHA compared trials (empty for FIFO and populations)."""
     opts = exp.spec["options"]
-    if opts.get("scheduler") != "asha":
+    if opts.get("scheduler") not in RUNG_SCHEDULERS:
         return []
-    rungs, rung = [], opts["grace_period"]
-    while rung < exp.max_epochs:
-        rungs.append(rung)
-        rung *= opts["reduction_factor"]
-    return rungs
+    return asha_rungs(opts["grace_period"], opts["reduction_factor"], exp.max_epochs)
 
 
 def plot_all_trials(exp: Experiment, path: Path) -> Path:
@@ -125,7 +122,7 @@ def plot_all_trials(exp: Experiment, path: Path) -> Path:
         ax.plot(curve["epoch"], curve["val_acc"], color=color, alpha=0.6, lw=1.2, label=label)
         if status != "done" and not curve.empty:
             ax.plot(curve["epoch"].iloc[-1], curve["val_acc"].iloc[-1], "x", color=color, ms=7)
-    for i, rung in enumerate(asha_rungs(exp)):
+    for i, rung in enumerate(experiment_rungs(exp)):
         ax.axvline(rung, ls=":", color="black", alpha=0.6,
                    label="ASHA rung" if i == 0 else None)
     ax.set(title=f"All {len(exp.trials)} trials: validation accuracy per epoch "
@@ -299,7 +296,7 @@ def plot_rank_stability(exp: Experiment, path: Path) -> Path | None:
     ax.plot(stability.epochs, stability.rho, marker="o", color="tab:blue",
             label=f"{stability.trials} trials that ran every epoch")
     ax.axhline(STABLE_RHO, color="tab:green", ls="--", lw=1, label=f"settled: {STABLE_RHO}")
-    for i, rung in enumerate(asha_rungs(exp)):
+    for i, rung in enumerate(experiment_rungs(exp)):
         ax.axvline(rung, color="gray", ls=":", lw=1, label="ASHA rung" if i == 0 else None)
     if stability.stable_from is not None:
         ax.axvspan(stability.stable_from - 0.5, max(stability.epochs) + 0.5, color="tab:green",

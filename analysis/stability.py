@@ -21,6 +21,7 @@ import numpy as np
 
 from tune_cifar.analysis.frames import Experiment
 from tune_cifar.metrics import DONE, METRIC
+from tune_cifar.search_options import RUNG_SCHEDULERS
 
 STABLE_RHO = 0.8  # Spearman correlation from which a ranking counts as settled
 MIN_TRIALS = 3  # trials that ran every epoch, at the fewest, for a correlation worth a line
@@ -83,5 +84,5 @@ def rank_stability(exp: Experiment) -> RankStability | None:
             stable_from = epochs[i]
             break
     opts = exp.spec["options"]
-    grace = int(opts["grace_period"]) if opts.get("scheduler") == "asha" else None
+    grace = int(opts["grace_period"]) if opts.get("scheduler") in RUNG_SCHEDULERS else None
     return RankStability(epochs, rho, len(done), stable_from, grace)

@@ -10,6 +10,9 @@ random process):
   (50, 20, 20, 50, 50, 100 of 290; the 340 include its 50-epoch run of the shared-BatchNorm
   bug); its seeds are the runs' training seeds;
 - ``random``: random search + ASHA over ``--space``;
+- ``random-promote``: the same under ``--scheduler asha-promote`` (ASHA's promotions as its
+  paper has them: a trial waits at a rung until it ranks in the top third of those there;
+  Ray's ASHA sends the first trial at each rung on unopposed);
 - ``tpe``: Optuna TPE + ASHA, ASHA-stopped trials told to TPE as pruned (the default); TPE
   samples its first 10 trials at random (Optuna's default; the search has 10,000 samples);
 - ``tpe-start4``: the same, TPE modelling the results after 4 random trials
@@ -141,6 +144,7 @@ ARMS: dict[str, dict[str, Any]] = {
     # arm -> SearchOptions it runs (the seed arm runs no search)
     "seed": {},
     "random": {"search": "random", "scheduler": "asha"},
+    "random-promote": {"search": "random", "scheduler": "asha-promote"},
     "tpe": {"search": "optuna", "scheduler": "asha", "stopped_as": "pruned"},
     "tpe-start4": {"search": "optuna", "scheduler": "asha", "stopped_as": "pruned",
                    "startup_trials": 4},

@@ -55,7 +55,9 @@ def add_search_parser(sub: argparse._SubParsersAction) -> None:
                    help="random (Ray's variant generator), grid (every choice combined) or "
                         "optuna (seeded multivariate TPE) (default: random)")
     p.add_argument("--scheduler", choices=SCHEDULERS, default=d.scheduler,
-                   help="asha stops weak trials early; fifo runs every trial to the end; pbt "
+                   help="asha stops weak trials early; asha-promote keeps a trial waiting "
+                        "(paused) at each rung until it ranks in the top 1/N of the trials "
+                        "there; fifo runs every trial to the end; pbt "
                         "(population-based training) and pb2 (its GP-bandit form) restart weak "
                         "trials from strong ones' checkpoints with mutated hyperparameters")
     p.add_argument("--objective", default="val_acc", metavar="val_acc[,COST]",

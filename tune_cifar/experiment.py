@@ -26,7 +26,7 @@ import pandas as pd
 
 from tune_cifar.errors import UsageError, error_line
 from tune_cifar.metrics import DONE, ERRORED, LINEAGE, METRIC, UNFINISHED, ended_status
-from tune_cifar.storage import local_copy, shown, storage_place
+from tune_cifar.storage import STOPPED_FILE, local_copy, shown, storage_place
 
 SPEC_FILE = "tune_cifar_spec.json"
 SPEC_TIME_FORMAT = "%Y-%m-%dT%H:%M:%S%z"  # the spec's "created"
@@ -119,6 +119,7 @@ class TrialRecord:
     # Every report as written, config columns ("config/lr") included, in order: an epoch
     # reported again (a resume, a PBT copy) is here each time (tune_cifar.population reads it).
     reports: pd.DataFrame = dataclasses.field(default_factory=pd.DataFrame)
+    stopped: bool = False  # its scheduler stopped it while it waited (STOPPED_FILE)
 
     def config_at(self, epoch: int) -> dict[str, Any]:
         """The configuration the trial trained ``epoch`` under (its last report of it)."""
@@ -165,7 +166,8 @@ def load_trial(trial_dir: Path) -> TrialRecord | None:
     # again; the last report of an epoch is the one its history continued from.
     metrics = frame.drop(columns=config_cols).drop_duplicates("training_iteration", keep="last")
     return TrialRecord(trial_dir, str(frame["trial_id"].iloc[0]), config,
-                       metrics.reset_index(drop=True), read_error(trial_dir), frame)
+                       metrics.reset_index(drop=True), read_error(trial_dir), frame,
+                       (trial_dir / STOPPED_FILE).is_file())
 
 
 def read_error(trial_dir: Path) -> str | None:
@@ -214,7 +216,7 @@ def trial_status(trial: TrialRecord, max_epochs: int) -> tuple[str, int | None]:
     last = trial.metrics.iloc[-1]
     epochs = int(last["training_iteration"])
     diverged = bool(last.get("diverged", False)) or not np.isfinite(float(last["train_loss"]))
-    if diverged or epochs >= max_epochs or bool(last.get("done", False)):
+    if diverged or epochs >= max_epochs or bool(last.get("done", False)) or trial.stopped:
         status = ended_status(epochs, max_epochs, diverged)
         return status, None if status == DONE else epochs
     return (ERRORED if trial.error else UNFINISHED), None

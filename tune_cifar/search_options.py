@@ -17,7 +17,8 @@ from tune_cifar.errors import UsageError
 from tune_cifar.metrics import COSTS, METRIC
 
 SEARCHES = ("random", "grid", "optuna")
-SCHEDULERS = ("asha", "fifo", "pbt", "pb2")
+SCHEDULERS = ("asha", "asha-promote", "fifo", "pbt", "pb2")
+RUNG_SCHEDULERS = ("asha", "asha-promote")  # they compare trials at the epochs asha_rungs says
 POPULATION_SCHEDULERS = ("pbt", "pb2")  # they mutate running trials (search_setup)
 DEFAULT_STORAGE = Path("~/tune-cifar-results")
 DEFAULT_SAMPLES = 8  # --num-samples of a random or Optuna search
@@ -67,6 +68,14 @@ class SearchOptions:
         """Epochs between a trial's checkpoints: ``--checkpoint-every``, else 1. (Under PBT too:
         a trial paused between checkpoints trains again from its last one.)"""
         return self.checkpoint_every or 1
+
+    @property
+    def pause_epochs(self) -> tuple[int, ...]:
+        """Epochs at which a trial may be paused, so each has a checkpoint to resume from:
+        asha-promote's rungs."""
+        if self.scheduler != "asha-promote":
+            return ()
+        return tuple(asha_rungs(self.grace_period, self.reduction_factor, self.max_epochs))
 
     @property
     def kept_checkpoints(self) -> int:
@@ -128,7 +137,7 @@ class SearchOptions:
             check_finite(flag, value)
             if value <= 0:
                 raise UsageError(f"{flag} must be positive, got {value}")
-        if self.scheduler == "asha" and self.grace_period > self.max_epochs:
+        if self.scheduler in RUNG_SCHEDULERS and self.grace_period > self.max_epochs:
             raise UsageError(f"--grace-period {self.grace_period} is above --max-epochs "
                              f"{self.max_epochs}")
         if self.reduction_factor < 2:
@@ -150,6 +159,8 @@ class SearchOptions:
                                  "trials); random and grid searches are all random already")
             if self.startup_trials < 1:
                 raise UsageError(f"--startup-trials must be positive, got {self.startup_trials}")
+        if self.scheduler == "asha-promote":
+            self.check_promotion()
         if self.warm_start and self.search != "optuna":
             raise UsageError("--warm-start needs --search optuna: random and grid searches do "
                              "not learn from earlier trials")
@@ -172,6 +183,18 @@ class SearchOptions:
             raise UsageError(f"--scheduler {self.scheduler} ranks its population by {METRIC} "
                              "alone; use --objective with asha or fifo")
 
+    def check_promotion(self) -> None:
+        """asha-promote keeps trials waiting, paused, at its rungs: neither TPE (it learns from
+        ended trials) nor a limit on live trials (waiting ones count) works beside that."""
+        if self.search == "optuna":
+            raise UsageError("--scheduler asha-promote pauses trials at its rungs, and TPE "
+                             "learns only from ended trials; use --scheduler asha with "
+                             "--search optuna, or asha-promote with random or grid")
+        if self.max_concurrent is not None:
+            raise UsageError("--max-concurrent counts the trials asha-promote keeps waiting at "
+                             "its rungs, so they would fill it; limit trials at once with "
+                             "--cpus-per-trial")
+
     def check_population(self) -> None:
         """PBT / PB2 flags: Ray's population schedulers take no search algorithm, and a
         trial copies another's checkpoint at each perturbation, so one must be there."""
@@ -187,6 +210,17 @@ class SearchOptions:
                              f"multiple of --checkpoint-every {self.checkpoint_interval}: a trial "
                              "copies another's checkpoint at each perturbation")
         check_mutable(self.mutations)
+
+
+def asha_rungs(grace_period: int, reduction_factor: int, max_epochs: int) -> list[int]:
+    """The epochs at which ASHA compares trials: grace_period x reduction_factor^k below
+    max_epochs (Ray's ASHAScheduler with one bracket; a rung at max_epochs would compare
+    trials that end there anyway)."""
+    rungs, rung = [], grace_period
+    while rung < max_epochs:
+        rungs.append(rung)
+        rung *= reduction_factor
+    return rungs
 
 
 def check_finite(flag: str, value: float) -> None:

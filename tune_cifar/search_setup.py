@@ -116,7 +116,8 @@ def planned_trials(param_space: dict[str, Any], num_samples: int) -> int:
 
 
 def build_trial_scheduler(opts: SearchOptions, space: SearchSpace) -> Any:
-    """ASHA over epochs (Tune's ASHAScheduler), FIFO (every trial to the end), or a population
+    """ASHA over epochs (Tune's ASHAScheduler, or ``promotion.PromotionASHA``: the paper's
+    promotions, a trial waiting paused at a rung), FIFO (every trial to the end), or a population
     (Tune's PopulationBasedTraining or PB2) that every ``--perturbation-interval`` epochs
     restarts its bottom quarter from a top-quarter trial's checkpoint with mutated keys."""
     from ray.tune.schedulers import ASHAScheduler, FIFOScheduler
@@ -125,6 +126,11 @@ def build_trial_scheduler(opts: SearchOptions, space: SearchSpace) -> Any:
         return FIFOScheduler()
     if opts.scheduler in ("pbt", "pb2"):
         return _population_scheduler(opts, space)
+    if opts.scheduler == "asha-promote":
+        from tune_cifar.promotion import PromotionASHA
+
+        return PromotionASHA(max_t=opts.max_epochs, grace_period=opts.grace_period,
+                             reduction_factor=opts.reduction_factor)
     return ASHAScheduler(time_attr="training_iteration", max_t=opts.max_epochs,
                          grace_period=opts.grace_period, reduction_factor=opts.reduction_factor)
 
@@ -218,7 +224,7 @@ def make_trainable(bundle: DataBundle, opts: SearchOptions, cpus: int, gpus: flo
     settings = RunSettings(max_epochs=opts.max_epochs, threads=cpus,
                            device="cuda" if gpus > 0 else "cpu", cuda_graph=opts.cuda_graph,
                            checkpoint_every=opts.checkpoint_interval,
-                           population=opts.population)
+                           checkpoint_epochs=opts.pause_epochs, population=opts.population)
     return tune.with_resources(
         tune.with_parameters(train_cifar, data=bundle.training, settings=settings),
         {"cpu": cpus, "gpu": gpus},

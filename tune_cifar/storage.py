@@ -32,8 +32,11 @@ from tune_cifar.errors import UsageError
 CLOUD_SCHEMES = ("s3://", "gs://", "gcs://")
 CACHE_ENV = "TUNE_CIFAR_CACHE"
 REMOTE_MARK = ".tune_cifar_remote"  # in a cached folder: the URI it mirrors
+# In a trial's folder: its scheduler stopped it while it waited, between reports (its result
+# rows cannot say so: promotion.PromotionASHA writes it, experiment.trial_status reads it)
+STOPPED_FILE = "stopped.json"
 # What the results commands read of an experiment (never the pickles, never checkpoints' files)
-RESULT_FILES = ("result.json", "progress.csv", "error.txt", "params.json")
+RESULT_FILES = ("result.json", "progress.csv", "error.txt", "params.json", STOPPED_FILE)
 TOP_FILES = (".json", ".log", ".csv", ".md", ".txt")
 CONNECT_TIMEOUT_S, REQUEST_TIMEOUT_S, ATTEMPTS = 3, 5, 2  # about 15 s before giving up
 

@@ -47,12 +47,14 @@ class RunSettings:
     device: str = "auto"
     cuda_graph: str = "auto"  # full batches as CUDA graph replays: auto (on CUDA), on, off
     checkpoint_every: int = 1  # epochs between checkpoints (the last epoch always has one)
+    checkpoint_epochs: tuple[int, ...] = ()  # and these (where a scheduler may pause a trial)
     population: bool = False  # PBT / PB2: report each epoch's lineage
 
 
 def train_cifar(config: dict[str, Any], data: TrainingData, settings: RunSettings) -> None:
     """Train one configuration, reporting every epoch and checkpointing every
-    ``checkpoint_every`` epochs, at the last epoch, and when the loss diverges."""
+    ``checkpoint_every`` epochs, at ``checkpoint_epochs``, at the last epoch, and when the loss
+    diverges."""
     torch.set_num_threads(settings.threads)
     first, schedule = split_schedule(config)
     trainer = Trainer(first, data, settings.max_epochs, settings.device, settings.cuda_graph)
@@ -91,7 +93,7 @@ def _train(trainer: Trainer, settings: RunSettings, schedule: dict[int, TrialCon
         trainer.follow(schedule)
         metrics = {**trainer.run_epoch(), "node_id": node_id, **extra}
         if (trainer.epoch % settings.checkpoint_every == 0 or trainer.finished
-                or metrics["diverged"]):
+                or trainer.epoch in settings.checkpoint_epochs or metrics["diverged"]):
             with tempfile.TemporaryDirectory() as folder:
                 save_state({**trainer.state_dict(), "lineage": lineage}, Path(folder))
                 try:
