@@ -45,9 +45,17 @@ from tune_cifar.analysis.study import (
 )
 from tune_cifar.confirmation import read_confirmation
 from tune_cifar.experiment import SEED_BEST, format_value
-from tune_cifar.metrics import DIVERGED, DONE, ERRORED, LINEAGE, STOPPED_EARLY, UNFINISHED
+from tune_cifar.metrics import (
+    DIVERGED,
+    DONE,
+    ERRORED,
+    LINEAGE,
+    RUNG_SCHEDULERS,
+    STOPPED_EARLY,
+    UNFINISHED,
+    asha_rungs,
+)
 from tune_cifar.population import copies, is_population, mutated_keys
-from tune_cifar.search_options import RUNG_SCHEDULERS, asha_rungs
 
 TOP_K = 5
 PARALLEL_TOP = 12

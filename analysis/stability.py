@@ -20,8 +20,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from tune_cifar.analysis.frames import Experiment
-from tune_cifar.metrics import DONE, METRIC
-from tune_cifar.search_options import RUNG_SCHEDULERS
+from tune_cifar.metrics import DONE, METRIC, RUNG_SCHEDULERS
 
 STABLE_RHO = 0.8  # Spearman correlation from which a ranking counts as settled
 MIN_TRIALS = 3  # trials that ran every epoch, at the fewest, for a correlation worth a line

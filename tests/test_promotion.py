@@ -13,8 +13,9 @@ import pytest
 from ray.tune.experiment import Trial
 from ray.tune.schedulers import TrialScheduler
 
+from tune_cifar.metrics import asha_rungs
 from tune_cifar.promotion import PromotionASHA
-from tune_cifar.search_options import SearchOptions, asha_rungs
+from tune_cifar.search_options import SearchOptions
 from tune_cifar.storage import STOPPED_FILE
 
 CONTINUE, PAUSE = TrialScheduler.CONTINUE, TrialScheduler.PAUSE

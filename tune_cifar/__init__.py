@@ -40,6 +40,7 @@ Search (trial, results readers; Ray's driver API)
   journal_callback  the Optuna journal written live during a search (a Tune callback)
   result_files    Tune's per-trial result files kept whole in the experiment (a Tune callback)
   tb_logger       TensorBoard files with readable tags (a Tune callback)
+  promotion       ASHA with the paper's promotions: trials wait, paused, at the rungs
   search_setup    the search as Tune's examples build one: algorithm, scheduler, run config
   tuner           run, resume and report a search
   confirm         re-train the top configurations with new seeds, test once

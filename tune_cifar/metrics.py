@@ -6,6 +6,7 @@ search, the live view, the Optuna journal and the results all use.
     COSTS                 what a multi-objective search minimises beside METRIC
     ended_status(...)     done / stopped early / diverged, for a trial that ended
     trial_epochs(...)     the trial-epochs a search has spent
+    asha_rungs(...)       the epochs at which ASHA (either scheduler) compares trials
     LINEAGE               PBT: whose weights a trial's epochs continued (format/parse_lineage)
 
 Imports nothing of tune-cifar: both sides of the experiment folder (the search that writes it,
@@ -74,3 +75,17 @@ def parse_lineage(text: str) -> list[tuple[str, int]]:
     """The reported lineage back as (trial id, first epoch it trained) pairs."""
     pairs = (part.rsplit("@", 1) for part in str(text).split())
     return [(trial, int(epoch)) for trial, epoch in pairs]
+
+
+RUNG_SCHEDULERS = ("asha", "asha-promote")  # they compare trials at the epochs asha_rungs says
+
+
+def asha_rungs(grace_period: int, reduction_factor: int, max_epochs: int) -> list[int]:
+    """The epochs at which ASHA compares trials: grace_period x reduction_factor^k below
+    max_epochs (Ray's ASHAScheduler with one bracket; a rung at max_epochs would compare
+    trials that end there anyway)."""
+    rungs, rung = [], grace_period
+    while rung < max_epochs:
+        rungs.append(rung)
+        rung *= reduction_factor
+    return rungs

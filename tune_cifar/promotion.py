@@ -29,7 +29,7 @@ from typing import Any
 from ray.tune.experiment import Trial
 from ray.tune.schedulers import FIFOScheduler, TrialScheduler
 
-from tune_cifar.search_options import asha_rungs
+from tune_cifar.metrics import asha_rungs
 from tune_cifar.storage import STOPPED_FILE
 
 

@@ -14,11 +14,10 @@ from pathlib import Path
 
 from tune_cifar.config import CUDA_GRAPH_CHOICES, check_mutable
 from tune_cifar.errors import UsageError
-from tune_cifar.metrics import COSTS, METRIC
+from tune_cifar.metrics import COSTS, METRIC, RUNG_SCHEDULERS, asha_rungs
 
 SEARCHES = ("random", "grid", "optuna")
 SCHEDULERS = ("asha", "asha-promote", "fifo", "pbt", "pb2")
-RUNG_SCHEDULERS = ("asha", "asha-promote")  # they compare trials at the epochs asha_rungs says
 POPULATION_SCHEDULERS = ("pbt", "pb2")  # they mutate running trials (search_setup)
 DEFAULT_STORAGE = Path("~/tune-cifar-results")
 DEFAULT_SAMPLES = 8  # --num-samples of a random or Optuna search
@@ -210,17 +209,6 @@ class SearchOptions:
                              f"multiple of --checkpoint-every {self.checkpoint_interval}: a trial "
                              "copies another's checkpoint at each perturbation")
         check_mutable(self.mutations)
-
-
-def asha_rungs(grace_period: int, reduction_factor: int, max_epochs: int) -> list[int]:
-    """The epochs at which ASHA compares trials: grace_period x reduction_factor^k below
-    max_epochs (Ray's ASHAScheduler with one bracket; a rung at max_epochs would compare
-    trials that end there anyway)."""
-    rungs, rung = [], grace_period
-    while rung < max_epochs:
-        rungs.append(rung)
-        rung *= reduction_factor
-    return rungs
 
 
 def check_finite(flag: str, value: float) -> None:
