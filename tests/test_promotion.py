@@ -24,7 +24,9 @@ CONTINUE, PAUSE = TrialScheduler.CONTINUE, TrialScheduler.PAUSE
 class Controller:
     """What the scheduler sees of Tune's controller: the trials, and stop_trial."""
 
-    def __init__(self, *names: str, folder: Path | None = None) -> None:
+    def __init__(self, scheduler: PromotionASHA, *names: str, folder: Path | None = None
+                 ) -> None:
+        self.scheduler = scheduler
         self.trials = [SimpleNamespace(
             trial_id=n, status=Trial.PENDING, last_result={},
             storage=SimpleNamespace(storage_filesystem=pafs.LocalFileSystem(),
@@ -35,7 +37,9 @@ class Controller:
     def get_trials(self) -> list[SimpleNamespace]:
         return self.trials
 
-    def stop_trial(self, trial: SimpleNamespace) -> None:
+    def stop_trial(self, trial: SimpleNamespace) -> None:  # as Tune's: the scheduler hears
+        if trial.status in (Trial.PENDING, Trial.PAUSED):  # of a trial that is not running
+            self.scheduler.on_trial_remove(self, trial)
         trial.status = Trial.TERMINATED
         self.stopped.append(trial.trial_id)
 
@@ -64,7 +68,7 @@ def test_the_rungs_are_grace_times_eta_powers_below_max_epochs():
 def test_a_trial_waits_at_a_rung_until_it_ranks_in_the_top_third(tmp_path):
     sched = PromotionASHA(max_t=9, grace_period=1, reduction_factor=3, metric="val_acc",
                           mode="max")
-    ctl = Controller("a", "b", "c", "d", "e", folder=tmp_path)
+    ctl = Controller(sched, "a", "b", "c", "d", "e", folder=tmp_path)
     # Ray's ASHAScheduler lets the first trial at a rung go on (nothing to compare it with);
     # here it waits until three have arrived and it is the best of them.
     assert report(sched, ctl, "a", 1, 0.50) == PAUSE  # 1 at the rung: floor(1/3) = 0 go on
@@ -96,11 +100,22 @@ def test_a_trial_waits_at_a_rung_until_it_ranks_in_the_top_third(tmp_path):
     assert "epoch 1: 2 of 5 promoted, epoch 3: 1 of 2 promoted" in sched.debug_string()
 
 
+def test_an_epoch_budget_ends_waiting_trials_as_stopped_and_pending_ones_as_nothing(tmp_path):
+    sched = PromotionASHA(max_t=9, grace_period=1, reduction_factor=3, metric="val_acc",
+                          mode="max")
+    ctl = Controller(sched, "waiting", "queued", "running", folder=tmp_path)
+    assert report(sched, ctl, "waiting", 1, 0.5) == PAUSE
+    ctl["running"].status = Trial.RUNNING  # between rungs
+    for trial in ctl.trials:  # Tune's stop_all: every trial not ended is stopped
+        ctl.stop_trial(trial)
+    assert [p.parent.name for p in tmp_path.glob(f"*/{STOPPED_FILE}")] == ["waiting"]
+
+
 def test_a_nan_ranks_last_and_min_mode_ranks_low_values_first():
     def second_arrival(first: float, second: float) -> str:  # eta 2: one of two goes on
         sched = PromotionASHA(max_t=4, grace_period=1, reduction_factor=2, metric="val_loss",
                               mode="min")
-        ctl = Controller("a", "b")
+        ctl = Controller(sched, "a", "b")
         assert report(sched, ctl, "a", 1, first, "val_loss") == PAUSE
         return report(sched, ctl, "b", 1, second, "val_loss")
 

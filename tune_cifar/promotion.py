@@ -15,6 +15,8 @@ and frees its resources) and resumed from that checkpoint when later arrivals ma
 promotable. Paused trials are promoted best first, from the highest rung down, before any
 new trial starts. When nothing runs and nothing new comes (a search of a fixed number of
 trials, at its end), each rung promotes at least its best waiting trial, then the rest stop.
+A trial stopped while it waits (so, or by an epoch budget) says so in its folder
+(``STOPPED_FILE``).
 
 A trial's rung value is its ``metric`` at the first result at or past the rung's epoch (after
 ``tune-cifar resume``, which starts waiting trials again, the rungs fill anew as they report).
@@ -101,9 +103,15 @@ class PromotionASHA(FIFOScheduler):
         promotion = self._promotion(paused, relaxed=True)
         if promotion is None:
             for trial in paused.values():
-                mark_stopped(trial)
                 tune_controller.stop_trial(trial)
         return promotion
+
+    def on_trial_remove(self, tune_controller: Any, trial: Trial) -> None:
+        """Tune stops a trial that is not running: here, or at the search's end (an epoch
+        budget); one that waited at a rung says so. (Ctrl-C and a time budget stop nothing:
+        waiting trials stay unfinished, and a resume continues them.)"""
+        if trial.status == Trial.PAUSED:
+            mark_stopped(trial)
 
     def _promotion(self, paused: dict[str, Trial], relaxed: bool) -> Trial | None:
         """The best waiting trial of the highest rung that may go on, marked promoted."""
