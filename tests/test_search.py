@@ -122,15 +122,15 @@ def test_existing_experiment_is_refused_untouched(tmp_path, sample_bundle):
 def test_time_budget_ends_the_search_and_a_resume_continues_it(tmp_path, sample_bundle):
     start = time.monotonic()
     outcome = search(tmp_path, sample_bundle, space="quick", scheduler="fifo", num_samples=2,
-                     max_epochs=200, time_budget=15)
+                     max_epochs=200, time_budget=20)
     assert time.monotonic() - start < 90
     assert outcome.budget == "time budget" and not outcome.interrupted
     assert outcome.unfinished == 2 and outcome.best is not None
     assert 1 <= outcome.best.epochs_run < 200
     before = {name: len(rows) for name, rows in trials(outcome.experiment_path).items()}
-    # The trials are unfinished, not ended: a resume (another 15 s) continues both of them
+    # The trials are unfinished, not ended: a resume (another 20 s) continues both of them
     # from their checkpoints (Tune's own time_budget_s marked them terminated: nothing to do).
-    # (On a loaded machine one trial may not finish an epoch in the 15 s: at least one must.)
+    # (On a loaded machine one trial may not finish an epoch in the 20 s: at least one must.)
     again = resume_search(outcome.experiment_path, bundle=sample_bundle)
     assert again.budget == "time budget" and again.unfinished == 2
     grew = 0

@@ -243,7 +243,8 @@ def outcome_of(place: Place, results: Any, opts: SearchOptions,
     # done (Tune's "done" flag misses a trial that finished its last epoch just before the
     # driver was killed: on resume it has nothing left to report).
     records = load_trials(folder)
-    never_reported = sum(1 for r in results if not r.error and not r.metrics)
+    on_disk = {t.trial_dir.name for t in records}  # trials with a complete epoch
+    never_reported = sum(1 for r in results if not r.error and Path(r.path).name not in on_disk)
     unfinished = never_reported + sum(
         1 for t in records if trial_status(t, opts.max_epochs)[0] == UNFINISHED)
     epochs = trial_epochs(epochs_trained(t) for t in records)
