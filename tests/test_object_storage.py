@@ -26,6 +26,7 @@ from test_resilience import (
     wait_for,
 )
 
+from tune_cifar.analysis import load_experiment
 from tune_cifar.cli import main
 from tune_cifar.experiment import local_target
 
@@ -33,7 +34,7 @@ pytestmark = pytest.mark.slow
 BUCKET = "tune-cifar-test"
 KEY_ID, SECRET = "AKIATUNECIFARTESTKEY", "tune-cifar-secret-4711"  # moto takes any
 EPOCHS = 12  # per trial: 48 in all, so the kill comes with most still to train
-CLUSTER_EPOCHS = 20  # long enough that the worker node dies with epochs left to train
+CLUSTER_EPOCHS = 30  # long enough that the worker node dies with epochs left to train
 
 
 def free_port() -> int:
@@ -327,3 +328,4 @@ def test_a_cluster_of_ray_start_nodes_loses_a_node_and_loses_nothing(s3, tmp_pat
         assert [x["training_iteration"] for x in trial].count(1) == 1
     folder = local_target(f"s3://{BUCKET}/runs/cluster")
     assert histories(folder) == trained_straight(folder, CLUSTER_EPOCHS)
+    assert load_experiment(folder).trials["status"].eq("done").all()

@@ -1,4 +1,5 @@
-"""Nothing lost: a killed driver, a killed trial process, a lost node, errors and NaNs.
+"""Nothing lost: a killed driver, a killed trial process, errors, NaNs and a full disk (a lost
+node: test_object_storage, a cluster of `ray start` nodes).
 
 Each test runs real searches on synthetic data; trials train with one thread from a fixed
 seed, so an interrupted search can be compared epoch for epoch with the same trials trained
@@ -38,7 +39,7 @@ from ray import tune
 
 DESCRIPTION = "2 x 2 grid for resilience tests"
 SPACE = {
-    "width": 0.5,
+    "width": 0.25,
     "erase_p": 0.0,
     "optimizer": tune.grid_search(["sgd", "adam"]),
     "batch_size": tune.grid_search([32, 64]),
@@ -47,7 +48,8 @@ SPACE = {
 DATA = DataSpec(source="synthetic", train_subset=300, val_size=200)
 DATA_FLAGS = ["--data", "synthetic", "--train-subset", "300", "--val-size", "200"]  # = DATA
 EPOCHS = 10  # per trial of the killed search: 40 in all, a few done when it is killed, most
-# still to do when its resume is stopped (an epoch of 300 images takes about 0.3 s here)
+# still to do when its resume is stopped (an epoch of 300 images at width 0.25 takes about
+# 0.2 s here, with one thread)
 
 
 def cli(*args: str) -> list[str]:
@@ -210,43 +212,6 @@ def test_a_killed_trial_process_resumes_from_its_checkpoint(tmp_path, grid_space
     restarts = [r for r in rows if r["iterations_since_restore"] == 1 and
                 r["training_iteration"] > 1]
     assert restarts, "the trial did not continue from a checkpoint"
-    assert load_experiment(exp).trials["status"].eq("done").all()
-
-
-def test_a_lost_node_s_trials_finish_on_the_other_node(tmp_path, grid_space):
-    from ray.cluster_utils import Cluster
-
-    cluster = Cluster(initialize_head=True, head_node_args={"num_cpus": 1})
-    worker = cluster.add_node(num_cpus=1)
-    cluster.wait_for_nodes()
-    try:
-        exp = tmp_path / "exp"
-        proc = start(cli("search", "--space", str(grid_space), "--search", "grid",
-                         "--scheduler", "fifo", "--max-epochs", "6", "--max-failures", "3",
-                         "--address", cluster.address, "--storage-path", str(tmp_path),
-                         "--name", "exp", *DATA_FLAGS), tmp_path / "log")
-
-        def on_both_nodes() -> bool:
-            nodes = {rows_of(d)[-1]["node_id"] for d in trial_dirs(exp) if len(rows_of(d)) >= 2}
-            return len(nodes) == 2
-
-        wait_for(on_both_nodes, 300, "trials on both nodes")
-        lost = worker.node_id
-        cluster.remove_node(worker)
-        assert proc.wait(timeout=500) == 0, (tmp_path / "log").read_text()[-3000:]
-    finally:
-        cluster.shutdown()
-
-    moved = 0
-    for trial_dir in trial_dirs(exp):
-        rows = rows_of(trial_dir)
-        nodes = [r["node_id"] for r in rows]
-        assert sorted({r["training_iteration"] for r in rows}) == list(range(1, 7))
-        if lost in nodes and nodes[-1] != lost:
-            moved += 1
-            first_elsewhere = next(r for r in rows[nodes.index(lost):] if r["node_id"] != lost)
-            assert first_elsewhere["training_iteration"] > 1  # continued from a checkpoint
-    assert moved >= 1
     assert load_experiment(exp).trials["status"].eq("done").all()
 
 
