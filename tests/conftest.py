@@ -13,6 +13,10 @@ from tune_cifar.data import DataBundle, DataSpec, load_data
 
 REPO = Path(__file__).resolve().parents[1]
 REAL_DATA = Path(os.environ.get("TUNE_CIFAR_DATA", REPO.parent / "shared" / "data"))
+# Nothing here may reach an address off this machine: the AWS SDK (pyarrow's S3, in this
+# process, the searches it starts and the session's Ray workers) never asks the EC2 metadata
+# service for credentials.
+os.environ.setdefault("AWS_EC2_METADATA_DISABLED", "true")
 
 
 @pytest.fixture(autouse=True)

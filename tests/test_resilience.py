@@ -23,6 +23,7 @@ import pytest
 import torch
 
 from tune_cifar.analysis import load_experiment
+from tune_cifar.cli import main
 from tune_cifar.config import TrialConfig
 from tune_cifar.data import DataSpec, load_data
 from tune_cifar.errors import TuneCifarError
@@ -126,11 +127,13 @@ def grid_space(tmp_path: Path) -> Path:
     return path
 
 
-def test_a_killed_then_stopped_search_resumes_to_the_same_histories(tmp_path, grid_space):
+def test_a_killed_then_stopped_search_resumes_to_the_same_histories(tmp_path, grid_space,
+                                                                   shared_ray, capsys):
     """A search killed outright (SIGKILL to its process group), its resume stopped by
     ``kill PID`` (SIGTERM, which stops a search as Ctrl-C does: one line with the resume
-    command, exit 130, though the search has a time budget), and a second resume to the end:
-    every trial's history is what the same trials trained in one go give, epoch for epoch."""
+    command, exit 130, though the search has a time budget), and a second resume to the end
+    (here, with the session's Ray: the two before ran as processes of their own): every
+    trial's history is what the same trials trained in one go give, epoch for epoch."""
     killed = tmp_path / "killed"
     proc = start(cli("search", "--space", str(grid_space), "--search", "grid", "--scheduler",
                      "fifo", "--max-epochs", str(EPOCHS), "--max-concurrent", "2",
@@ -163,9 +166,8 @@ def test_a_killed_then_stopped_search_resumes_to_the_same_histories(tmp_path, gr
     assert f"Continue with: tune-cifar resume {killed}" in err, err[-3000:]
     assert "Traceback" not in err and "time budget" not in err, err[-6000:]
 
-    resumed = subprocess.run(cli("resume", str(killed)), capture_output=True, text=True,
-                             timeout=400)
-    assert resumed.returncode == 0, resumed.stderr[-2000:]
+    capsys.readouterr()
+    assert main(["resume", str(killed)]) == 0, capsys.readouterr().err[-2000:]
 
     assert histories(killed) == trained_straight(killed, EPOCHS)
     # The Optuna journal went on in the same study: each trial once, every epoch in it.
@@ -262,7 +264,6 @@ def test_a_full_storage_stops_the_search_in_order_and_resume_loses_nothing(
     """Another program fills the disk mid-search: the search stops in order (a few lines, the
     storage path, the cause, the resume command, exit 1); once space is freed, the resume
     finishes every trial from its last complete checkpoints, epoch for epoch as in one go."""
-    from tune_cifar.cli import main
 
     exp, filler = small_disk / "full", small_disk / "filler"
 
