@@ -24,7 +24,8 @@ from tune_cifar.ray_private import defer_checkpoint_deletion
 
 def configure_ray_driver() -> None:
     """The driver's Ray: informational logs off the console (real errors still show), Tune's
-    state saved every 2 s, and checkpoint deletion that a killed driver survives."""
+    state saved every 2 s, no idle workers started for nothing, and checkpoint deletion that a
+    killed driver survives."""
     os.environ.setdefault("RAY_DEDUP_LOGS", "0")
     # TUNE_MAX_PENDING_TRIALS_PG stays Ray's "auto": random and grid searches queue as many
     # trials as resources may take at once (a GPU holding 16 must not start them 4 at a time),
@@ -33,6 +34,10 @@ def configure_ray_driver() -> None:
     # Save Tune's experiment state every 2 s (Ray's "auto" waits 10 s or more), so that a
     # killed driver loses at most one epoch per trial on resume.
     os.environ.setdefault("TUNE_GLOBAL_CHECKPOINT_S", "2")
+    # A Ray this process starts prestarts no idle workers (Ray's default: one per CPU, for
+    # tasks). Tune runs each trial in an actor, which Ray starts in a process of its own: the
+    # prestarted ones sat unused and were stopped, after taking CPU from the search's start.
+    os.environ.setdefault("RAY_prestart_worker_first_driver", "0")
     for name in ("ray", "ray.tune", "ray.train", "ray.data"):
         logging.getLogger(name).setLevel(logging.ERROR)
     import optuna
