@@ -264,7 +264,6 @@ def test_a_full_storage_stops_the_search_in_order_and_resume_loses_nothing(
     """Another program fills the disk mid-search: the search stops in order (a few lines, the
     storage path, the cause, the resume command, exit 1); once space is freed, the resume
     finishes every trial from its last complete checkpoints, epoch for epoch as in one go."""
-
     exp, filler = small_disk / "full", small_disk / "filler"
 
     def fill_the_disk() -> None:
