@@ -43,12 +43,10 @@ import numpy as np
 import torch
 from common import images_per_s_together, train_at_once
 
-from tune_cifar.checkpoint import load_state, save_state
 from tune_cifar.config import TrialConfig
-from tune_cifar.cuda_step import FAIL_CAPTURE_ENV
 from tune_cifar.data import DataSpec, TrainingData, load_data
 from tune_cifar.hardware import describe_hardware
-from tune_cifar.training import Trainer
+from tune_cifar.train import FAIL_CAPTURE_ENV, Trainer, load_state, save_state
 
 FAMILY_SPACE = '''
 from ray import tune

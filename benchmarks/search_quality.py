@@ -63,21 +63,15 @@ import numpy as np
 import pandas as pd
 import torch
 
-from tune_cifar.analysis.compare import anytime_curve
-from tune_cifar.analysis.report import markdown_table
+from tune_cifar.analysis import anytime_curve
+from tune_cifar.analysis._report import markdown_table
 from tune_cifar.config import TrialConfig
 from tune_cifar.data import DataBundle, DataSpec, load_data
-from tune_cifar.experiment import (
-    best_trial,
-    load_trials,
-)
 from tune_cifar.hardware import describe_hardware, mean_spread
-from tune_cifar.population import best_schedule
-from tune_cifar.ray_runtime import start_ray
-from tune_cifar.search_options import SearchOptions
-from tune_cifar.spaces import load_space
-from tune_cifar.training import Trainer, evaluate
-from tune_cifar.tuner import run_search
+from tune_cifar.results import best_schedule, best_trial, load_trials
+from tune_cifar.search import SearchOptions, load_space, run_search
+from tune_cifar.search.ray import start_ray
+from tune_cifar.train import Trainer, evaluate
 
 # The seed chapter's runs 1-6; with its run 7 (the shared-BatchNorm bug, 50 epochs) they make
 # its 340 epochs.
@@ -167,7 +161,7 @@ def search_arm(arm: str, seed: int, args: argparse.Namespace, bundle: DataBundle
         grace_period=args.grace_period, reduction_factor=3,
         perturbation_interval=args.perturbation_interval, epoch_budget=args.budget,
         storage_path=str(folder.parent), name=folder.name, overwrite=True, seed=seed,
-        gpus_per_trial=args.gpus_per_trial, progress_interval_s=120, **ARMS[arm])
+        gpus_per_trial=args.gpus_per_trial, progress_interval=120, **ARMS[arm])
     run_search(opts, data_spec, argv=sys.argv, bundle=bundle)
     picked = best_trial(folder)
     trials = load_trials(folder)
@@ -183,7 +177,7 @@ def search_arm(arm: str, seed: int, args: argparse.Namespace, bundle: DataBundle
 
 
 def test_checkpoint(checkpoint: Path, bundle: DataBundle) -> float:
-    from tune_cifar.restore import load_model
+    from tune_cifar.results import load_model
 
     probs = load_model(checkpoint, device="auto").probabilities(torch.from_numpy(bundle.test_x))
     return float((probs.argmax(1).numpy() == bundle.test_y).mean())

@@ -26,12 +26,10 @@ from torch.utils.data import DataLoader, Dataset
 from torchvision import transforms
 
 from tune_cifar.config import TrialConfig
-from tune_cifar.data import TrainingData
-from tune_cifar.data.cifar_reader import read_cifar10_folder, resolve_folder
-from tune_cifar.data.sample import load_sample
+from tune_cifar.data import TrainingData, load_sample
+from tune_cifar.data._cifar_reader import read_cifar10_folder, resolve_folder
 from tune_cifar.hardware import describe_hardware, mean_spread
-from tune_cifar.model import build_model
-from tune_cifar.training import Trainer
+from tune_cifar.train import Trainer, build_model
 
 
 class PilCifar(Dataset):

@@ -69,7 +69,7 @@ def search(storage: str, args: argparse.Namespace, space: Path,
            name: str) -> tuple[float, list[Any]]:
     """One search (a separate process, as a user runs it): wall seconds and every result row
     (read back through tune-cifar's own reader of the storage)."""
-    from tune_cifar.experiment import load_trials, local_target
+    from tune_cifar.results import load_trials, local_target
 
     data = (["--data", "cifar10", "--data-dir", str(args.data_dir)] if args.data_dir else
             ["--data", "synthetic"]) + ["--train-subset", str(args.train_subset),

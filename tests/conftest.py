@@ -42,7 +42,7 @@ def shared_ray():
     searches run in processes of their own and start their own."""
     import ray
 
-    from tune_cifar.ray_runtime import start_ray
+    from tune_cifar.search.ray import start_ray
 
     start_ray(None)
     yield
@@ -93,14 +93,13 @@ def asha_experiment(tmp_path_factory, synthetic_bundle, shared_ray):
     tests: 6 trials, up to 4 epochs, rungs at 1 and 2 epochs. Trials run one at a time, so
     ASHA's decisions are deterministic: the two trials whose lr is too small to learn are
     stopped at the first rung."""
-    from tune_cifar.search_options import SearchOptions
-    from tune_cifar.tuner import run_search
+    from tune_cifar.search import SearchOptions, run_search
 
     folder = tmp_path_factory.mktemp("results")
     (folder / "asha_space.py").write_text(ASHA_SPACE)
     opts = SearchOptions(space=str(folder / "asha_space.py"), num_samples=1, max_epochs=4,
                          grace_period=1, reduction_factor=2, keep_checkpoints=1,
-                         max_concurrent=1, progress_interval_s=60, storage_path=str(folder),
+                         max_concurrent=1, progress_interval=60, storage_path=str(folder),
                          name="asha")
     return run_search(opts, SYNTHETIC, argv=["test"], bundle=synthetic_bundle)
 

@@ -18,14 +18,17 @@ import pytest
 
 from tune_cifar.analysis import load_experiment
 from tune_cifar.cli import main
-from tune_cifar.confirm import write_points_space
+from tune_cifar.constants import JOURNAL_FILE, LOCK_FILE, SPEC_FILE
 from tune_cifar.errors import UsageError
-from tune_cifar.experiment import SPEC_FILE, best_trial
-from tune_cifar.journal import JOURNAL_FILE, build_journal, open_journal
-from tune_cifar.lock import LOCK_FILE, ExperimentLock
-from tune_cifar.search_options import SearchOptions
-from tune_cifar.search_setup import build_search, planned_trials
-from tune_cifar.spaces import load_space
+from tune_cifar.results import best_trial, build_journal, open_journal
+from tune_cifar.search import (
+    SearchOptions,
+    build_search,
+    load_space,
+    planned_trials,
+    write_points_space,
+)
+from tune_cifar.storage import ExperimentLock
 
 
 def snapshot(folder: Path) -> dict[str, bytes]:
@@ -48,9 +51,10 @@ def experiment(tmp_path: Path, write_trial) -> Path:
 def test_a_held_experiment_is_refused_to_every_other_writer(experiment, capsys, monkeypatch):
     """While a search (here: this test) holds an experiment, --overwrite, resume and confirm
     are each refused in one line naming the holder, and change nothing."""
-    import tune_cifar.resources
+    import tune_cifar.search._resources
 
-    monkeypatch.setattr(tune_cifar.resources, "start_ray", lambda *a: pytest.fail("Ray started"))
+    monkeypatch.setattr(tune_cifar.search._resources, "start_ray",
+                        lambda *a: pytest.fail("Ray started"))
     before = snapshot(experiment)
     lock = ExperimentLock(experiment, "search")
     try:
@@ -73,7 +77,7 @@ def test_a_holder_that_died_blocks_nobody(experiment):
     """A holder killed outright (SIGKILL: no clean-up runs) leaves its lock file behind, but
     the operating system released its lock: the next writer gets it at once."""
     holder = subprocess.Popen(
-        [sys.executable, "-c", "import sys, time\nfrom tune_cifar.lock import ExperimentLock\n"
+        [sys.executable, "-c", "import sys, time\nfrom tune_cifar.storage import ExperimentLock\n"
          "held = ExperimentLock(sys.argv[1], 'search')\nprint('held', flush=True)\n"
          "time.sleep(600)\n", str(experiment)], stdout=subprocess.PIPE, text=True)
     try:
@@ -170,7 +174,7 @@ def test_reading_results_unpickles_nothing(asha_experiment, tmp_path, monkeypatc
                  ["confirm", str(folder), "--top", "1", "--seeds", "1"]):
         assert main(args) == 0, (args, capsys.readouterr().err)
         assert not marker.exists(), args
-    from tune_cifar.dashboard import prepare_journal
+    from tune_cifar.results._dashboard import prepare_journal
 
     assert prepare_journal(folder) == (folder / JOURNAL_FILE, True)
     assert not marker.exists()
@@ -198,7 +202,7 @@ def test_a_checkpoint_is_deleted_once_the_saved_state_no_longer_names_it(tmp_pat
     import pyarrow.fs
     from ray.train._internal import checkpoint_manager
 
-    from tune_cifar import ray_private
+    from tune_cifar.search.ray import _private as ray_private
 
     monkeypatch.setattr(checkpoint_manager, "_delete_fs_path",
                         checkpoint_manager._delete_fs_path)  # restored after the test
@@ -232,7 +236,7 @@ def test_checkpoints_a_killed_driver_left_waiting_are_deleted_when_a_run_ends(tm
     folders it does name (the naming is read right for them)."""
     import pyarrow.fs
 
-    from tune_cifar.ray_private import delete_orphan_checkpoints
+    from tune_cifar.search.ray import delete_orphan_checkpoints
 
     experiment = tmp_path / "exp"
     folders = {name: experiment / name for name in (

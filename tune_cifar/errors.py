@@ -4,6 +4,8 @@
 ``TuneCifarError`` (exit 1) is a runtime failure: unreadable data, a failed search.
 """
 
+import errno
+
 
 class TuneCifarError(Exception):
     """A runtime failure, reported as one line; the CLI exits with 1."""
@@ -24,3 +26,10 @@ def error_line(error: BaseException | str) -> str:
     if text:
         return text.splitlines()[-1].strip()
     return type(error).__name__ if isinstance(error, BaseException) else ""
+
+
+def is_storage_full(error: BaseException) -> bool:
+    """Whether ``error`` says the storage has no space left (ENOSPC, or its message where an
+    object store or a wrapped error carries no errno)."""
+    return (isinstance(error, OSError) and error.errno == errno.ENOSPC) or (
+        "No space left on device" in str(error))

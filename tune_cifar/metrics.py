@@ -7,10 +7,12 @@ search, the live view, the Optuna journal and the results all use.
     ended_status(...)     done / stopped early / diverged, for a trial that ended
     trial_epochs(...)     the trial-epochs a search has spent
     asha_rungs(...)       the epochs at which ASHA (either scheduler) compares trials
-    LINEAGE               PBT: whose weights a trial's epochs continued (format/parse_lineage)
+    RUNG_SCHEDULERS, POPULATION_SCHEDULERS   the schedulers with rungs, those that mutate
+    format/parse_lineage  PBT: whose weights a trial's epochs continued (``constants.LINEAGE``)
 
 Imports nothing of tune-cifar: both sides of the experiment folder (the search that writes it,
-the results that read it) may use it.
+the results that read it) may use it. The names of the keys besides the metrics, and of every
+file, are in ``tune_cifar.constants``.
 """
 
 from __future__ import annotations
@@ -61,9 +63,9 @@ def trial_epochs(epochs_run: Iterable[int]) -> int:
     return sum(epochs_run)
 
 
-# Under PBT / PB2 each report names the trial's lineage: "A@1 X@5" reads "epochs 1-4 trained
-# by trial A, from epoch 5 on by trial X" (X continued A's checkpoint of epoch 4).
-LINEAGE = "lineage"
+# Under PBT / PB2 each report names the trial's lineage (``constants.LINEAGE``): "A@1 X@5" reads
+# "epochs 1-4 trained by trial A, from epoch 5 on by trial X" (X continued A's checkpoint of
+# epoch 4).
 
 
 def format_lineage(lineage: Sequence[Sequence[Any]]) -> str:
@@ -78,6 +80,7 @@ def parse_lineage(text: str) -> list[tuple[str, int]]:
 
 
 RUNG_SCHEDULERS = ("asha", "asha-promote")  # they compare trials at the epochs asha_rungs says
+POPULATION_SCHEDULERS = ("pbt", "pb2")  # they restart trials from others' checkpoints, mutated
 
 
 def asha_rungs(grace_period: int, reduction_factor: int, max_epochs: int) -> list[int]:

@@ -1,16 +1,14 @@
-"""CIFAR-10 data for tune-cifar: sources, the safe batch reader and the validation split.
+"""CIFAR-10 for tune-cifar: the sources (a ``cifar-10-batches-py`` folder read with a
+restricted unpickler, torchvision's download, the real sample shipped in the package, a
+synthetic learnable set), the seeded validation split and training subsets.
 
-    from tune_cifar.data import DataSpec, load_data
-    bundle = load_data(DataSpec(source="cifar10", data_dir="../shared/data"))
+    bundle = load_data(DataSpec(source="cifar10", data_dir="data"))
+
+``python -m tune_cifar.data FOLDER`` rebuilds the shipped sample from a folder holding
+``cifar-10-batches-py``. Imports nothing of tune-cifar but its errors (torch only for the
+synthetic set). What it offers is listed in ``__init__.pyi``.
 """
 
-from tune_cifar.data.datasets import (
-    CLASSES,
-    FIDELITY_KEYS,
-    DataBundle,
-    DataSpec,
-    TrainingData,
-    load_data,
-)
+import lazy_loader as _lazy
 
-__all__ = ["CLASSES", "FIDELITY_KEYS", "DataBundle", "DataSpec", "TrainingData", "load_data"]
+__getattr__, __dir__, __all__ = _lazy.attach_stub(__name__, __file__)

@@ -1,0 +1,127 @@
+"""Every benchmark's ``--smoke-test``, as a user runs it: the scripts keep working.
+
+The figures themselves are measured by hand, with the hardware named (README, Results);
+nothing here times anything."""
+
+from __future__ import annotations
+
+import json
+import runpy
+import sys
+from pathlib import Path
+
+import pytest
+import torch
+
+pytestmark = pytest.mark.slow
+REPO = Path(__file__).resolve().parents[2]
+
+
+@pytest.fixture()
+def smoke_here(monkeypatch, capsys):
+    """``python benchmarks/SCRIPT --smoke-test ARGS`` run in this process (no second start-up
+    of torch, the session's Ray); its stdout."""
+    monkeypatch.syspath_prepend(str(REPO / "benchmarks"))
+
+    def run(script: str, *args: str) -> str:
+        monkeypatch.setattr(sys, "argv", [script, "--smoke-test", *args])
+        threads = torch.get_num_threads()
+        try:
+            runpy.run_path(str(REPO / "benchmarks" / script), run_name="__main__")
+        finally:
+            torch.set_num_threads(threads)
+        return capsys.readouterr().out
+
+    return run
+
+
+def test_seed_pipeline(smoke_here):
+    out = smoke_here("seed_pipeline.py")
+    assert "speed: tune-cifar trains" in out and "CPU:" in out
+
+
+def test_threads_per_trial(smoke_here):
+    assert "ratio: " in smoke_here("threads_per_trial.py")
+
+
+def test_search_overhead(smoke_here):
+    out = smoke_here("search_overhead.py", "--trials", "1")
+    assert "the search keeps" in out
+
+
+def test_device_check_on_a_cpu(tmp_path):
+    """``benchmarks/device_check.sh --smoke-test``, as CI runs it: every section of
+    gpu_throughput.py runs (eagerly on a CPU) and lands in the JSON, and nothing failed."""
+    import json
+    import os
+    import subprocess
+
+    done = subprocess.run(["bash", str(REPO / "benchmarks" / "device_check.sh"),
+                           "--smoke-test"], capture_output=True, text=True, timeout=300,
+                          env={**os.environ, "OUT": str(tmp_path)})
+    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
+    log = (tmp_path / "gpu_throughput.txt").read_text()
+    assert "2 + restore + 2 epochs == 4 straight: True" in log
+    assert "4.  2 standalone trials at once" in log and "trial-epochs per CPU-minute" in log
+    figures = json.loads((tmp_path / "gpu_throughput.json").read_text())
+    sections = ("one trial", "same model", "forced fallback", "standalone", "search")
+    assert all(name in figures and "error" not in figures[name] for name in sections)
+    assert figures["same model"]["largest_difference"] == 0.0  # both eager on a CPU
+    assert (tmp_path / "gpu.txt").read_text() and not (tmp_path / "errors.txt").exists()
+
+
+def test_a_failing_section_keeps_the_figures_before_and_after_it(tmp_path, monkeypatch):
+    import json
+
+    monkeypatch.syspath_prepend(str(REPO / "benchmarks"))
+    from gpu_throughput import run_sections
+
+    def broken():
+        raise RuntimeError("CUDA error: out of memory")
+
+    path = tmp_path / "figures.json"
+    figures: dict = {}
+    ok = run_sections([("first", lambda: 1), ("second", broken), ("third", lambda: 3)], path,
+                      figures)
+    saved = json.loads(path.read_text())
+    assert not ok and saved["first"] == 1 and saved["third"] == 3
+    assert saved["second"] == {"error": "RuntimeError: CUDA error: out of memory"}
+
+
+def test_search_quality(tmp_path, smoke_here, shared_ray):
+    out = smoke_here("search_quality.py", "--out", str(tmp_path))
+    table = (tmp_path / "table.md").read_text()
+    for arm in ("seed", "tpe", "pbt"):  # the smoke test's arms
+        assert f"| {arm} | 1 |" in table  # one search seed each
+        record = json.loads((tmp_path / f"{arm}-s0.json").read_text())
+        assert len(record["tests"]) == 2 and record["trial_epochs"] >= 1
+    pbt = json.loads((tmp_path / "pbt-s0.json").read_text())
+    assert pbt["chosen"]["schedule"][0][0] == 1  # a PBT pick is confirmed as its schedule
+    again = smoke_here("search_quality.py", "--out", str(tmp_path), "--reuse")
+    assert again.count("read from") == 3  # a second sitting reads every arm-seed back
+    (tmp_path / "table.md").unlink()
+    smoke_here("search_quality.py", "--out", str(tmp_path), "--report-only")
+    assert (tmp_path / "table.md").read_text() == table  # the same table from the records
+    assert (tmp_path / "anytime.png").read_bytes().startswith(b"\x89PNG")
+    assert "wrote" in out
+
+
+def test_storage_overhead(smoke_here):
+    """Against the S3-compatible server it starts on 127.0.0.1; the environment it points at
+    that server is this process's, so it is put back afterwards."""
+    import os
+
+    names = ("AWS_ENDPOINT_URL", "AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY",
+             "AWS_DEFAULT_REGION", "AWS_EC2_METADATA_DISABLED", "TUNE_CIFAR_CACHE")
+    saved = {name: os.environ.get(name) for name in names}
+    for name in names:
+        os.environ.pop(name, None)
+    try:
+        out = smoke_here("storage_overhead.py")
+    finally:
+        for name, value in saved.items():
+            if value is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = value
+    assert "of local throughput (wall)" in out and "a checkpoint upload adds" in out

@@ -1,0 +1,42 @@
+"""Reading an experiment folder without Ray: the best trial and its checkpoint."""
+
+import json
+from pathlib import Path
+
+import pytest
+
+from tune_cifar.analysis import load_experiment
+from tune_cifar.constants import SPEC_FILE
+from tune_cifar.results import best_trial, resolve_checkpoint
+
+
+@pytest.fixture()
+def tied(tmp_path: Path, write_trial) -> Path:
+    """Every epoch of trial a scores the same; retention kept only the newest two."""
+    (tmp_path / SPEC_FILE).write_text(json.dumps({
+        "options": {"max_epochs": 4, "scheduler": "fifo"}, "data": {},
+        "space": {"name": "x", "source": "x"}, "created": "now"}))
+    write_trial(tmp_path, "a", [0.5, 0.5, 0.5, 0.5], kept=[3, 4])
+    write_trial(tmp_path, "b", [0.3, 0.4, 0.45, 0.2], kept=[3, 4])
+    return tmp_path
+
+
+def test_tied_epochs_name_one_whose_checkpoint_was_kept(tied):
+    best = best_trial(tied)
+    assert (best.trial_id, best.value, best.epoch) == ("a", 0.5, 4)
+    assert best.checkpoint == tied / "trial_a" / "checkpoint_000003"
+    assert "(none kept)" not in best.summary()
+    assert resolve_checkpoint(tied) == best.checkpoint
+    trials = load_experiment(tied).trials.set_index("trial_id")
+    assert trials.loc["a", "best_epoch"] == 4
+    assert trials.loc["a", "best_checkpoint"] == str(best.checkpoint)
+    assert trials.loc["b", "best_epoch"] == 3 and trials.loc["b", "best_val_acc"] == 0.45
+
+
+def test_the_best_score_among_kept_checkpoints(tied, write_trial):
+    write_trial(tied, "c", [0.9, 0.1], kept=[])  # no checkpoint left at all
+    write_trial(tied, "d", [0.2, 0.55, 0.1], kept=[3])  # the 0.55 epoch was not kept
+    best = best_trial(tied)
+    assert best.trial_id == "a" and best.checkpoint.is_dir()
+    last = best_trial(tied, scope="last")
+    assert last.checkpoint is not None and last.checkpoint.is_dir()

@@ -1,0 +1,79 @@
+"""The live view: a tune.Callback driven here by hand, as Tune's controller drives it."""
+
+import pickle
+from dataclasses import dataclass, field
+
+from ray.tune import Callback
+from ray.tune.experiment import Trial
+
+from tune_cifar.search.callbacks import LiveView, live_output
+from tune_cifar.search.callbacks import _live_view as progress
+
+
+@dataclass
+class FakeTrial:
+    """What the view reads of a Tune trial: id, status, last result."""
+
+    trial_id: str
+    status: str = Trial.PENDING
+    last_result: dict = field(default_factory=dict)
+
+
+def lines(capsys) -> list[str]:
+    return capsys.readouterr().out.splitlines()
+
+
+def test_a_line_per_change_and_the_best_over_every_epoch(capsys, monkeypatch):
+    now = [1000.0]
+    monkeypatch.setattr(progress.time, "monotonic", lambda: now[0])
+    view = LiveView(max_epochs=3, interval_s=30)
+    assert isinstance(view, Callback)
+    view.setup()
+    a, b = FakeTrial("a"), FakeTrial("b")
+    trials = [a, b]
+    view.on_step_end(0, trials)
+    assert lines(capsys) == ["[00:00:00] 0 running, 2 pending, 0 done, 0 errored"]
+
+    a.status = Trial.RUNNING
+    for epoch, acc in ((1, 0.40), (2, 0.55), (3, 0.50)):  # the best epoch is not the last
+        result = {"training_iteration": epoch, "val_acc": acc}
+        a.last_result = result
+        view.on_trial_result(0, trials, a, result)
+    now[0] += 5
+    view.on_step_end(1, trials)
+    view.on_step_end(2, trials)  # nothing changed: no second line
+    assert lines(capsys) == [
+        "[00:00:05] 1 running, 1 pending, 0 done, 0 errored | best val_acc 0.5500 (a)"]
+
+    a.status = Trial.TERMINATED  # ran all 3 epochs
+    b.status, b.last_result = Trial.TERMINATED, {"training_iteration": 1, "val_acc": 0.1}
+    view.on_trial_result(0, trials, b, b.last_result)
+    now[0] += 1
+    view.on_step_end(3, trials)
+    view.on_experiment_end(trials)  # the same counts: not printed twice
+    assert lines(capsys) == [
+        "[00:00:06] 0 running, 1 stopped early, 1 done, 0 errored | best val_acc 0.5500 (a)"]
+
+    now[0] += 30  # nothing changed, but the interval passed
+    view.on_step_end(4, trials)
+    assert lines(capsys)[0].startswith("[00:00:36] 0 running, 1 stopped early, 1 done")
+
+
+def test_diverged_and_errored_trials_are_named(capsys):
+    view = LiveView(max_epochs=5)
+    view.setup()
+    trials = [FakeTrial("a", Trial.TERMINATED, {"training_iteration": 1, "diverged": True,
+                                                 "val_acc": float("nan")}),
+              FakeTrial("b", Trial.ERROR)]
+    view.on_step_end(0, trials)
+    assert "0 running, 0 done, 1 diverged, 1 errored" in lines(capsys)[0]
+
+
+def test_it_pickles_as_tune_saves_it_and_prints_through_live_output(capsys):
+    view = pickle.loads(pickle.dumps(LiveView(max_epochs=2)))
+    view.setup()
+    with live_output():
+        print("Ray's banner")  # swallowed
+        view.on_step_end(0, [FakeTrial("a")])
+    out = lines(capsys)
+    assert out == ["[00:00:00] 0 running, 1 pending, 0 done, 0 errored"]

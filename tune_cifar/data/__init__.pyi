@@ -1,0 +1,10 @@
+from ._datasets import CLASSES as CLASSES
+from ._datasets import DATA_DIR_ENV as DATA_DIR_ENV
+from ._datasets import FIDELITY_KEYS as FIDELITY_KEYS
+from ._datasets import SOURCES as SOURCES
+from ._datasets import DataBundle as DataBundle
+from ._datasets import DataSpec as DataSpec
+from ._datasets import TrainingData as TrainingData
+from ._datasets import load_data as load_data
+from ._sample import SAMPLE_PATH as SAMPLE_PATH
+from ._sample import load_sample as load_sample

@@ -1,0 +1,8 @@
+"""The Tune callbacks a search runs in its driver: the live view on the console, the Optuna
+journal written as trials report, Tune's result files kept whole in the experiment, and
+TensorBoard files with readable tags.
+"""
+
+import lazy_loader as _lazy
+
+__getattr__, __dir__, __all__ = _lazy.attach_stub(__name__, __file__)

@@ -1,0 +1,159 @@
+"""The Optuna journal written live from Tune's driver during a search (``tune_cifar.results``
+holds the journal itself: its study, its trials, and its rebuilding from Tune's files).
+
+An experiment in object storage has its journal written by the driver in the local cache
+(``tune_cifar.storage``) and uploaded beside the trials every ``UPLOAD_S`` seconds and when the
+run ends, so that a dashboard on another machine follows the search.
+
+    callbacks = [JournalCallback(space_distributions(space), max_epochs, study_attrs(spec))]
+"""
+
+from __future__ import annotations
+
+import sys
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import pandas as pd
+from ray.tune import Callback
+from ray.tune.experiment import Trial
+
+from tune_cifar.constants import (
+    CHECKPOINT_DIR_NAME,
+    DIVERGED_FLAG,
+    JOURNAL_FILE,
+    TRAINING_ITERATION,
+)
+from tune_cifar.errors import error_line
+from tune_cifar.metrics import ERRORED, METRIC, ended_status
+from tune_cifar.results import JournalRecorder, TrialRecord, load_trial, trial_end_attrs
+from tune_cifar.storage import cache_folder, local_copy, storage_place, upload
+
+if TYPE_CHECKING:
+    from optuna.distributions import BaseDistribution
+
+UPLOAD_S = 15  # seconds between uploads of the journal of an experiment in object storage
+
+
+class JournalCallback(Callback):
+    """Writes the study live from Tune's driver: trial start, every epoch, trial end.
+
+    Each trial's reported epochs are kept here as well, since Tune's result.json may not be
+    flushed when a trial ends. Tune pickles its callbacks with the experiment; the journal is
+    opened on first use, in the folder the trials live in (a moved experiment writes where
+    it is now)."""
+
+    def __init__(self, distributions: dict[str, BaseDistribution], max_epochs: int,
+                 attrs: dict[str, Any], metric: str = METRIC, remote: str | None = None,
+                 cost: str | None = None) -> None:
+        self.remote = remote  # the experiment's URI when it lives in object storage
+        self.cost = cost  # a multi-objective search's reported cost metric
+        self._uploaded = 0.0
+        self.distributions = distributions
+        self.max_epochs = max_epochs
+        self.attrs = attrs
+        self.metric = metric
+        self._recorder: JournalRecorder | None = None
+        self._epochs: dict[str, dict[int, dict[str, Any]]] = {}  # trial id -> epoch -> row
+        self._warned = False
+
+    def __getstate__(self) -> dict[str, Any]:
+        return {**self.__dict__, "_recorder": None}
+
+    def open(self, folder: Path) -> None:
+        """Write the study now, before any trial starts: a dashboard opened at once finds the
+        live journal instead of building one from Tune's files."""
+        self._safely("the study", lambda: setattr(self, "_recorder", JournalRecorder(
+            folder, self.distributions, self.metric, self.attrs, self.cost)))
+
+    def trial_dir(self, trial: Trial) -> Path:
+        """The trial's folder to read here: Tune's, or its local copy for object storage."""
+        if self.remote is None:
+            return Path(trial.path)
+        return cache_folder(storage_place(self.remote)) / Path(trial.path).name
+
+    def recorder(self, trial: Trial) -> JournalRecorder:
+        if self._recorder is None:
+            self._recorder = JournalRecorder(self.trial_dir(trial).parent, self.distributions,
+                                             self.metric, self.attrs, self.cost)
+        return self._recorder
+
+    def upload(self, now: bool = False) -> None:
+        """Copy the journal beside the trials in object storage (at most every UPLOAD_S)."""
+        if self.remote is None or (not now and time.monotonic() - self._uploaded < UPLOAD_S):
+            return
+        self._uploaded = time.monotonic()
+        place = storage_place(self.remote)
+        self._safely("its upload", lambda: upload(cache_folder(place) / JOURNAL_FILE,
+                                                  place.child(JOURNAL_FILE)))
+
+    def on_step_end(self, iteration: int, trials: list[Trial], **info: Any) -> None:
+        self.upload()
+
+    def on_experiment_end(self, trials: list[Trial], **info: Any) -> None:
+        self.upload(now=True)
+
+    def _safely(self, what: str, write: Callable[[], None]) -> None:
+        """The journal is a record beside the search: a failure to write it is said once, on
+        stderr, and the search goes on (Tune would count it as the trial's failure)."""
+        try:
+            write()
+        except Exception as exc:
+            if not self._warned:
+                self._warned = True
+                print(f"tune-cifar: warning: the Optuna journal could not record {what} "
+                      f"({type(exc).__name__}: {exc}); the search goes on", file=sys.stderr)
+
+    def trial_record(self, trial: Trial, error: str | None = None) -> TrialRecord:
+        """The trial as the epochs seen here describe it (Tune's result.json may lag)."""
+        rows = [self._epochs.get(trial.trial_id, {})[e]
+                for e in sorted(self._epochs.get(trial.trial_id, {}))]
+        metrics = pd.DataFrame(rows) if rows else pd.DataFrame(
+            columns=[TRAINING_ITERATION, self.metric])
+        return TrialRecord(self.trial_dir(trial), trial.trial_id, trial.config, metrics, error)
+
+    def on_trial_start(self, iteration: int, trials: list[Trial], trial: Trial,
+                       **info: Any) -> None:
+        if trial.trial_id not in self._epochs:  # restored by a resume: its epochs so far
+            folder = self.trial_dir(trial)
+            earlier = load_trial(folder) if folder.is_dir() else None
+            self._epochs[trial.trial_id] = (
+                {} if earlier is None else
+                {int(r[TRAINING_ITERATION]): r.to_dict() for _, r in earlier.metrics.iterrows()})
+        self._safely(f"trial {trial.trial_id}'s start", lambda: self.recorder(trial).start(
+            trial.trial_id, trial.config, self.trial_dir(trial)))
+
+    def on_trial_result(self, iteration: int, trials: list[Trial], trial: Trial,
+                        result: dict, **info: Any) -> None:
+        epoch = int(result[TRAINING_ITERATION])
+        self._epochs.setdefault(trial.trial_id, {})[epoch] = {
+            TRAINING_ITERATION: epoch, self.metric: result.get(self.metric),
+            CHECKPOINT_DIR_NAME: result.get(CHECKPOINT_DIR_NAME),
+            **({self.cost: result.get(self.cost)} if self.cost else {})}
+        self._safely(f"trial {trial.trial_id}'s epoch {epoch}", lambda: self.recorder(
+            trial).epoch(trial.trial_id, epoch, result.get(self.metric)))
+
+    def on_trial_complete(self, iteration: int, trials: list[Trial], trial: Trial,
+                          **info: Any) -> None:
+        result = trial.last_result or {}
+        status = ended_status(result.get(TRAINING_ITERATION, 0), self.max_epochs,
+                              bool(result.get(DIVERGED_FLAG)))
+        self._checkpoints_of(trial)
+        self._safely(f"trial {trial.trial_id}'s end", lambda: self.recorder(trial).end(
+            trial.trial_id, status, trial_end_attrs(self.trial_record(trial), cost=self.cost)))
+
+    def _checkpoints_of(self, trial: Trial) -> None:
+        """For object storage: the names of the trial's kept checkpoints, into its local copy
+        (which epoch is best depends on which checkpoints are kept)."""
+        if self.remote is not None:
+            self._safely(f"trial {trial.trial_id}'s checkpoints", lambda: local_copy(
+                storage_place(self.remote).child(Path(trial.path).name)))
+
+    def on_trial_error(self, iteration: int, trials: list[Trial], trial: Trial,
+                       **info: Any) -> None:
+        error = trial.get_error()
+        record = self.trial_record(trial, error_line(error) if error is not None else None)
+        self._safely(f"trial {trial.trial_id}'s end", lambda: self.recorder(trial).end(
+            trial.trial_id, ERRORED, trial_end_attrs(record, cost=self.cost)))

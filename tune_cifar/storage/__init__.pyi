@@ -1,0 +1,16 @@
+from ._cache import RESULT_FILES as RESULT_FILES
+from ._cache import cache_folder as cache_folder
+from ._cache import download as download
+from ._cache import fetch_checkpoint as fetch_checkpoint
+from ._cache import local_copy as local_copy
+from ._cache import remote_of as remote_of
+from ._cache import shown as shown
+from ._cache import upload as upload
+from ._lock import ExperimentLock as ExperimentLock
+from ._lock import RemoteLease as RemoteLease
+from ._lock import hold_experiment as hold_experiment
+from ._lock import hold_place as hold_place
+from ._place import Place as Place
+from ._place import check_storage as check_storage
+from ._place import describe_s3_error as describe_s3_error
+from ._place import storage_place as storage_place
