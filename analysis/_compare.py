@@ -49,8 +49,12 @@ def anytime_curve(trials: list[TrialRecord]) -> pd.DataFrame:
         return pd.DataFrame({"trial_epochs": [], "best_val_acc": []})
     rows = pd.concat(frames, ignore_index=True).sort_values("timestamp", kind="stable")
     values = rows[METRIC].astype(float).replace([np.inf, -np.inf], np.nan)
-    return pd.DataFrame({"trial_epochs": np.arange(1, len(rows) + 1),
-                         "best_val_acc": values.cummax().ffill().to_numpy()})
+    return pd.DataFrame(
+        {
+            "trial_epochs": np.arange(1, len(rows) + 1),
+            "best_val_acc": values.cummax().ffill().to_numpy(),
+        }
+    )
 
 
 def summarize_experiment(folder: Path) -> tuple[dict[str, Any], pd.DataFrame]:
@@ -63,17 +67,26 @@ def summarize_experiment(folder: Path) -> tuple[dict[str, Any], pd.DataFrame]:
     value = best.value if best is not None else math.nan
     reached = curve.loc[curve["best_val_acc"] >= value, "trial_epochs"]
     row: dict[str, Any] = {
-        "experiment": folder.name, "search": options.get("search"),
-        "scheduler": options.get("scheduler"), "trials": len(trials),
+        "experiment": folder.name,
+        "search": options.get("search"),
+        "scheduler": options.get("scheduler"),
+        "trials": len(trials),
         "trial_epochs": sum(epochs_trained(t) for t in trials),
-        "best_val_acc": value, "reached_at": int(reached.iloc[0]) if len(reached) else None,
+        "best_val_acc": value,
+        "reached_at": int(reached.iloc[0]) if len(reached) else None,
         "best_trial": best.trial_id if best is not None else None,
-        "test_mean": math.nan, "test_sd": math.nan, "test_runs": 0}
+        "test_mean": math.nan,
+        "test_sd": math.nan,
+        "test_runs": 0,
+    }
     confirmation = read_confirmation(folder)
     if confirmation is not None and not confirmation.summary.empty:
         top = confirmation.summary.iloc[0]  # the search's best configuration, re-trained
-        row.update(test_mean=float(top["test_acc_mean"]), test_sd=float(top["test_acc_sd"]),
-                   test_runs=int(top["runs"]))
+        row.update(
+            test_mean=float(top["test_acc_mean"]),
+            test_sd=float(top["test_acc_sd"]),
+            test_runs=int(top["runs"]),
+        )
     return row, curve
 
 
@@ -89,8 +102,11 @@ def data_differences(folders: list[Path]) -> list[str]:
     holdout size, source and split) on which the experiments differ, as "key: value of each";
     empty when they validated alike."""
     specs = [DataSpec(**read_spec(f)["data"]) for f in folders]
-    return [f"{k}: " + " / ".join(str(getattr(s, k)) for s in specs)
-            for k in FIDELITY_KEYS if len({getattr(s, k) for s in specs}) > 1]
+    return [
+        f"{k}: " + " / ".join(str(getattr(s, k)) for s in specs)
+        for k in FIDELITY_KEYS
+        if len({getattr(s, k) for s in specs}) > 1
+    ]
 
 
 def plot_comparison(table: pd.DataFrame, curves: list[pd.DataFrame], path: Path) -> Path:
@@ -98,17 +114,28 @@ def plot_comparison(table: pd.DataFrame, curves: list[pd.DataFrame], path: Path)
     held its best (selected) value."""
     fig, ax = plt.subplots(figsize=(9, 5.5), layout="constrained")
     for i, (row, curve) in enumerate(zip(table.itertuples(), curves, strict=True)):
-        reached = "" if row.reached_at is None or pd.isna(row.reached_at) else (
-            f" after {int(row.reached_at)}")
-        ax.step(curve["trial_epochs"], curve["best_val_acc"], where="post", color=f"C{i}",
-                lw=1.5, label=f"{row.experiment} ({row.search}, {row.scheduler}): best "
-                              f"{row.best_val_acc:.4f}{reached} of {row.trial_epochs} "
-                              "trial-epochs")
+        reached = (
+            ""
+            if row.reached_at is None or pd.isna(row.reached_at)
+            else (f" after {int(row.reached_at)}")
+        )
+        ax.step(
+            curve["trial_epochs"],
+            curve["best_val_acc"],
+            where="post",
+            color=f"C{i}",
+            lw=1.5,
+            label=f"{row.experiment} ({row.search}, {row.scheduler}): best "
+            f"{row.best_val_acc:.4f}{reached} of {row.trial_epochs} "
+            "trial-epochs",
+        )
         if reached:
             ax.plot(row.reached_at, row.best_val_acc, "o", color=f"C{i}")
-    ax.set(xlabel="trial-epochs spent (epochs trained, summed over trials)",
-           ylabel="best holdout val_acc so far (fraction correct)",
-           title=f"{len(table)} searches per unit of compute")
+    ax.set(
+        xlabel="trial-epochs spent (epochs trained, summed over trials)",
+        ylabel="best holdout val_acc so far (fraction correct)",
+        title=f"{len(table)} searches per unit of compute",
+    )
     ax.grid(alpha=0.3)
     fig.legend(fontsize=8, loc="outside lower center", ncols=1)
     fig.savefig(path, dpi=110)

@@ -37,17 +37,29 @@ def diagnose(exp: Experiment) -> list[Finding]:
         losses = rows[["train_loss", "val_loss"]].astype(float).to_numpy()
         if not np.isfinite(losses).all():
             bad = int(rows["epoch"].iloc[int(np.argmax(~np.isfinite(losses).all(axis=1)))])
-            findings.append(Finding(
-                str(trial_id), "diverged",
-                f"the loss became NaN/inf at epoch {bad}: the learning rate is too high for "
-                "this optimizer and batch size (or the schedule's peak is)"))
+            findings.append(
+                Finding(
+                    str(trial_id),
+                    "diverged",
+                    f"the loss became NaN/inf at epoch {bad}: the learning rate is too high for "
+                    "this optimizer and batch size (or the schedule's peak is)",
+                )
+            )
             continue
-        if (train_acc.iloc[-1] >= CHANCE + TRAIN_CLIMB and train_acc.iloc[-1] > train_acc.iloc[0]
-                and val_acc.max() <= NEAR_CHANCE and len(rows) >= 2):
-            findings.append(Finding(
-                str(trial_id), "train up, validation at chance",
-                f"training accuracy climbed to {train_acc.iloc[-1]:.2f} while validation "
-                f"accuracy stayed at {val_acc.max():.2f} or below (chance {CHANCE:.2f}): eval "
-                "mode computes something else than training, e.g. BatchNorm running statistics "
-                "that do not match (the seed's shared-BatchNorm bug)"))
+        if (
+            train_acc.iloc[-1] >= CHANCE + TRAIN_CLIMB
+            and train_acc.iloc[-1] > train_acc.iloc[0]
+            and val_acc.max() <= NEAR_CHANCE
+            and len(rows) >= 2
+        ):
+            findings.append(
+                Finding(
+                    str(trial_id),
+                    "train up, validation at chance",
+                    f"training accuracy climbed to {train_acc.iloc[-1]:.2f} while validation "
+                    f"accuracy stayed at {val_acc.max():.2f} or below (chance {CHANCE:.2f}): eval "
+                    "mode computes something else than training, e.g. BatchNorm running statistics "
+                    "that do not match (the seed's shared-BatchNorm bug)",
+                )
+            )
     return findings

@@ -1,6 +1,6 @@
 """Pictures of one evaluated model: confusion matrix and the seed's 50-image grid.
 
-    write_evaluation_plots(evaluation, out)  ->  confusion_matrix.png, predictions.png
+write_evaluation_plots(evaluation, out)  ->  confusion_matrix.png, predictions.png
 """
 
 from __future__ import annotations
@@ -25,13 +25,23 @@ def plot_confusion(ev: Evaluation, path: Path) -> Path:
     image = ax.imshow(rates, cmap="Blues", vmin=0, vmax=1)
     for i in range(len(CLASSES)):
         for j in range(len(CLASSES)):
-            ax.text(j, i, str(ev.confusion[i, j]), ha="center", va="center", fontsize=8,
-                    color="white" if rates[i, j] > 0.5 else "black")
+            ax.text(
+                j,
+                i,
+                str(ev.confusion[i, j]),
+                ha="center",
+                va="center",
+                fontsize=8,
+                color="white" if rates[i, j] > 0.5 else "black",
+            )
     ax.set_xticks(range(len(CLASSES)), CLASSES, rotation=45, ha="right")
     ax.set_yticks(range(len(CLASSES)), CLASSES)
-    ax.set(xlabel="predicted class", ylabel="true class",
-           title=f"Confusion matrix on the {ev.split} split ({len(ev.labels)} images, "
-                 f"accuracy {ev.accuracy:.4f})")
+    ax.set(
+        xlabel="predicted class",
+        ylabel="true class",
+        title=f"Confusion matrix on the {ev.split} split ({len(ev.labels)} images, "
+        f"accuracy {ev.accuracy:.4f})",
+    )
     fig.colorbar(image, ax=ax, label="fraction of the true class")
     fig.tight_layout()
     fig.savefig(path, dpi=110)
@@ -50,11 +60,15 @@ def plot_predictions(ev: Evaluation, path: Path) -> Path:
             continue
         ax.imshow(ev.images[k].transpose(1, 2, 0))
         wrong = predicted[k] != ev.labels[k]
-        ax.set_title(f"{CLASSES[ev.labels[k]]}:{CLASSES[predicted[k]]}", fontsize=9,
-                     color="red" if wrong else "black")
+        ax.set_title(
+            f"{CLASSES[ev.labels[k]]}:{CLASSES[predicted[k]]}",
+            fontsize=9,
+            color="red" if wrong else "black",
+        )
     wrong_count = int((predicted[:n] != ev.labels[:n]).sum())
-    fig.suptitle(f"First {n} {ev.split} images, true:predicted ({wrong_count} wrong, in red)",
-                 fontsize=12)
+    fig.suptitle(
+        f"First {n} {ev.split} images, true:predicted ({wrong_count} wrong, in red)", fontsize=12
+    )
     fig.tight_layout()
     fig.savefig(path, dpi=100)
     plt.close(fig)
@@ -63,5 +77,7 @@ def plot_predictions(ev: Evaluation, path: Path) -> Path:
 
 def write_evaluation_plots(ev: Evaluation, out: Path) -> list[Path]:
     out.mkdir(parents=True, exist_ok=True)
-    return [plot_confusion(ev, out / "confusion_matrix.png"),
-            plot_predictions(ev, out / "predictions.png")]
+    return [
+        plot_confusion(ev, out / "confusion_matrix.png"),
+        plot_predictions(ev, out / "predictions.png"),
+    ]

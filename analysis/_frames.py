@@ -33,8 +33,7 @@ from tune_cifar.results import TrialRecord, best_row, load_trials, read_spec, tr
 if TYPE_CHECKING:
     import optuna
 
-EPOCH_COLUMNS = (TRIAL_ID, EPOCH, *EPOCH_METRICS, DIVERGED_FLAG, TIME_TOTAL_S,
-                 CHECKPOINT_DIR_NAME)
+EPOCH_COLUMNS = (TRIAL_ID, EPOCH, *EPOCH_METRICS, DIVERGED_FLAG, TIME_TOTAL_S, CHECKPOINT_DIR_NAME)
 
 
 @dataclass
@@ -51,8 +50,9 @@ class Experiment:
     @property
     def hyperparameters(self) -> list[str]:
         """Config columns that vary between trials (what the search explored)."""
-        return [c for c in self.config_columns
-                if self.trials[c].astype(str).nunique(dropna=False) > 1]
+        return [
+            c for c in self.config_columns if self.trials[c].astype(str).nunique(dropna=False) > 1
+        ]
 
     @property
     def cost(self) -> str | None:
@@ -107,11 +107,12 @@ def _trial_row(trial: TrialRecord, max_epochs: int) -> dict[str, Any]:
         "epochs_run": int(last[TRAINING_ITERATION]),
         "best_val_acc": float(best[0]["val_acc"]) if best is not None else np.nan,
         "best_epoch": int(best[0][TRAINING_ITERATION]) if best is not None else None,
-        **{f"last_{k}": float(last[k]) for k in ("train_loss", "train_acc", "val_loss",
-                                                  "val_acc")},
+        **{f"last_{k}": float(last[k]) for k in ("train_loss", "train_acc", "val_loss", "val_acc")},
         # what a multi-objective search minimised, at the best epoch (NaN where not reported)
-        **{f"cost.{m}": _number(best[0].get(m)) if best is not None else np.nan
-           for m in COSTS.values()},
+        **{
+            f"cost.{m}": _number(best[0].get(m)) if best is not None else np.nan
+            for m in COSTS.values()
+        },
         "wall_time_s": float(last[TIME_TOTAL_S]),
         "best_checkpoint": str(best[1] or "") if best is not None else "",
         "error": trial.error or "",
@@ -143,8 +144,11 @@ def load_experiment(path: str | Path) -> Experiment:
     max_epochs = int(spec["options"]["max_epochs"])
     records = load_trials(folder)
     trials = pd.DataFrame([_trial_row(t, max_epochs) for t in records])
-    epochs = (pd.concat([_epoch_rows(t) for t in records], ignore_index=True) if records
-              else pd.DataFrame(columns=list(EPOCH_COLUMNS)))
+    epochs = (
+        pd.concat([_epoch_rows(t) for t in records], ignore_index=True)
+        if records
+        else pd.DataFrame(columns=list(EPOCH_COLUMNS))
+    )
     if not trials.empty:
         trials["stopped_at_epoch"] = trials["stopped_at_epoch"].astype("Int64")
         trials["best_epoch"] = trials["best_epoch"].astype("Int64")

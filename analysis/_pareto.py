@@ -20,14 +20,20 @@ from tune_cifar.metrics import DONE, METRIC
 from tune_cifar.search_spaces.seed_study import SPACE as SEED_CONFIGS
 
 BEST = f"best_{METRIC}"
-COST_LABELS = {"cost.params": "parameters", "cost.epoch_time_s": "epoch time (s)",
-               "cost.inference_ms": "inference (ms per image, batched)"}
+COST_LABELS = {
+    "cost.params": "parameters",
+    "cost.epoch_time_s": "epoch time (s)",
+    "cost.inference_ms": "inference (ms per image, batched)",
+}
 
 
 def pareto_front(trials: pd.DataFrame, cost: str) -> pd.DataFrame:
     """The non-dominated trials that ran every epoch, cheapest first."""
-    done = trials[(trials["status"] == DONE) & np.isfinite(trials[BEST].astype(float))
-                  & np.isfinite(trials[cost].astype(float))]
+    done = trials[
+        (trials["status"] == DONE)
+        & np.isfinite(trials[BEST].astype(float))
+        & np.isfinite(trials[cost].astype(float))
+    ]
     # cheapest first, and of equal costs the most accurate: a trial is on the front when it
     # beats the val_acc of every cheaper (or equally cheap, listed earlier) trial
     ordered = done.sort_values([cost, BEST], ascending=[True, False], kind="stable")
@@ -46,8 +52,11 @@ def seed_trials(exp: Experiment) -> dict[str, int]:
     seeds = [_key(c) for c in SEED_CONFIGS]
     found = {}
     for _, trial in exp.trials.iterrows():
-        config = {c.removeprefix("config."): trial[c] for c in exp.config_columns
-                  if not (isinstance(trial[c], float) and np.isnan(trial[c]))}
+        config = {
+            c.removeprefix("config."): trial[c]
+            for c in exp.config_columns
+            if not (isinstance(trial[c], float) and np.isnan(trial[c]))
+        }
         try:
             key = _key(config)
         except Exception:  # a configuration this release no longer reads

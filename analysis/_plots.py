@@ -64,8 +64,13 @@ TOP_K = 5
 PARALLEL_TOP = 12
 LABEL_PARAMS = 4  # hyperparameters named in a curve's label
 PARALLEL_PARAMS = 6  # axes of the parallel-coordinates plot besides the metric
-STATUS_COLORS = {DONE: "tab:blue", STOPPED_EARLY: "tab:gray", DIVERGED: "tab:red",
-                 ERRORED: "tab:red", UNFINISHED: "tab:orange"}
+STATUS_COLORS = {
+    DONE: "tab:blue",
+    STOPPED_EARLY: "tab:gray",
+    DIVERGED: "tab:red",
+    ERRORED: "tab:red",
+    UNFINISHED: "tab:orange",
+}
 
 
 def _sort_key(value: Any) -> tuple[int, Any]:
@@ -97,18 +102,28 @@ def plot_best_curves(exp: Experiment, path: Path) -> Path:
     fig, ax = plt.subplots(figsize=(9, 6.5), layout="constrained")
     for rank, (_, trial) in enumerate(top.iterrows(), start=1):
         curve = _curve(exp, trial["trial_id"], "val_acc")
-        line, = ax.plot(curve["epoch"], curve["val_acc"], marker="o", ms=3,
-                        label=f"#{rank} {trial['best_val_acc']:.3f}: {trial_label(trial, keys)}")
+        (line,) = ax.plot(
+            curve["epoch"],
+            curve["val_acc"],
+            marker="o",
+            ms=3,
+            label=f"#{rank} {trial['best_val_acc']:.3f}: {trial_label(trial, keys)}",
+        )
         ax.plot(trial["best_epoch"], trial["best_val_acc"], "*", ms=12, color=line.get_color())
-    ax.set(title=f"Validation accuracy of the top {len(top)} of {len(exp.trials)} trials "
-                 "(star = best epoch)",
-           xlabel="epoch", ylabel="validation accuracy (fraction correct)")
+    ax.set(
+        title=f"Validation accuracy of the top {len(top)} of {len(exp.trials)} trials "
+        "(star = best epoch)",
+        xlabel="epoch",
+        ylabel="validation accuracy (fraction correct)",
+    )
     ax.set_xlim(0.5, exp.max_epochs + 0.5)
     ax.grid(alpha=0.3)
     more = len(exp.hyperparameters) - len(keys)
-    title = "rank, best val_acc: " + ("hyperparameters" if more <= 0 else
-                                      f"the {len(keys)} most important of "
-                                      f"{len(exp.hyperparameters)} hyperparameters")
+    title = "rank, best val_acc: " + (
+        "hyperparameters"
+        if more <= 0
+        else f"the {len(keys)} most important of {len(exp.hyperparameters)} hyperparameters"
+    )
     fig.legend(fontsize=8, loc="outside lower center", title=title, title_fontsize=8)
     return _finish(fig, path)
 
@@ -134,11 +149,13 @@ def plot_all_trials(exp: Experiment, path: Path) -> Path:
         if status != DONE and not curve.empty:
             ax.plot(curve["epoch"].iloc[-1], curve["val_acc"].iloc[-1], "x", color=color, ms=7)
     for i, rung in enumerate(experiment_rungs(exp)):
-        ax.axvline(rung, ls=":", color="black", alpha=0.6,
-                   label="ASHA rung" if i == 0 else None)
-    ax.set(title=f"All {len(exp.trials)} trials: validation accuracy per epoch "
-                 "(x = where a trial stopped)",
-           xlabel="epoch", ylabel="validation accuracy (fraction correct)")
+        ax.axvline(rung, ls=":", color="black", alpha=0.6, label="ASHA rung" if i == 0 else None)
+    ax.set(
+        title=f"All {len(exp.trials)} trials: validation accuracy per epoch "
+        "(x = where a trial stopped)",
+        xlabel="epoch",
+        ylabel="validation accuracy (fraction correct)",
+    )
     ax.set_xlim(0.5, exp.max_epochs + 0.5)
     ax.grid(alpha=0.3)
     ax.legend(fontsize=9, loc="lower right")
@@ -149,17 +166,21 @@ def plot_best_trial(exp: Experiment, path: Path) -> Path:
     best = exp.trials.iloc[0]
     rows = exp.epochs[exp.epochs["trial_id"] == best["trial_id"]].sort_values("epoch")
     fig, (ax_loss, ax_acc) = plt.subplots(1, 2, figsize=(11, 4.8), layout="constrained")
-    for ax, what, unit in ((ax_loss, "loss", "mean cross-entropy per image"),
-                           (ax_acc, "acc", "accuracy (fraction correct)")):
+    for ax, what, unit in (
+        (ax_loss, "loss", "mean cross-entropy per image"),
+        (ax_acc, "acc", "accuracy (fraction correct)"),
+    ):
         ax.plot(rows["epoch"], rows[f"train_{what}"], marker="o", ms=3, label="train")
         ax.plot(rows["epoch"], rows[f"val_{what}"], marker="o", ms=3, label="validation")
         ax.set(xlabel="epoch", ylabel=unit, title=f"{'Loss' if what == 'loss' else 'Accuracy'}")
         ax.grid(alpha=0.3)
         ax.legend()
     keys = important_params(exp, LABEL_PARAMS)
-    fig.suptitle(f"Best trial {best['trial_id']} (best val_acc {best['best_val_acc']:.4f} at "
-                 f"epoch {best['best_epoch']})" + (f": {trial_label(best, keys)}" if keys else ""),
-                 fontsize=10)
+    fig.suptitle(
+        f"Best trial {best['trial_id']} (best val_acc {best['best_val_acc']:.4f} at "
+        f"epoch {best['best_epoch']})" + (f": {trial_label(best, keys)}" if keys else ""),
+        fontsize=10,
+    )
     return _finish(fig, path)
 
 
@@ -169,16 +190,20 @@ def plot_effects(exp: Experiment, path: Path) -> Path | None:
         return None
     cols = min(3, len(params))
     rows = math.ceil(len(params) / cols)
-    fig, axes = plt.subplots(rows, cols, figsize=(4.2 * cols, 3.4 * rows + 0.6), squeeze=False,
-                             layout="constrained")
+    fig, axes = plt.subplots(
+        rows, cols, figsize=(4.2 * cols, 3.4 * rows + 0.6), squeeze=False, layout="constrained"
+    )
     rng = np.random.default_rng(0)
     scaled = exp.log_scaled
     for ax, param in zip(axes.flat, params, strict=False):
         data = exp.trials[[param, "best_val_acc", "status"]].dropna()
         name = param.removeprefix("config.")
         colors = [STATUS_COLORS.get(s, "tab:purple") for s in data["status"]]
-        if pd.api.types.is_numeric_dtype(data[param]) and data[param].nunique() > 4 and not (
-                pd.api.types.is_bool_dtype(data[param])):
+        if (
+            pd.api.types.is_numeric_dtype(data[param])
+            and data[param].nunique() > 4
+            and not (pd.api.types.is_bool_dtype(data[param]))
+        ):
             ax.scatter(data[param], data["best_val_acc"], c=colors, alpha=0.8)
             if name in scaled:
                 ax.set_xscale("log")
@@ -191,26 +216,40 @@ def plot_effects(exp: Experiment, path: Path) -> Path | None:
                 ax.xaxis.set_major_locator(MaxNLocator(nbins=5))
         else:
             levels = [str(v) for v in sorted(data[param].unique(), key=_sort_key)]
-            ax.boxplot([data.loc[data[param].astype(str) == lv, "best_val_acc"]
-                        for lv in levels], tick_labels=levels, widths=0.5, showfliers=False)
+            ax.boxplot(
+                [data.loc[data[param].astype(str) == lv, "best_val_acc"] for lv in levels],
+                tick_labels=levels,
+                widths=0.5,
+                showfliers=False,
+            )
             position = data[param].astype(str).map({lv: i for i, lv in enumerate(levels, 1)})
-            ax.scatter(position + rng.uniform(-0.12, 0.12, len(data)), data["best_val_acc"],
-                       c=colors, alpha=0.8, s=18)
+            ax.scatter(
+                position + rng.uniform(-0.12, 0.12, len(data)),
+                data["best_val_acc"],
+                c=colors,
+                alpha=0.8,
+                s=18,
+            )
         ax.set(xlabel=name, ylabel="best validation accuracy")
         ax.grid(alpha=0.3)
-    for ax in axes.flat[len(params):]:
+    for ax in axes.flat[len(params) :]:
         ax.set_visible(False)
     statuses = [s for s in STATUS_COLORS if s in set(exp.trials["status"])]
-    fig.legend(handles=[plt.Line2D([], [], ls="", marker="o", color=STATUS_COLORS[s], label=s)
-                        for s in statuses], loc="outside lower center", fontsize=9,
-               ncols=len(statuses))
-    fig.suptitle("Best validation accuracy of each trial against each hyperparameter",
-                 fontsize=11)
+    fig.legend(
+        handles=[
+            plt.Line2D([], [], ls="", marker="o", color=STATUS_COLORS[s], label=s) for s in statuses
+        ],
+        loc="outside lower center",
+        fontsize=9,
+        ncols=len(statuses),
+    )
+    fig.suptitle("Best validation accuracy of each trial against each hyperparameter", fontsize=11)
     return _finish(fig, path)
 
 
-def _optuna_plot(study: Any, path: Path, draw: Callable[[Any], Any],
-                 min_trials: int, title: str) -> Path | None:
+def _optuna_plot(
+    study: Any, path: Path, draw: Callable[[Any], Any], min_trials: int, title: str
+) -> Path | None:
     if study is None or len(study.trials) < min_trials:
         return None
     with warnings.catch_warnings():
@@ -237,8 +276,13 @@ def plot_importance(exp: Experiment, path: Path) -> Path | None:
 
     if not exp.importances:
         return None
-    return _optuna_plot(exp.study, path, draw, MIN_TRIALS_FOR_IMPORTANCE,
-                        f"Hyperparameter importance over {len(exp.trials)} trials")
+    return _optuna_plot(
+        exp.study,
+        path,
+        draw,
+        MIN_TRIALS_FOR_IMPORTANCE,
+        f"Hyperparameter importance over {len(exp.trials)} trials",
+    )
 
 
 def plot_parallel(exp: Experiment, path: Path) -> Path | None:
@@ -256,11 +300,18 @@ def plot_parallel(exp: Experiment, path: Path) -> Path | None:
 
     top = min(PARALLEL_TOP, len(exp.trials))
     shown = min(PARALLEL_PARAMS, len(exp.hyperparameters))
-    which = ("" if shown == len(exp.hyperparameters) else
-             f", the {shown} most important of {len(exp.hyperparameters)} hyperparameters")
-    return _optuna_plot(top_trials_study(exp, top), path, draw, 2,
-                        f"Parallel coordinates of the top {top} trials{which} (colour = best "
-                        "val_acc)")
+    which = (
+        ""
+        if shown == len(exp.hyperparameters)
+        else f", the {shown} most important of {len(exp.hyperparameters)} hyperparameters"
+    )
+    return _optuna_plot(
+        top_trials_study(exp, top),
+        path,
+        draw,
+        2,
+        f"Parallel coordinates of the top {top} trials{which} (colour = best val_acc)",
+    )
 
 
 def plot_confirmation(exp: Experiment, path: Path) -> Path | None:
@@ -273,25 +324,48 @@ def plot_confirmation(exp: Experiment, path: Path) -> Path | None:
     fig, ax = plt.subplots(figsize=(9, 5.5), layout="constrained")
     for i, config in enumerate(summary.itertuples(), start=1):
         seeds = runs[runs["rank"] == config.rank]
-        ax.scatter(np.full(len(seeds), i) + np.linspace(-0.08, 0.08, len(seeds)),
-                   seeds["test_acc"], color="tab:blue", s=22, alpha=0.7,
-                   label="test accuracy of one seed" if i == 1 else None)
+        ax.scatter(
+            np.full(len(seeds), i) + np.linspace(-0.08, 0.08, len(seeds)),
+            seeds["test_acc"],
+            color="tab:blue",
+            s=22,
+            alpha=0.7,
+            label="test accuracy of one seed" if i == 1 else None,
+        )
         if np.isfinite(config.test_acc_ci95_low):
-            ax.errorbar(i + 0.22, config.test_acc_mean,
-                        yerr=[[config.test_acc_mean - config.test_acc_ci95_low],
-                              [config.test_acc_ci95_high - config.test_acc_mean]],
-                        fmt="o", color="black", capsize=5,
-                        label="mean and 95% interval" if i == 1 else None)
-        ax.scatter(i - 0.22, config.search_val_acc, marker="D", facecolor="none",
-                   edgecolor="tab:orange", s=40,
-                   label="holdout val_acc when the search picked it" if i == 1 else None)
-    ax.set_xticks(range(1, len(summary) + 1),
-                  [f"#{r.rank} {r.source_trial}" for r in summary.itertuples()])
-    ax.axhline(SEED_BEST, ls="--", color="tab:red", lw=1,
-               label=f"seed study's best by hand, {SEED_BEST}")
-    ax.set(xlabel="configuration (search rank, trial)", ylabel="accuracy (fraction correct)",
-           title=f"The top {len(summary)} configurations re-trained with "
-                 f"{int(summary['runs'].max())} new seeds each")
+            ax.errorbar(
+                i + 0.22,
+                config.test_acc_mean,
+                yerr=[
+                    [config.test_acc_mean - config.test_acc_ci95_low],
+                    [config.test_acc_ci95_high - config.test_acc_mean],
+                ],
+                fmt="o",
+                color="black",
+                capsize=5,
+                label="mean and 95% interval" if i == 1 else None,
+            )
+        ax.scatter(
+            i - 0.22,
+            config.search_val_acc,
+            marker="D",
+            facecolor="none",
+            edgecolor="tab:orange",
+            s=40,
+            label="holdout val_acc when the search picked it" if i == 1 else None,
+        )
+    ax.set_xticks(
+        range(1, len(summary) + 1), [f"#{r.rank} {r.source_trial}" for r in summary.itertuples()]
+    )
+    ax.axhline(
+        SEED_BEST, ls="--", color="tab:red", lw=1, label=f"seed study's best by hand, {SEED_BEST}"
+    )
+    ax.set(
+        xlabel="configuration (search rank, trial)",
+        ylabel="accuracy (fraction correct)",
+        title=f"The top {len(summary)} configurations re-trained with "
+        f"{int(summary['runs'].max())} new seeds each",
+    )
     ax.grid(alpha=0.3, axis="y")
     fig.legend(fontsize=8, loc="outside lower center", ncols=2)
     return _finish(fig, path)
@@ -304,22 +378,29 @@ def plot_rank_stability(exp: Experiment, path: Path) -> Path | None:
     if stability is None:
         return None
     fig, ax = plt.subplots(figsize=(8, 4.5), layout="constrained")
-    ax.plot(stability.epochs, stability.rho, marker="o", color="tab:blue",
-            label=f"{stability.trials} trials that ran every epoch")
+    ax.plot(
+        stability.epochs,
+        stability.rho,
+        marker="o",
+        color="tab:blue",
+        label=f"{stability.trials} trials that ran every epoch",
+    )
     ax.axhline(STABLE_RHO, color="tab:green", ls="--", lw=1, label=f"settled: {STABLE_RHO}")
     for i, rung in enumerate(experiment_rungs(exp)):
         ax.axvline(rung, color="gray", ls=":", lw=1, label="ASHA rung" if i == 0 else None)
     if stability.stable_from is not None:
-        ax.axvspan(stability.stable_from - 0.5, max(stability.epochs) + 0.5, color="tab:green",
-                   alpha=0.08)
+        ax.axvspan(
+            stability.stable_from - 0.5, max(stability.epochs) + 0.5, color="tab:green", alpha=0.08
+        )
     ax.set_ylim(-1.05, 1.05)
     ax.set_xlabel("epoch")
     ax.set_ylabel("Spearman correlation with the final ranking")
     ax.xaxis.set_major_locator(MaxNLocator(integer=True))
     ax.grid(alpha=0.3)
     ax.legend(fontsize=8, loc="lower right")
-    settled = (f"settled from epoch {stability.stable_from}" if stability.stable_from
-               else "never settled")
+    settled = (
+        f"settled from epoch {stability.stable_from}" if stability.stable_from else "never settled"
+    )
     ax.set_title(f"When could early stopping be trusted? The ranking {settled}")
     return _finish(fig, path)
 
@@ -331,19 +412,40 @@ def plot_population(exp: Experiment, path: Path) -> Path | None:
     if not is_population(records):
         return None
     keys = mutated_keys(records)
-    fig, axes = plt.subplots(1 + len(keys), 1, figsize=(9, 4 + 2.2 * len(keys)), sharex=True,
-                             layout="constrained", squeeze=False)
+    fig, axes = plt.subplots(
+        1 + len(keys),
+        1,
+        figsize=(9, 4 + 2.2 * len(keys)),
+        sharex=True,
+        layout="constrained",
+        squeeze=False,
+    )
     colors = {t.trial_id: f"C{i % 10}" for i, t in enumerate(records)}
     by_id = {t.trial_id: t for t in records}
     for trial in records:
         for _, rows in trial.reports.groupby(LINEAGE, sort=False):
             rows = rows.drop_duplicates(TRAINING_ITERATION, keep="last")
             color = colors[trial.trial_id]
-            axes[0, 0].plot(rows[TRAINING_ITERATION], rows["val_acc"], marker="o", ms=2.5,
-                            lw=1.2, color=color, alpha=0.8)
+            axes[0, 0].plot(
+                rows[TRAINING_ITERATION],
+                rows["val_acc"],
+                marker="o",
+                ms=2.5,
+                lw=1.2,
+                color=color,
+                alpha=0.8,
+            )
             for ax, key in zip(axes[1:, 0], keys, strict=True):  # a change takes effect
-                ax.step(rows[TRAINING_ITERATION], rows[f"{CONFIG_PREFIX}{key}"], where="mid",
-                        marker="o", ms=2.5, lw=1.2, color=color, alpha=0.8)  # between epochs
+                ax.step(
+                    rows[TRAINING_ITERATION],
+                    rows[f"{CONFIG_PREFIX}{key}"],
+                    where="mid",
+                    marker="o",
+                    ms=2.5,
+                    lw=1.2,
+                    color=color,
+                    alpha=0.8,
+                )  # between epochs
     ax = axes[0, 0]
     for _, copy in copies(records).iterrows():
         donor = by_id.get(copy["donor"])
@@ -353,12 +455,18 @@ def plot_population(exp: Experiment, path: Path) -> Path | None:
         after = by_id[copy["trial_id"]].reports
         after = after[after[TRAINING_ITERATION] == copy["epoch"]]
         if not before.empty and not after.empty:
-            ax.plot([copy["epoch"] - 1, copy["epoch"]],
-                    [before["val_acc"].iloc[-1], after["val_acc"].iloc[-1]], ls="--", lw=0.9,
-                    color=colors[copy["trial_id"]])
-    ax.set(title=f"Population-based training: {len(records)} trials, {len(copies(records))} "
-                 "copies\n(dashed: a trial continues a stronger trial's weights)",
-           ylabel="validation accuracy")
+            ax.plot(
+                [copy["epoch"] - 1, copy["epoch"]],
+                [before["val_acc"].iloc[-1], after["val_acc"].iloc[-1]],
+                ls="--",
+                lw=0.9,
+                color=colors[copy["trial_id"]],
+            )
+    ax.set(
+        title=f"Population-based training: {len(records)} trials, {len(copies(records))} "
+        "copies\n(dashed: a trial continues a stronger trial's weights)",
+        ylabel="validation accuracy",
+    )
     if len(records) <= 12:
         for trial in records:
             ax.plot([], [], color=colors[trial.trial_id], label=trial.trial_id)
@@ -380,33 +488,61 @@ def plot_pareto(exp: Experiment, path: Path) -> Path | None:
     cost = exp.cost
     if cost is None:
         return None
-    trials = exp.trials[np.isfinite(exp.trials[cost].astype(float))
-                        & np.isfinite(exp.trials["best_val_acc"].astype(float))]
+    trials = exp.trials[
+        np.isfinite(exp.trials[cost].astype(float))
+        & np.isfinite(exp.trials["best_val_acc"].astype(float))
+    ]
     if trials.empty:
         return None
     front = pareto_front(exp.trials, cost)
     fig, ax = plt.subplots(figsize=(9, 5.5), layout="constrained")
     for status, group in trials.groupby("status"):
-        ax.scatter(group[cost], group["best_val_acc"], s=28, alpha=0.7,
-                   color=STATUS_COLORS.get(status, "tab:purple"), label=status,
-                   marker="o" if status == DONE else "x")
+        ax.scatter(
+            group[cost],
+            group["best_val_acc"],
+            s=28,
+            alpha=0.7,
+            color=STATUS_COLORS.get(status, "tab:purple"),
+            label=status,
+            marker="o" if status == DONE else "x",
+        )
     if not front.empty:
-        ax.step(front[cost], front["best_val_acc"], where="post", color="tab:red", lw=1.5,
-                label=f"Pareto front ({len(front)} trials that ran every epoch)")
+        ax.step(
+            front[cost],
+            front["best_val_acc"],
+            where="post",
+            color="tab:red",
+            lw=1.5,
+            label=f"Pareto front ({len(front)} trials that ran every epoch)",
+        )
     seeds = seed_trials(exp)
     for trial_id, run in seeds.items():
         row = trials[trials["trial_id"] == trial_id]
         if not row.empty:
-            ax.scatter(row[cost], row["best_val_acc"], marker="*", s=160, color="gold",
-                       edgecolor="black", zorder=3)
-            ax.annotate(f"seed run {run}", (row[cost].iloc[0], row["best_val_acc"].iloc[0]),
-                        textcoords="offset points", xytext=(6, 4), fontsize=8)
+            ax.scatter(
+                row[cost],
+                row["best_val_acc"],
+                marker="*",
+                s=160,
+                color="gold",
+                edgecolor="black",
+                zorder=3,
+            )
+            ax.annotate(
+                f"seed run {run}",
+                (row[cost].iloc[0], row["best_val_acc"].iloc[0]),
+                textcoords="offset points",
+                xytext=(6, 4),
+                fontsize=8,
+            )
     if cost == "cost.params":
         ax.set_xscale("log")
-    ax.set(title=f"Accuracy against {COST_LABELS[cost]}: {len(trials)} trials"
-                 + (" (star: a seed study configuration)" if seeds else ""),
-           xlabel=f"{COST_LABELS[cost]} (lower is better)",
-           ylabel="best validation accuracy (higher is better)")
+    ax.set(
+        title=f"Accuracy against {COST_LABELS[cost]}: {len(trials)} trials"
+        + (" (star: a seed study configuration)" if seeds else ""),
+        xlabel=f"{COST_LABELS[cost]} (lower is better)",
+        ylabel="best validation accuracy (higher is better)",
+    )
     ax.grid(alpha=0.3)
     ax.legend(fontsize=8, loc="lower right")
     return _finish(fig, path)

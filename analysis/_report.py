@@ -38,27 +38,27 @@ LEADERBOARD_ROWS = 10
 COPIES_SHOWN = 30  # rows of the PBT copies table
 PLOT_CAPTIONS = {
     "best_curves": "Validation accuracy per epoch of the best trials, labelled by the "
-                   "hyperparameters that tell them apart.",
+    "hyperparameters that tell them apart.",
     "all_trials": "Every trial's validation accuracy; an x marks where a trial stopped, dotted "
-                  "lines are ASHA's rungs.",
+    "lines are ASHA's rungs.",
     "best_trial": "The best trial's train vs validation loss and accuracy.",
     "effects": "Best validation accuracy of each trial against each hyperparameter (a trial "
-               "stopped early had fewer epochs to get there).",
+    "stopped early had fewer epochs to get there).",
     "importance": "How much each hyperparameter explains the best validation accuracy "
-                  "(Optuna's fANOVA evaluator; with few trials, a rough guide).",
+    "(Optuna's fANOVA evaluator; with few trials, a rough guide).",
     "parallel": "The top trials' hyperparameters side by side.",
     "confirmation": "Test accuracy of the top configurations re-trained with new seeds: each "
-                    "seed, the mean with its 95% interval, and the holdout val_acc the search "
-                    "picked it by.",
+    "seed, the mean with its 95% interval, and the holdout val_acc the search "
+    "picked it by.",
     "pareto": "Best validation accuracy against the cost the search minimised, each trial; "
-              "the line is the Pareto front of the trials that ran every epoch, a star a "
-              "seed study configuration.",
+    "the line is the Pareto front of the trials that ran every epoch, a star a "
+    "seed study configuration.",
     "population": "Population-based training: each trial's validation accuracy and mutated "
-                  "hyperparameters per epoch as it reported them; a dashed line joins a trial "
-                  "to the stronger trial whose weights it continued.",
+    "hyperparameters per epoch as it reported them; a dashed line joins a trial "
+    "to the stronger trial whose weights it continued.",
     "rank_stability": "How well each epoch's ranking of the trials that ran every epoch "
-                      "predicts their final ranking (Spearman), against ASHA's rungs: a rung "
-                      "before the ranking settles stops trials on a guess.",
+    "predicts their final ranking (Spearman), against ASHA's rungs: a rung "
+    "before the ranking settles stops trials on a guess.",
 }
 
 
@@ -76,13 +76,16 @@ def disk_usage(folder: Path) -> int:
 def compute_summary(exp: Experiment) -> dict[str, float]:
     spent = len(exp.epochs)
     full = len(exp.trials) * exp.max_epochs
-    return {"trial_epochs": spent, "full_epochs": full, "saved_epochs": full - spent,
-            "trial_hours": exp.trials["wall_time_s"].sum() / 3600}
+    return {
+        "trial_epochs": spent,
+        "full_epochs": full,
+        "saved_epochs": full - spent,
+        "trial_hours": exp.trials["wall_time_s"].sum() / 3600,
+    }
 
 
 def leaderboard(exp: Experiment) -> pd.DataFrame:
-    cols = ["trial_id", "status", "epochs_run", "best_val_acc", "best_epoch",
-            *exp.hyperparameters]
+    cols = ["trial_id", "status", "epochs_run", "best_val_acc", "best_epoch", *exp.hyperparameters]
     board = exp.trials.head(LEADERBOARD_ROWS)[cols].copy()
     board.insert(0, "rank", range(1, len(board) + 1))
     return board.rename(columns=lambda c: c.removeprefix("config."))
@@ -91,15 +94,21 @@ def leaderboard(exp: Experiment) -> pd.DataFrame:
 def build_blocks(exp: Experiment, plots: dict[str, Path]) -> list[Block]:
     spec, opts = exp.spec, exp.spec["options"]
     data = spec["data"]
-    val_label = ("the CIFAR-10 test set (the seed's protocol)" if data["val_source"] == "test"
-                 else "a seeded holdout of the training images")
+    val_label = (
+        "the CIFAR-10 test set (the seed's protocol)"
+        if data["val_source"] == "test"
+        else "a seeded holdout of the training images"
+    )
     blocks = [
         Block("h1", f"tune-cifar report: {exp.path.name}"),
-        Block("p", f"Space `{spec['space']['name']}` ({spec['space']['description']}); "
-                   f"{opts['search']} search, {opts['scheduler']} scheduler, up to "
-                   f"{opts['max_epochs']} epochs per trial; data `{data['source']}`"
-                   + (f", {data['train_subset']} training images" if data["train_subset"]
-                      else "") + f"; validation on {val_label}. Created {spec['created']}."),
+        Block(
+            "p",
+            f"Space `{spec['space']['name']}` ({spec['space']['description']}); "
+            f"{opts['search']} search, {opts['scheduler']} scheduler, up to "
+            f"{opts['max_epochs']} epochs per trial; data `{data['source']}`"
+            + (f", {data['train_subset']} training images" if data["train_subset"] else "")
+            + f"; validation on {val_label}. Created {spec['created']}.",
+        ),
     ]
     if exp.trials.empty:
         return [*blocks, Block("p", "No trial has reported an epoch yet.")]
@@ -107,15 +116,22 @@ def build_blocks(exp: Experiment, plots: dict[str, Path]) -> list[Block]:
     counts = exp.trials["status"].value_counts()
     blocks += [
         Block("h2", "Summary"),
-        Block("list", [
-            f"{len(exp.trials)} trials: " + ", ".join(f"{n} {s}" for s, n in counts.items()),
-            f"best val_acc **{best['best_val_acc']:.4f}** (trial {best['trial_id']}, epoch "
-            f"{best['best_epoch']} of {best['epochs_run']})"
-            + (", seed-style: validated on the test set, so a test accuracy selected on the "
-               "test set" if data["val_source"] == "test" else ", on the holdout split"),
-            f"for reference, the seed study's best by hand: {SEED_BEST} (CNN_v4 + flip + "
-            "RandomErasing, full CIFAR-10, 100 epochs, validated on the test set)",
-        ]),
+        Block(
+            "list",
+            [
+                f"{len(exp.trials)} trials: " + ", ".join(f"{n} {s}" for s, n in counts.items()),
+                f"best val_acc **{best['best_val_acc']:.4f}** (trial {best['trial_id']}, epoch "
+                f"{best['best_epoch']} of {best['epochs_run']})"
+                + (
+                    ", seed-style: validated on the test set, so a test accuracy selected on the "
+                    "test set"
+                    if data["val_source"] == "test"
+                    else ", on the holdout split"
+                ),
+                f"for reference, the seed study's best by hand: {SEED_BEST} (CNN_v4 + flip + "
+                "RandomErasing, full CIFAR-10, 100 epochs, validated on the test set)",
+            ],
+        ),
         Block("h2", "Best configuration"),
         Block("table", best_config_table(best)),
         Block("p", f"Checkpoint of the best epoch: `{best['best_checkpoint'] or '(not kept)'}`"),
@@ -124,30 +140,40 @@ def build_blocks(exp: Experiment, plots: dict[str, Path]) -> list[Block]:
         Block("h2", "Diagnostics"),
     ]
     findings = diagnose(exp)
-    blocks.append(Block("list", [f"trial {f.trial_id}: **{f.kind}**: {f.explanation}"
-                                 for f in findings]) if findings else
-                  Block("p", "No trial diverged or sat at chance while training improved."))
+    blocks.append(
+        Block("list", [f"trial {f.trial_id}: **{f.kind}**: {f.explanation}" for f in findings])
+        if findings
+        else Block("p", "No trial diverged or sat at chance while training improved.")
+    )
     compute = compute_summary(exp)
     share = compute["saved_epochs"] / compute["full_epochs"] if compute["full_epochs"] else 0
     population = opts.get("scheduler") in POPULATION_SCHEDULERS
     if population:  # every trial runs to the end; copies train some epochs again
         trained = sum(epochs_trained(t) for t in exp.records)
-        spent = (f"{trained} trial-epochs trained, {trained - compute['trial_epochs']} of them "
-                 "again after a trial copied another's weights")
+        spent = (
+            f"{trained} trial-epochs trained, {trained - compute['trial_epochs']} of them "
+            "again after a trial copied another's weights"
+        )
     else:
-        spent = (f"running every trial to {exp.max_epochs} epochs would have taken "
-                 f"{compute['full_epochs']}: early stopping saved {compute['saved_epochs']} "
-                 f"({share:.0%})")
+        spent = (
+            f"running every trial to {exp.max_epochs} epochs would have taken "
+            f"{compute['full_epochs']}: early stopping saved {compute['saved_epochs']} "
+            f"({share:.0%})"
+        )
     blocks += [
         Block("h2", "Compute"),
-        Block("list", [
-            f"{compute['trial_epochs']} trial-epochs in the trials' histories "
-            f"({compute['trial_hours']:.2f} trial-hours)" if population else
-            f"{compute['trial_epochs']} trial-epochs trained "
-            f"({compute['trial_hours']:.2f} trial-hours)",
-            spent,
-            f"disk used by the experiment: {disk_usage(exp.path) / 1e6:.1f} MB",
-        ]),
+        Block(
+            "list",
+            [
+                f"{compute['trial_epochs']} trial-epochs in the trials' histories "
+                f"({compute['trial_hours']:.2f} trial-hours)"
+                if population
+                else f"{compute['trial_epochs']} trial-epochs trained "
+                f"({compute['trial_hours']:.2f} trial-hours)",
+                spent,
+                f"disk used by the experiment: {disk_usage(exp.path) / 1e6:.1f} MB",
+            ],
+        ),
     ]
     if exp.cost is not None:
         blocks += pareto_blocks(exp)
@@ -155,10 +181,16 @@ def build_blocks(exp: Experiment, plots: dict[str, Path]) -> list[Block]:
     if opts.get("scheduler") in POPULATION_SCHEDULERS:
         blocks += population_blocks(exp, best)
     else:
-        blocks += [Block("h2", "When could early stopping be trusted?"),
-                   Block("p", stability.summary() if stability is not None else
-                         f"Fewer than {MIN_TRIALS} trials ran every epoch: no ranking to "
-                         "compare the early epochs with.")]
+        blocks += [
+            Block("h2", "When could early stopping be trusted?"),
+            Block(
+                "p",
+                stability.summary()
+                if stability is not None
+                else f"Fewer than {MIN_TRIALS} trials ran every epoch: no ranking to "
+                "compare the early epochs with.",
+            ),
+        ]
     blocks += confirmation_blocks(exp)
     blocks.append(Block("h2", "Plots"))
     blocks += [Block("image", path, PLOT_CAPTIONS[name]) for name, path in plots.items()]
@@ -171,17 +203,28 @@ def pareto_blocks(exp: Experiment) -> list[Block]:
     front = pareto_front(exp.trials, cost)
     seeds = seed_trials(exp)
     label = COST_LABELS[cost]
-    blocks = [Block("h2", f"Accuracy and {label}: the Pareto front"),
-              Block("p", f"The search maximised val_acc and minimised {label} at once; "
-                         f"{len(front)} trials that ran every epoch are on the front (no other "
-                         "such trial is both as accurate and as cheap)."
-                         + (" Seed study configurations in the search: "
-                            + ", ".join(f"run {n} (trial {t})" for t, n in seeds.items()) + "."
-                            if seeds else ""))]
+    blocks = [
+        Block("h2", f"Accuracy and {label}: the Pareto front"),
+        Block(
+            "p",
+            f"The search maximised val_acc and minimised {label} at once; "
+            f"{len(front)} trials that ran every epoch are on the front (no other "
+            "such trial is both as accurate and as cheap)."
+            + (
+                " Seed study configurations in the search: "
+                + ", ".join(f"run {n} (trial {t})" for t, n in seeds.items())
+                + "."
+                if seeds
+                else ""
+            ),
+        ),
+    ]
     if not front.empty:
-        table = front[["trial_id", "best_val_acc", cost, *exp.hyperparameters]].assign(
-            **{cost: [format_cost(cost, v) for v in front[cost]]}).rename(
-            columns=lambda c: label if c == cost else c.removeprefix("config."))
+        table = (
+            front[["trial_id", "best_val_acc", cost, *exp.hyperparameters]]
+            .assign(**{cost: [format_cost(cost, v) for v in front[cost]]})
+            .rename(columns=lambda c: label if c == cost else c.removeprefix("config."))
+        )
         blocks.append(Block("table", table))
     return blocks
 
@@ -192,29 +235,56 @@ def population_blocks(exp: Experiment, best: pd.Series) -> list[Block]:
     table = copies(records)
     opts = exp.spec["options"]
     keys = mutated_keys(records)
-    blocks = [Block("h2", "Population-based training"),
-              Block("p", f"Every {opts['perturbation_interval']} epochs, a trial in the bottom "
-                         "quarter continued the weights of one in the top quarter with its "
-                         f"hyperparameters mutated ({opts['scheduler'].upper()}): "
-                         f"{len(table)} copies in all; mutated keys: "
-                         f"{', '.join(keys) or 'none changed'}.")]
+    blocks = [
+        Block("h2", "Population-based training"),
+        Block(
+            "p",
+            f"Every {opts['perturbation_interval']} epochs, a trial in the bottom "
+            "quarter continued the weights of one in the top quarter with its "
+            f"hyperparameters mutated ({opts['scheduler'].upper()}): "
+            f"{len(table)} copies in all; mutated keys: "
+            f"{', '.join(keys) or 'none changed'}.",
+        ),
+    ]
     found = best_schedule(records, best["trial_id"], int(best["best_epoch"]))
     if found is not None:
         lineage, steps = found
-        blocks += [Block("p", f"The best weights (trial {best['trial_id']}, epoch "
-                              f"{best['best_epoch']}) descend from `{lineage}` (trial@first "
-                              "epoch it trained); their schedule, which `tune-cifar train "
-                              f"--replay {exp.path}` trains again from scratch:"),
-                   Block("list", describe_schedule(steps, keys))]
+        blocks += [
+            Block(
+                "p",
+                f"The best weights (trial {best['trial_id']}, epoch "
+                f"{best['best_epoch']}) descend from `{lineage}` (trial@first "
+                "epoch it trained); their schedule, which `tune-cifar train "
+                f"--replay {exp.path}` trains again from scratch:",
+            ),
+            Block("list", describe_schedule(steps, keys)),
+        ]
     if len(table) > COPIES_SHOWN:
         blocks.append(Block("p", f"The first {COPIES_SHOWN} of the {len(table)} copies:"))
     if not table.empty:
-        shown = table.head(COPIES_SHOWN).assign(changed=table["changed"].map(lambda c: ", ".join(
-            f"{k} {format_value(a)} -> {format_value(b)}" for k, (a, b) in c.items())
-            or "(no change)"))
-        blocks.append(Block("table", shown.rename(columns={
-            "trial_id": "trial", "epoch": "from epoch", "donor": "copied from",
-            "changed": "mutation"})))
+        shown = table.head(COPIES_SHOWN).assign(
+            changed=table["changed"].map(
+                lambda c: (
+                    ", ".join(
+                        f"{k} {format_value(a)} -> {format_value(b)}" for k, (a, b) in c.items()
+                    )
+                    or "(no change)"
+                )
+            )
+        )
+        blocks.append(
+            Block(
+                "table",
+                shown.rename(
+                    columns={
+                        "trial_id": "trial",
+                        "epoch": "from epoch",
+                        "donor": "copied from",
+                        "changed": "mutation",
+                    }
+                ),
+            )
+        )
     return blocks
 
 
@@ -223,43 +293,69 @@ def confirmation_blocks(exp: Experiment) -> list[Block]:
     confirmation = read_confirmation(exp.path)
     what = confirmed_what(exp.spec)
     if confirmation is None:
-        return [Block("p", f"Test accuracy is not in this report: the search selects on the "
-                           f"validation split only. `tune-cifar confirm {exp.path}` re-trains "
-                           f"the top {what} with new seeds and tests them.")]
-    table = confirmation.summary.rename(columns={
-        "source_trial": "trial", "search_val_acc": "val_acc in the search",
-        "test_acc_mean": "test mean", "test_acc_sd": "test sd",
-        "test_acc_ci95_low": "95% CI low", "test_acc_ci95_high": "95% CI high",
-        "val_acc_mean": "val_acc mean"})
-    protocol = ("The experiment validated on the test set (the seed's protocol): these test "
-                "figures are not independent of the selection." if
-                confirmation.test_is_validation else
-                "The search selected on the holdout validation split; the test set was used "
-                "only here, once per run, on the checkpoint of its best holdout epoch.")
-    return [Block("h2", "Confirmation over seeds"),
-            Block("p", f"The top {len(table)} {what} re-trained with new seeds "
-                       f"(`{confirmation.folder}`). {protocol} The interval is Student's t "
-                       "for the mean."),
-            Block("table", table)]
+        return [
+            Block(
+                "p",
+                f"Test accuracy is not in this report: the search selects on the "
+                f"validation split only. `tune-cifar confirm {exp.path}` re-trains "
+                f"the top {what} with new seeds and tests them.",
+            )
+        ]
+    table = confirmation.summary.rename(
+        columns={
+            "source_trial": "trial",
+            "search_val_acc": "val_acc in the search",
+            "test_acc_mean": "test mean",
+            "test_acc_sd": "test sd",
+            "test_acc_ci95_low": "95% CI low",
+            "test_acc_ci95_high": "95% CI high",
+            "val_acc_mean": "val_acc mean",
+        }
+    )
+    protocol = (
+        "The experiment validated on the test set (the seed's protocol): these test "
+        "figures are not independent of the selection."
+        if confirmation.test_is_validation
+        else "The search selected on the holdout validation split; the test set was used "
+        "only here, once per run, on the checkpoint of its best holdout epoch."
+    )
+    return [
+        Block("h2", "Confirmation over seeds"),
+        Block(
+            "p",
+            f"The top {len(table)} {what} re-trained with new seeds "
+            f"(`{confirmation.folder}`). {protocol} The interval is Student's t "
+            "for the mean.",
+        ),
+        Block("table", table),
+    ]
 
 
 def best_config_table(best: pd.Series) -> pd.DataFrame:
     """Every hyperparameter of the best trial, sampled or default (and the schedule it
     replayed, if it carried one: a confirmation of a PBT search)."""
-    sampled = {k.removeprefix("config."): v for k, v in best.items()
-               if k.startswith("config.") and not pd.isna(v)}
+    sampled = {
+        k.removeprefix("config."): v
+        for k, v in best.items()
+        if k.startswith("config.") and not pd.isna(v)
+    }
     resolved = split_schedule(sampled)[0].to_dict()
     if sampled.get(SCHEDULE_KEY):
         resolved[SCHEDULE_KEY] = sampled[SCHEDULE_KEY]
-    return pd.DataFrame([{"key": k, "value": v, "searched": "yes" if k in sampled else ""}
-                         for k, v in resolved.items()])
+    return pd.DataFrame(
+        [
+            {"key": k, "value": v, "searched": "yes" if k in sampled else ""}
+            for k, v in resolved.items()
+        ]
+    )
 
 
 def markdown_table(frame: pd.DataFrame) -> str:
-    lines = ["| " + " | ".join(map(str, frame.columns)) + " |",
-             "|" + "---|" * len(frame.columns)]
-    lines += ["| " + " | ".join(format_value(v) for v in row) + " |"
-              for row in frame.itertuples(index=False)]
+    lines = ["| " + " | ".join(map(str, frame.columns)) + " |", "|" + "---|" * len(frame.columns)]
+    lines += [
+        "| " + " | ".join(format_value(v) for v in row) + " |"
+        for row in frame.itertuples(index=False)
+    ]
     return "\n".join(lines)
 
 
@@ -302,26 +398,32 @@ def render_html(blocks: list[Block]) -> str:
         elif b.kind == "p":
             parts.append(f"<p>{_inline_md(str(b.content))}</p>")
         elif b.kind == "list":
-            parts.append("<ul>" + "".join(f"<li>{_inline_md(i)}</li>" for i in b.content)
-                         + "</ul>")
+            parts.append("<ul>" + "".join(f"<li>{_inline_md(i)}</li>" for i in b.content) + "</ul>")
         elif b.kind == "table":
-            table = b.content.to_html(index=False, float_format=lambda v: f"{v:.4g}",
-                                      na_rep="", border=0)
+            table = b.content.to_html(
+                index=False, float_format=lambda v: f"{v:.4g}", na_rep="", border=0
+            )
             parts.append(f'<div class="wide">{table}</div>')
         elif b.kind == "image":
             data = base64.b64encode(Path(b.content).read_bytes()).decode()
-            parts.append(f'<figure><img src="data:image/png;base64,{data}" '
-                         f'alt="{html.escape(b.caption)}"><figcaption>'
-                         f"{html.escape(b.caption)}</figcaption></figure>")
-    style = ("body{font-family:system-ui,sans-serif;max-width:1100px;margin:2em auto;"
-             "padding:0 1em;color:#222}table{border-collapse:collapse;font-size:0.9em}"
-             "td,th{padding:3px 10px;border-bottom:1px solid #ddd;text-align:left}"
-             "img{max-width:100%}figcaption{color:#555;font-size:0.9em}"
-             "code{background:#f3f3f3;padding:1px 4px}.wide{overflow-x:auto}"
-             "td{white-space:nowrap}")
+            parts.append(
+                f'<figure><img src="data:image/png;base64,{data}" '
+                f'alt="{html.escape(b.caption)}"><figcaption>'
+                f"{html.escape(b.caption)}</figcaption></figure>"
+            )
+    style = (
+        "body{font-family:system-ui,sans-serif;max-width:1100px;margin:2em auto;"
+        "padding:0 1em;color:#222}table{border-collapse:collapse;font-size:0.9em}"
+        "td,th{padding:3px 10px;border-bottom:1px solid #ddd;text-align:left}"
+        "img{max-width:100%}figcaption{color:#555;font-size:0.9em}"
+        "code{background:#f3f3f3;padding:1px 4px}.wide{overflow-x:auto}"
+        "td{white-space:nowrap}"
+    )
     title = html.escape(str(blocks[0].content))
-    return (f"<!DOCTYPE html><html><head><meta charset='utf-8'><title>{title}</title>"
-            f"<style>{style}</style></head><body>{''.join(parts)}</body></html>\n")
+    return (
+        f"<!DOCTYPE html><html><head><meta charset='utf-8'><title>{title}</title>"
+        f"<style>{style}</style></head><body>{''.join(parts)}</body></html>\n"
+    )
 
 
 def write_report(exp: Experiment, plots: dict[str, Path], out: Path) -> tuple[Path, Path]:

@@ -35,10 +35,15 @@ class RankStability:
     grace_period: int | None  # ASHA's, when the search used ASHA
 
     def summary(self) -> str:
-        first = (f"{self.rho[0]:.2f} after epoch {self.epochs[0]}" if np.isfinite(self.rho[0])
-                 else f"undefined after epoch {self.epochs[0]} (all tied)")
-        line = (f"rank stability ({self.trials} trials that ran every epoch): Spearman with "
-                f"the final ranking {first}; ")
+        first = (
+            f"{self.rho[0]:.2f} after epoch {self.epochs[0]}"
+            if np.isfinite(self.rho[0])
+            else f"undefined after epoch {self.epochs[0]} (all tied)"
+        )
+        line = (
+            f"rank stability ({self.trials} trials that ran every epoch): Spearman with "
+            f"the final ranking {first}; "
+        )
         if self.stable_from is None:
             line += f"it never stays at {STABLE_RHO} or above"
         else:
@@ -46,11 +51,15 @@ class RankStability:
         if self.grace_period is None:
             return line
         if self.stable_from is None:
-            return line + (f"; ASHA (grace period {self.grace_period}) stopped trials on a "
-                           "ranking that never settled")
+            return line + (
+                f"; ASHA (grace period {self.grace_period}) stopped trials on a "
+                "ranking that never settled"
+            )
         if self.grace_period < self.stable_from:
-            return line + (f"; ASHA's grace period was {self.grace_period}: its first rung "
-                           "judged trials by a ranking that had not settled")
+            return line + (
+                f"; ASHA's grace period was {self.grace_period}: its first rung "
+                "judged trials by a ranking that had not settled"
+            )
         return line + f"; ASHA's grace period ({self.grace_period}) waited long enough"
 
 
@@ -65,8 +74,11 @@ def rank_stability(exp: Experiment) -> RankStability | None:
     if len(done) < MIN_TRIALS or exp.max_epochs < 2:  # one epoch: nothing early to judge
         return None
     final = done.set_index("trial_id")[f"best_{METRIC}"].astype(float)
-    curves = (exp.epochs[exp.epochs["trial_id"].isin(final.index)]
-              .pivot_table(index="epoch", columns="trial_id", values=METRIC))[final.index]
+    curves = (
+        exp.epochs[exp.epochs["trial_id"].isin(final.index)].pivot_table(
+            index="epoch", columns="trial_id", values=METRIC
+        )
+    )[final.index]
     epochs, rho = [], []
     for epoch, values in curves.iterrows():
         if values.isna().any():

@@ -54,8 +54,10 @@ def as_optuna_study(exp: Experiment) -> optuna.Study | None:
     if not params or trials.empty:
         return None
     scaled = exp.log_scaled
-    dists = {p.removeprefix("config."): _distribution(trials[p], p.removeprefix("config.")
-                                                       in scaled) for p in params}
+    dists = {
+        p.removeprefix("config."): _distribution(trials[p], p.removeprefix("config.") in scaled)
+        for p in params
+    }
     optuna.logging.set_verbosity(logging.WARNING)
     study = optuna.create_study(direction="maximize")
     for _, row in trials.iterrows():
@@ -70,8 +72,11 @@ def as_optuna_study(exp: Experiment) -> optuna.Study | None:
             else:
                 value = float(value)
             values[name] = value
-        study.add_trial(optuna.trial.create_trial(params=values, distributions=dists,
-                                                  value=float(row["best_val_acc"])))
+        study.add_trial(
+            optuna.trial.create_trial(
+                params=values, distributions=dists, value=float(row["best_val_acc"])
+            )
+        )
     return study
 
 
@@ -108,8 +113,9 @@ def precomputed_evaluator(importances: dict[str, float]) -> Any:
     import optuna
 
     class Precomputed(optuna.importance.BaseImportanceEvaluator):
-        def evaluate(self, study: optuna.Study, params: list[str] | None = None, *,
-                     target: Any = None) -> dict[str, float]:
+        def evaluate(
+            self, study: optuna.Study, params: list[str] | None = None, *, target: Any = None
+        ) -> dict[str, float]:
             return {k: v for k, v in importances.items() if params is None or k in params}
 
     return Precomputed()

@@ -48,28 +48,29 @@ from tune_cifar.data import DataSpec, TrainingData, load_data
 from tune_cifar.hardware import describe_hardware
 from tune_cifar.train import FAIL_CAPTURE_ENV, Trainer, load_state, save_state
 
-FAMILY_SPACE = '''
+FAMILY_SPACE = """
 from ray import tune
 
 DESCRIPTION = "the seed's CNN family at its batch sizes, for gpu_throughput.py"
 SPACE = {"model": tune.choice(["cnn_v2", "cnn_v3", "cnn_v4"]),
          "optimizer": tune.choice(["sgd", "adam"]), "lr": tune.loguniform(1e-3, 1e-2),
          "batch_size": tune.choice([100, 128])}
-'''
+"""
 COMPARED = ("train_loss", "train_acc", "val_loss", "val_acc")
 TOLERANCE = 1e-3  # largest difference of a loss or accuracy still called "the same" (bf16)
 
 
 def random_data(n_train: int, n_val: int) -> TrainingData:
     rng = np.random.default_rng(0)
-    return TrainingData(rng.integers(0, 256, (n_train, 3, 32, 32), dtype=np.uint8),
-                        rng.integers(0, 10, n_train), rng.integers(0, 256, (n_val, 3, 32, 32),
-                                                                   dtype=np.uint8),
-                        rng.integers(0, 10, n_val))
+    return TrainingData(
+        rng.integers(0, 256, (n_train, 3, 32, 32), dtype=np.uint8),
+        rng.integers(0, 10, n_train),
+        rng.integers(0, 256, (n_val, 3, 32, 32), dtype=np.uint8),
+        rng.integers(0, 10, n_val),
+    )
 
 
-def train(cfg: TrialConfig, data: TrainingData, device: str, graph: str,
-          epochs: int) -> Trainer:
+def train(cfg: TrialConfig, data: TrainingData, device: str, graph: str, epochs: int) -> Trainer:
     trainer = Trainer(cfg, data, epochs, device, graph)
     while not trainer.finished:
         trainer.run_epoch()
@@ -77,8 +78,9 @@ def train(cfg: TrialConfig, data: TrainingData, device: str, graph: str,
 
 
 def largest_difference(a: Trainer, b: Trainer) -> float:
-    return max(abs(x[k] - y[k]) for x, y in zip(a.history, b.history, strict=True)
-               for k in COMPARED)
+    return max(
+        abs(x[k] - y[k]) for x, y in zip(a.history, b.history, strict=True) for k in COMPARED
+    )
 
 
 @contextlib.contextmanager
@@ -98,13 +100,20 @@ def one_trial(args: argparse.Namespace, data: TrainingData) -> dict[str, Any]:
         cfg = TrialConfig.from_dict({"batch_size": batch})
         eager = train(cfg, data, args.device, "off", args.epochs)
         graph = train(cfg, data, args.device, "on", args.epochs) if args.cuda else eager
-        median = [float(np.median([r["epoch_time_s"] for r in t.history[1:]]))
-                  for t in (eager, graph)]
-        out[f"batch {batch}"] = {"eager_s_per_epoch": median[0], "graph_s_per_epoch": median[1],
-                                 "speedup": median[0] / median[1], "train_step": graph.step_mode}
-        print(f"1. one trial, batch {batch}: eager {median[0]:.2f} s/epoch, "
-              f"{graph.step_mode} {median[1]:.2f} s/epoch: {median[0] / median[1]:.2f}x",
-              flush=True)
+        median = [
+            float(np.median([r["epoch_time_s"] for r in t.history[1:]])) for t in (eager, graph)
+        ]
+        out[f"batch {batch}"] = {
+            "eager_s_per_epoch": median[0],
+            "graph_s_per_epoch": median[1],
+            "speedup": median[0] / median[1],
+            "train_step": graph.step_mode,
+        }
+        print(
+            f"1. one trial, batch {batch}: eager {median[0]:.2f} s/epoch, "
+            f"{graph.step_mode} {median[1]:.2f} s/epoch: {median[0] / median[1]:.2f}x",
+            flush=True,
+        )
     return out
 
 
@@ -114,14 +123,21 @@ def same_model(args: argparse.Namespace, data: TrainingData) -> dict[str, Any]:
         eager = train(cfg, data, args.device, "off", 2)
         graph = train(cfg, data, args.device, "on" if args.cuda else "off", 2)
     diff = largest_difference(eager, graph)
-    out = {"graph_step": graph.step_mode, "largest_difference": diff,
-           "same_within_tolerance": diff <= TOLERANCE, "tolerance": TOLERANCE,
-           "eager": [{k: r[k] for k in COMPARED} for r in eager.history],
-           "graph": [{k: r[k] for k in COMPARED} for r in graph.history],
-           "exact_resume": exact_resume(data, args.device)}
-    print(f"2. graphed vs eager, 2 epochs from one seed ({graph.step_mode}): largest "
-          f"difference {diff:.2e} (tolerance {TOLERANCE:g}); 2 + restore + 2 epochs == 4 "
-          f"straight: {out['exact_resume']}", flush=True)
+    out = {
+        "graph_step": graph.step_mode,
+        "largest_difference": diff,
+        "same_within_tolerance": diff <= TOLERANCE,
+        "tolerance": TOLERANCE,
+        "eager": [{k: r[k] for k in COMPARED} for r in eager.history],
+        "graph": [{k: r[k] for k in COMPARED} for r in graph.history],
+        "exact_resume": exact_resume(data, args.device),
+    }
+    print(
+        f"2. graphed vs eager, 2 epochs from one seed ({graph.step_mode}): largest "
+        f"difference {diff:.2e} (tolerance {TOLERANCE:g}); 2 + restore + 2 epochs == 4 "
+        f"straight: {out['exact_resume']}",
+        flush=True,
+    )
     return out
 
 
@@ -137,8 +153,11 @@ def exact_resume(data: TrainingData, device: str) -> bool:
         resumed.load_state_dict(load_state(Path(folder)))
     resumed.run_epoch()
     resumed.run_epoch()
-    return all(a[k] == b[k] for a, b in zip(straight.history, resumed.history, strict=True)
-               for k in COMPARED)
+    return all(
+        a[k] == b[k]
+        for a, b in zip(straight.history, resumed.history, strict=True)
+        for k in COMPARED
+    )
 
 
 def forced_fallback(args: argparse.Namespace, data: TrainingData) -> dict[str, Any]:
@@ -152,11 +171,17 @@ def forced_fallback(args: argparse.Namespace, data: TrainingData) -> dict[str, A
     with deterministic():
         eager = train(cfg, data, args.device, "off", 2)
     diff = largest_difference(failed, eager)
-    out = {"train_step": failed.step_mode, "largest_difference_from_eager": diff,
-           "trains_as_eager": diff <= TOLERANCE,
-           "finite": all(np.isfinite(r["train_loss"]) for r in failed.history)}
-    print(f"3. capture forced to fail: {failed.step_mode}; its 2 epochs differ from eager by "
-          f"{diff:.2e}", flush=True)
+    out = {
+        "train_step": failed.step_mode,
+        "largest_difference_from_eager": diff,
+        "trains_as_eager": diff <= TOLERANCE,
+        "finite": all(np.isfinite(r["train_loss"]) for r in failed.history),
+    }
+    print(
+        f"3. capture forced to fail: {failed.step_mode}; its 2 epochs differ from eager by "
+        f"{diff:.2e}",
+        flush=True,
+    )
     return out
 
 
@@ -164,12 +189,24 @@ def standalone(args: argparse.Namespace, root: Path, data_flags: list[str]) -> d
     """N trainer processes at once; every image over their common wall window."""
     out = {}
     for n in args.processes:
-        histories = train_at_once(n, root / f"p{n}", "--epochs", str(args.epochs), "--device",
-                                  args.device, "--threads", "1", *data_flags)
+        histories = train_at_once(
+            n,
+            root / f"p{n}",
+            "--epochs",
+            str(args.epochs),
+            "--device",
+            args.device,
+            "--threads",
+            "1",
+            *data_flags,
+        )
         out[n] = images_per_s_together(histories)
         first = args.processes[0]
-        print(f"4. {n:>2} standalone trials at once: {out[n]:,.0f} training images/s together "
-              f"({out[n] / out[first]:.1f}x {first} at once)", flush=True)
+        print(
+            f"4. {n:>2} standalone trials at once: {out[n]:,.0f} training images/s together "
+            f"({out[n] / out[first]:.1f}x {first} at once)",
+            flush=True,
+        )
     return out
 
 
@@ -178,23 +215,49 @@ def search(args: argparse.Namespace, root: Path, data_flags: list[str]) -> dict[
     space.write_text(FAMILY_SPACE)
     start = time.monotonic()
     done = subprocess.run(
-        [sys.executable, "-m", "tune_cifar.cli", "search", "--space", str(space),
-         "--scheduler", "fifo", "--num-samples", str(args.search_trials), "--max-epochs",
-         str(args.search_epochs), "--storage-path", str(root), "--name", "search", *data_flags],
-        capture_output=True, text=True, env={**os.environ, "PYTHONUNBUFFERED": "1"})
+        [
+            sys.executable,
+            "-m",
+            "tune_cifar.cli",
+            "search",
+            "--space",
+            str(space),
+            "--scheduler",
+            "fifo",
+            "--num-samples",
+            str(args.search_trials),
+            "--max-epochs",
+            str(args.search_epochs),
+            "--storage-path",
+            str(root),
+            "--name",
+            "search",
+            *data_flags,
+        ],
+        capture_output=True,
+        text=True,
+        env={**os.environ, "PYTHONUNBUFFERED": "1"},
+    )
     if done.returncode != 0:
         raise RuntimeError("the search failed: " + done.stderr[-2000:])
     share = re.search(r"GPU share: (.*)", done.stdout)
     compute = re.search(r"compute: (.*)", done.stdout)
-    out = {"wall_s": time.monotonic() - start, "gpu_share": share.group(1) if share else "",
-           "compute": compute.group(1) if compute else ""}
-    print(f"5. a real search of {args.search_trials} trials x {args.search_epochs} epochs: "
-          f"{out['compute']}\n   {out['gpu_share'] or 'no GPU share line (CPU)'}", flush=True)
+    out = {
+        "wall_s": time.monotonic() - start,
+        "gpu_share": share.group(1) if share else "",
+        "compute": compute.group(1) if compute else "",
+    }
+    print(
+        f"5. a real search of {args.search_trials} trials x {args.search_epochs} epochs: "
+        f"{out['compute']}\n   {out['gpu_share'] or 'no GPU share line (CPU)'}",
+        flush=True,
+    )
     return out
 
 
-def run_sections(sections: list[tuple[str, Callable[[], Any]]], path: Path,
-                 figures: dict[str, Any]) -> bool:
+def run_sections(
+    sections: list[tuple[str, Callable[[], Any]]], path: Path, figures: dict[str, Any]
+) -> bool:
     """Each section in turn, the JSON rewritten after each; a failing section is recorded (its
     error's first lines) and the next ones still run. True if every section ran."""
     ok = True
@@ -211,15 +274,20 @@ def run_sections(sections: list[tuple[str, Callable[[], Any]]], path: Path,
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--data-dir", type=Path, default=None,
-                        help="real CIFAR-10 (default: random images of its size)")
+    parser.add_argument(
+        "--data-dir",
+        type=Path,
+        default=None,
+        help="real CIFAR-10 (default: random images of its size)",
+    )
     parser.add_argument("--epochs", type=int, default=3)
     parser.add_argument("--processes", type=int, nargs="+", default=[1, 4, 8, 16])
     parser.add_argument("--search-trials", type=int, default=16)
     parser.add_argument("--search-epochs", type=int, default=20)
     parser.add_argument("--out", type=Path, default=Path("bench-out/gpu"))
-    parser.add_argument("--smoke-test", action="store_true",
-                        help="on the CPU, 100 images, 2 epochs, 2 processes")
+    parser.add_argument(
+        "--smoke-test", action="store_true", help="on the CPU, 100 images, 2 epochs, 2 processes"
+    )
     args = parser.parse_args()
     args.cuda = torch.cuda.is_available()
     args.device = "cuda" if args.cuda else "cpu"
@@ -231,23 +299,29 @@ def main() -> None:
         data_flags = ["--data", "cifar10", "--data-dir", str(args.data_dir)]
         real = load_data(DataSpec(source="cifar10", data_dir=str(args.data_dir))).training
     else:
-        data_flags = ["--data", "synthetic", "--train-subset", str(n_train),
-                      "--val-size", str(n_val)] if args.smoke_test else ["--data", "cifar10"]
+        data_flags = (
+            ["--data", "synthetic", "--train-subset", str(n_train), "--val-size", str(n_val)]
+            if args.smoke_test
+            else ["--data", "cifar10"]
+        )
         real = random_data(n_train, n_val)
     print(describe_hardware(), flush=True)
     args.out.mkdir(parents=True, exist_ok=True)
     path = args.out / "gpu_throughput.json"
-    figures: dict[str, Any] = {"hardware": describe_hardware(),
-                               "real data": bool(args.data_dir)}
+    figures: dict[str, Any] = {"hardware": describe_hardware(), "real data": bool(args.data_dir)}
     speed_data = random_data(n_train, n_val)
     with tempfile.TemporaryDirectory() as tmp:
-        ok = run_sections([
-            ("one trial", lambda: one_trial(args, speed_data)),
-            ("same model", lambda: same_model(args, real)),
-            ("forced fallback", lambda: forced_fallback(args, real)),
-            ("standalone", lambda: standalone(args, Path(tmp), data_flags)),
-            ("search", lambda: search(args, Path(tmp), data_flags)),
-        ], path, figures)
+        ok = run_sections(
+            [
+                ("one trial", lambda: one_trial(args, speed_data)),
+                ("same model", lambda: same_model(args, real)),
+                ("forced fallback", lambda: forced_fallback(args, real)),
+                ("standalone", lambda: standalone(args, Path(tmp), data_flags)),
+                ("search", lambda: search(args, Path(tmp), data_flags)),
+            ],
+            path,
+            figures,
+        )
     print(f"wrote {path}")
     if not ok:
         raise SystemExit(1)

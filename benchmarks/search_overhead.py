@@ -29,12 +29,12 @@ from common import train_at_once
 
 from tune_cifar.hardware import describe_hardware
 
-SPACE = '''
+SPACE = """
 from ray import tune
 
 DESCRIPTION = "the same configuration with N seeds, for search_overhead.py"
 SPACE = {"seed": tune.grid_search(list(range(%d)))}
-'''
+"""
 
 
 def cli(*args: str) -> list[str]:
@@ -44,15 +44,24 @@ def cli(*args: str) -> list[str]:
 def data_flags(args: argparse.Namespace) -> list[str]:
     if args.data_dir is None:
         return ["--data", "sample", "--train-subset", str(args.train_subset)]
-    return ["--data", "cifar10", "--data-dir", str(args.data_dir), "--train-subset",
-            str(args.train_subset), "--val-size", str(args.val_size)]
+    return [
+        "--data",
+        "cifar10",
+        "--data-dir",
+        str(args.data_dir),
+        "--train-subset",
+        str(args.train_subset),
+        "--val-size",
+        str(args.val_size),
+    ]
 
 
 def standalone(args: argparse.Namespace, root: Path) -> tuple[float, list[float]]:
     """N ``tune-cifar train --threads 1`` at once: wall seconds and every epoch's time."""
     start = time.monotonic()
-    histories = train_at_once(args.trials, root, "--epochs", str(args.epochs), "--threads", "1",
-                              *data_flags(args))
+    histories = train_at_once(
+        args.trials, root, "--epochs", str(args.epochs), "--threads", "1", *data_flags(args)
+    )
     wall = time.monotonic() - start
     return wall, [float(row["epoch_time_s"]) for rows in histories for row in rows]
 
@@ -62,17 +71,36 @@ def searched(args: argparse.Namespace, root: Path) -> tuple[float, list[float]]:
     space = root / "seeds.py"
     space.write_text(SPACE % args.trials)
     start = time.monotonic()
-    done = subprocess.run(cli("search", "--space", str(space), "--search", "grid",
-                              "--scheduler", "fifo", "--max-epochs", str(args.epochs),
-                              "--cpus-per-trial", "1", "--storage-path", str(root),
-                              "--name", "search", *data_flags(args)),
-                          stdout=subprocess.DEVNULL, env={**os.environ, "PYTHONUNBUFFERED": "1"})
+    done = subprocess.run(
+        cli(
+            "search",
+            "--space",
+            str(space),
+            "--search",
+            "grid",
+            "--scheduler",
+            "fifo",
+            "--max-epochs",
+            str(args.epochs),
+            "--cpus-per-trial",
+            "1",
+            "--storage-path",
+            str(root),
+            "--name",
+            "search",
+            *data_flags(args),
+        ),
+        stdout=subprocess.DEVNULL,
+        env={**os.environ, "PYTHONUNBUFFERED": "1"},
+    )
     if done.returncode != 0:
         raise SystemExit("the search failed")
     wall = time.monotonic() - start
-    epochs = [json.loads(line)["epoch_time_s"]
-              for path in sorted((root / "search").glob("*/result.json"))
-              for line in path.read_text().splitlines()]
+    epochs = [
+        json.loads(line)["epoch_time_s"]
+        for path in sorted((root / "search").glob("*/result.json"))
+        for line in path.read_text().splitlines()
+    ]
     return wall, epochs
 
 
@@ -82,23 +110,33 @@ def main() -> None:
     parser.add_argument("--train-subset", type=int, default=5000)
     parser.add_argument("--val-size", type=int, default=1000)
     parser.add_argument("--epochs", type=int, default=8)
-    parser.add_argument("--trials", type=int, default=os.cpu_count() or 2,
-                        help="trainings at once (default: one per CPU core)")
-    parser.add_argument("--smoke-test", action="store_true",
-                        help="the shipped sample, 100 images, 1 epoch")
+    parser.add_argument(
+        "--trials",
+        type=int,
+        default=os.cpu_count() or 2,
+        help="trainings at once (default: one per CPU core)",
+    )
+    parser.add_argument(
+        "--smoke-test", action="store_true", help="the shipped sample, 100 images, 1 epoch"
+    )
     args = parser.parse_args()
     if args.smoke_test:
         args.data_dir, args.train_subset, args.epochs = None, 100, 1
-    print(f"{args.trials} trainings of {args.epochs} epochs, {args.train_subset} training "
-          f"images each, one thread each\n{describe_hardware()}", flush=True)
+    print(
+        f"{args.trials} trainings of {args.epochs} epochs, {args.train_subset} training "
+        f"images each, one thread each\n{describe_hardware()}",
+        flush=True,
+    )
     with tempfile.TemporaryDirectory() as tmp:
         root = Path(tmp)
         alone_wall, alone_epochs = standalone(args, root)
         search_wall, search_epochs = searched(args, root)
     print(f"standalone: {alone_wall:.1f} s wall, {np.mean(alone_epochs):.2f} s per epoch")
     print(f"search:     {search_wall:.1f} s wall, {np.mean(search_epochs):.2f} s per epoch")
-    print(f"the search keeps {alone_wall / search_wall:.3f} of the standalone throughput "
-          f"(wall), {np.mean(alone_epochs) / np.mean(search_epochs):.3f} per epoch")
+    print(
+        f"the search keeps {alone_wall / search_wall:.3f} of the standalone throughput "
+        f"(wall), {np.mean(alone_epochs) / np.mean(search_epochs):.3f} per epoch"
+    )
 
 
 if __name__ == "__main__":

@@ -90,9 +90,13 @@ def seed_shares(budget: int) -> list[int]:
     return shares
 
 
-def train_and_select(cfg: TrialConfig, epochs: int, bundle: DataBundle,
-                     on_epoch: Any = None,
-                     schedule: dict[int, TrialConfig] | None = None) -> dict[str, Any]:
+def train_and_select(
+    cfg: TrialConfig,
+    epochs: int,
+    bundle: DataBundle,
+    on_epoch: Any = None,
+    schedule: dict[int, TrialConfig] | None = None,
+) -> dict[str, Any]:
     """Train ``cfg`` (changing to ``schedule[e]`` before epoch e: a PBT schedule replayed);
     the best validation epoch's model is tested once on the test set."""
     trainer = Trainer(cfg, bundle.training, epochs)
@@ -108,16 +112,20 @@ def train_and_select(cfg: TrialConfig, epochs: int, bundle: DataBundle,
         if m["diverged"]:
             break
     trainer.model.load_state_dict(best_state)
-    test = evaluate(trainer.model, torch.from_numpy(bundle.test_x),
-                    torch.from_numpy(bundle.test_y), trainer.normalize, cfg.tta)
+    test = evaluate(
+        trainer.model,
+        torch.from_numpy(bundle.test_x),
+        torch.from_numpy(bundle.test_y),
+        trainer.normalize,
+        cfg.tta,
+    )
     return {"val_acc": best_val, "epoch": best_epoch, "test_acc": test["acc"]}
 
 
 def seed_arm(budget: int, bundle: DataBundle, seed: int) -> tuple[dict, list[dict]]:
     """The six runs one after another; returns the selected run and the anytime curve."""
     curve, spent, best, chosen = [], 0, -1.0, None
-    for point, epochs in zip(load_space("seed_study").points, seed_shares(budget),
-                             strict=True):
+    for point, epochs in zip(load_space("seed_study").points, seed_shares(budget), strict=True):
         cfg = TrialConfig.from_dict({**point, "seed": seed})
 
         def on_epoch(m: dict) -> None:
@@ -127,8 +135,10 @@ def seed_arm(budget: int, bundle: DataBundle, seed: int) -> tuple[dict, list[dic
             curve.append({"trial_epochs": spent, "best_val_acc": best})
 
         result = train_and_select(cfg, epochs, bundle, on_epoch)
-        print(f"  seed study: {point} for {epochs} epochs: val_acc {result['val_acc']:.4f}",
-              flush=True)
+        print(
+            f"  seed study: {point} for {epochs} epochs: val_acc {result['val_acc']:.4f}",
+            flush=True,
+        )
         if chosen is None or result["val_acc"] > chosen["val_acc"]:
             chosen = {**result, "config": cfg.to_dict(), "epochs": epochs}
     return chosen, curve
@@ -140,8 +150,12 @@ ARMS: dict[str, dict[str, Any]] = {
     "random": {"search": "random", "scheduler": "asha"},
     "random-promote": {"search": "random", "scheduler": "asha-promote"},
     "tpe": {"search": "optuna", "scheduler": "asha", "stopped_as": "pruned"},
-    "tpe-start4": {"search": "optuna", "scheduler": "asha", "stopped_as": "pruned",
-                   "startup_trials": 4},
+    "tpe-start4": {
+        "search": "optuna",
+        "scheduler": "asha",
+        "stopped_as": "pruned",
+        "startup_trials": 4,
+    },
     "tpe-warm": {"search": "optuna", "scheduler": "asha", "warm_start": ("seed",)},
     "pbt": {"search": "random", "scheduler": "pbt"},
     "pb2": {"search": "random", "scheduler": "pb2"},
@@ -150,25 +164,44 @@ ARMS: dict[str, dict[str, Any]] = {
 DEFAULT_ARMS = ("seed", "random", "tpe", "tpe-warm", "pbt", "pb2")
 
 
-def search_arm(arm: str, seed: int, args: argparse.Namespace, bundle: DataBundle,
-               data_spec: DataSpec, folder: Path) -> tuple[dict, list[dict]]:
+def search_arm(
+    arm: str,
+    seed: int,
+    args: argparse.Namespace,
+    bundle: DataBundle,
+    data_spec: DataSpec,
+    folder: Path,
+) -> tuple[dict, list[dict]]:
     """One search of ``arm`` until the budget; what it picked (configuration, or a PBT
     trial's schedule) and the anytime curve from every reported epoch in report order."""
     population = ARMS[arm]["scheduler"] in ("pbt", "pb2")
     opts = SearchOptions(
-        space=args.space, num_samples=args.population if population else 10_000,
+        space=args.space,
+        num_samples=args.population if population else 10_000,
         max_epochs=max(2, args.budget // args.population) if population else args.max_epochs,
-        grace_period=args.grace_period, reduction_factor=3,
-        perturbation_interval=args.perturbation_interval, epoch_budget=args.budget,
-        storage_path=str(folder.parent), name=folder.name, overwrite=True, seed=seed,
-        gpus_per_trial=args.gpus_per_trial, progress_interval=120, **ARMS[arm])
+        grace_period=args.grace_period,
+        reduction_factor=3,
+        perturbation_interval=args.perturbation_interval,
+        epoch_budget=args.budget,
+        storage_path=str(folder.parent),
+        name=folder.name,
+        overwrite=True,
+        seed=seed,
+        gpus_per_trial=args.gpus_per_trial,
+        progress_interval=120,
+        **ARMS[arm],
+    )
     run_search(opts, data_spec, argv=sys.argv, bundle=bundle)
     picked = best_trial(folder)
     trials = load_trials(folder)
     curve = anytime_curve(trials).fillna(-1.0).to_dict("records")  # (-1: no val_acc yet)
-    chosen = {"val_acc": picked.value, "epoch": picked.epoch, "config": picked.config,
-              "epochs": opts.max_epochs,
-              "test_acc": test_checkpoint(picked.checkpoint, bundle)}
+    chosen = {
+        "val_acc": picked.value,
+        "epoch": picked.epoch,
+        "config": picked.config,
+        "epochs": opts.max_epochs,
+        "test_acc": test_checkpoint(picked.checkpoint, bundle),
+    }
     found = best_schedule(trials, picked.trial_id, picked.epoch)
     if found is not None:  # PBT / PB2: the schedule to the picked epoch is what is confirmed
         chosen["schedule"] = [[epoch, config] for epoch, config in found[1]]
@@ -189,13 +222,21 @@ def confirm(chosen: dict, bundle: DataBundle, seeds: list[int]) -> list[float]:
     for s in seeds:
         steps = chosen.get("schedule") or [[1, chosen["config"]]]
         schedule = {int(e): TrialConfig.from_dict({**c, "seed": s}) for e, c in steps}
-        tests.append(train_and_select(schedule[min(schedule)], chosen["epochs"], bundle,
-                                      schedule=schedule)["test_acc"])
+        tests.append(
+            train_and_select(schedule[min(schedule)], chosen["epochs"], bundle, schedule=schedule)[
+                "test_acc"
+            ]
+        )
     return tests
 
 
-def plot_anytime(curves: dict[tuple[str, int], list[dict]], tests: dict[str, list[float]],
-                 budget: int, label: str, path: Path) -> None:
+def plot_anytime(
+    curves: dict[tuple[str, int], list[dict]],
+    tests: dict[str, list[float]],
+    budget: int,
+    label: str,
+    path: Path,
+) -> None:
     """Each arm-seed's best-so-far curve (one colour per arm), and each arm's confirmed test
     accuracy (mean and sd over its seeds x confirmation seeds) beside the budget."""
     import matplotlib
@@ -211,27 +252,47 @@ def plot_anytime(curves: dict[tuple[str, int], list[dict]], tests: dict[str, lis
         if frame.empty:
             continue
         first = seed == min(s for a, s in curves if a == arm)
-        ax.step(frame["trial_epochs"], frame["best_val_acc"], where="post", color=colors[arm],
-                alpha=0.7, lw=1.2, label=f"{arm}: best {label} so far" if first else None)
+        ax.step(
+            frame["trial_epochs"],
+            frame["best_val_acc"],
+            where="post",
+            color=colors[arm],
+            alpha=0.7,
+            lw=1.2,
+            label=f"{arm}: best {label} so far" if first else None,
+        )
     for i, arm in enumerate(arms):
         values = tests.get(arm) or []
         if values:
-            ax.errorbar(budget * (1.02 + 0.015 * i), np.mean(values),
-                        yerr=np.std(values, ddof=1) if len(values) > 1 else 0, fmt="o",
-                        color=colors[arm], capsize=4,
-                        label=f"{arm}: test accuracy of its picks, {mean_spread(values, 3)}")
-    ax.set(xlabel="trial-epochs spent", ylabel="accuracy (fraction correct)",
-           title=f"Best {label} so far against compute, budget {budget} trial-epochs per "
-                 "arm-seed")
+            ax.errorbar(
+                budget * (1.02 + 0.015 * i),
+                np.mean(values),
+                yerr=np.std(values, ddof=1) if len(values) > 1 else 0,
+                fmt="o",
+                color=colors[arm],
+                capsize=4,
+                label=f"{arm}: test accuracy of its picks, {mean_spread(values, 3)}",
+            )
+    ax.set(
+        xlabel="trial-epochs spent",
+        ylabel="accuracy (fraction correct)",
+        title=f"Best {label} so far against compute, budget {budget} trial-epochs per arm-seed",
+    )
     ax.grid(alpha=0.3)
     fig.legend(fontsize=8, loc="outside lower center", ncols=2)
     fig.savefig(path, dpi=110)
     plt.close(fig)
 
 
-def run_arm_seed(arm: str, seed: int, args: argparse.Namespace, bundle: DataBundle,
-                 data_spec: DataSpec, confirm_seeds: list[int],
-                 confirmed: dict[str, list[float]]) -> dict[str, Any]:
+def run_arm_seed(
+    arm: str,
+    seed: int,
+    args: argparse.Namespace,
+    bundle: DataBundle,
+    data_spec: DataSpec,
+    confirm_seeds: list[int],
+    confirmed: dict[str, list[float]],
+) -> dict[str, Any]:
     """One arm with one seed, or (``--reuse``) its record from an earlier sitting."""
     folder = args.work / f"{arm}-s{seed}"  # the search's experiment (checkpoints: large)
     record_file = args.out / f"{arm}-s{seed}.json"  # what it picked and measured (small)
@@ -246,28 +307,43 @@ def run_arm_seed(arm: str, seed: int, args: argparse.Namespace, bundle: DataBund
     wall = time.time() - start
     # Training is deterministic per (configuration or schedule, epochs, seed): a pick another
     # arm-seed made too gets the same re-trained runs, so they are trained once.
-    key = json.dumps([chosen.get("schedule") or chosen["config"], chosen["epochs"]],
-                     sort_keys=True)
+    key = json.dumps([chosen.get("schedule") or chosen["config"], chosen["epochs"]], sort_keys=True)
     tests = confirmed[key] = confirmed.get(key) or confirm(chosen, bundle, confirm_seeds)
-    record = {"arm": arm, "seed": seed, "budget": args.budget, "chosen": chosen,
-              "curve": curve, "tests": tests,
-              "wall_s": wall, "trial_epochs": curve[-1]["trial_epochs"] if curve else 0,
-              "data": bundle.describe(), "hardware": describe_hardware()}
+    record = {
+        "arm": arm,
+        "seed": seed,
+        "budget": args.budget,
+        "chosen": chosen,
+        "curve": curve,
+        "tests": tests,
+        "wall_s": wall,
+        "trial_epochs": curve[-1]["trial_epochs"] if curve else 0,
+        "data": bundle.describe(),
+        "hardware": describe_hardware(),
+    }
     record_file.write_text(json.dumps(record, indent=1) + "\n")
-    print(f"{arm} (seed {seed}): picked val {chosen['val_acc']:.4f}, its checkpoint tests "
-          f"{chosen['test_acc']:.4f}; re-trained x{len(tests)}: {mean_spread(tests)}",
-          flush=True)
+    print(
+        f"{arm} (seed {seed}): picked val {chosen['val_acc']:.4f}, its checkpoint tests "
+        f"{chosen['test_acc']:.4f}; re-trained x{len(tests)}: {mean_spread(tests)}",
+        flush=True,
+    )
     return record
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--budget", type=int, default=36, help="trial-epochs per arm-seed")
-    parser.add_argument("--arms", default=",".join(DEFAULT_ARMS),
-                        help=f"comma-separated, of {', '.join(ARMS)} (default: "
-                             f"{','.join(DEFAULT_ARMS)})")
-    parser.add_argument("--search-seeds", type=int, default=3,
-                        help="runs of each arm, with seeds --seed, --seed + 1, ...")
+    parser.add_argument(
+        "--arms",
+        default=",".join(DEFAULT_ARMS),
+        help=f"comma-separated, of {', '.join(ARMS)} (default: {','.join(DEFAULT_ARMS)})",
+    )
+    parser.add_argument(
+        "--search-seeds",
+        type=int,
+        default=3,
+        help="runs of each arm, with seeds --seed, --seed + 1, ...",
+    )
     parser.add_argument("--space", default="seed_ranges")
     parser.add_argument("--data-dir", type=Path, default=None)
     parser.add_argument("--train-subset", type=int, default=None)
@@ -280,20 +356,36 @@ def main() -> None:
     parser.add_argument("--gpus-per-trial", type=float, default=None)
     parser.add_argument("--confirm-seeds", type=int, default=3)
     parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--threads", type=int, default=None,
-                        help="torch threads of the in-process runs (default: every core)")
+    parser.add_argument(
+        "--threads",
+        type=int,
+        default=None,
+        help="torch threads of the in-process runs (default: every core)",
+    )
     parser.add_argument("--out", type=Path, default=Path("bench-out/search_quality"))
-    parser.add_argument("--work", type=Path, default=None,
-                        help="where the searches' experiments go (default: OUT/experiments)")
-    parser.add_argument("--reuse", action="store_true",
-                        help="read each arm-seed already finished (OUT/ARM-sSEED.json) instead "
-                             "of running it again")
-    parser.add_argument("--report-only", action="store_true",
-                        help="run nothing: the table and plot of the arm-seeds already "
-                             "recorded under --out (a sitting cut short)")
-    parser.add_argument("--smoke-test", action="store_true",
-                        help="100 images of the shipped sample, budget 6, 2 epochs, seed / tpe "
-                             "/ pbt arms, 1 search seed, 2 confirm seeds")
+    parser.add_argument(
+        "--work",
+        type=Path,
+        default=None,
+        help="where the searches' experiments go (default: OUT/experiments)",
+    )
+    parser.add_argument(
+        "--reuse",
+        action="store_true",
+        help="read each arm-seed already finished (OUT/ARM-sSEED.json) instead of running it again",
+    )
+    parser.add_argument(
+        "--report-only",
+        action="store_true",
+        help="run nothing: the table and plot of the arm-seeds already "
+        "recorded under --out (a sitting cut short)",
+    )
+    parser.add_argument(
+        "--smoke-test",
+        action="store_true",
+        help="100 images of the shipped sample, budget 6, 2 epochs, seed / tpe "
+        "/ pbt arms, 1 search seed, 2 confirm seeds",
+    )
     args = parser.parse_args()
     arms = [a.strip() for a in args.arms.split(",") if a.strip()]
     unknown = [a for a in arms if a not in ARMS]
@@ -305,15 +397,25 @@ def main() -> None:
         arms = ["seed", "tpe", "pbt"]
         data_spec = DataSpec(source="sample", train_subset=100)
     else:
-        data_spec = DataSpec(source="cifar10", data_dir=str(args.data_dir) if args.data_dir
-                             else None, train_subset=args.train_subset,
-                             val_size=args.val_size, val_source=args.val_source)
-    label = "test accuracy (seed-style: selected on test)" if args.val_source == "test" \
+        data_spec = DataSpec(
+            source="cifar10",
+            data_dir=str(args.data_dir) if args.data_dir else None,
+            train_subset=args.train_subset,
+            val_size=args.val_size,
+            val_source=args.val_source,
+        )
+    label = (
+        "test accuracy (seed-style: selected on test)"
+        if args.val_source == "test"
         else "holdout val_acc"
+    )
     if args.report_only:
-        records = [json.loads((args.out / f"{arm}-s{seed}.json").read_text())
-                   for seed in range(args.seed, args.seed + args.search_seeds) for arm in arms
-                   if (args.out / f"{arm}-s{seed}.json").is_file()]
+        records = [
+            json.loads((args.out / f"{arm}-s{seed}.json").read_text())
+            for seed in range(args.seed, args.seed + args.search_seeds)
+            for arm in arms
+            if (args.out / f"{arm}-s{seed}.json").is_file()
+        ]
         if not records:
             parser.error(f"--report-only: no arm-seed recorded under {args.out}")
         write_results(records, args, label)
@@ -323,50 +425,77 @@ def main() -> None:
     args.work = args.work or args.out / "experiments"
     args.out.mkdir(parents=True, exist_ok=True)
     bundle = load_data(data_spec)
-    print(f"{bundle.describe()}; budget {args.budget} trial-epochs per arm-seed\n"
-          f"{describe_hardware()}", flush=True)
+    print(
+        f"{bundle.describe()}; budget {args.budget} trial-epochs per arm-seed\n"
+        f"{describe_hardware()}",
+        flush=True,
+    )
     start_ray(None)  # one Ray for every search (each would start and stop its own)
     confirm_seeds = [args.seed + 100 + i for i in range(args.confirm_seeds)]
     seeds = [args.seed + i for i in range(args.search_seeds)]
     confirmed: dict[str, list[float]] = {}
     # every arm's first seed before any arm's second: a sitting cut short has every arm
-    records = [run_arm_seed(arm, seed, args, bundle, data_spec, confirm_seeds, confirmed)
-               for seed in seeds for arm in arms]
+    records = [
+        run_arm_seed(arm, seed, args, bundle, data_spec, confirm_seeds, confirmed)
+        for seed in seeds
+        for arm in arms
+    ]
     write_results(records, args, label)
 
 
 def write_results(records: list[dict[str, Any]], args: argparse.Namespace, label: str) -> None:
     """table.md / table.csv (one row per arm), runs.csv (every arm-seed's curve), anytime.png."""
-    tests = {arm: [t for r in records if r["arm"] == arm for t in r["tests"]]
-             for arm in dict.fromkeys(r["arm"] for r in records)}
+    tests = {
+        arm: [t for r in records if r["arm"] == arm for t in r["tests"]]
+        for arm in dict.fromkeys(r["arm"] for r in records)
+    }
     rows = []
     for arm, values in tests.items():
         mine = [r for r in records if r["arm"] == arm]
-        rows.append({
-            "arm": arm, "search seeds": len(mine),
-            "trial-epochs (mean)": float(np.mean([r["trial_epochs"] for r in mine])),
-            "wall (min, mean)": float(np.mean([r["wall_s"] for r in mine])) / 60,
-            f"selected {label} (mean)": float(np.mean([r["chosen"]["val_acc"] for r in mine])),
-            "re-trained runs": len(values), "test mean": float(np.mean(values)),
-            "test sd": float(np.std(values, ddof=1)) if len(values) > 1 else math.nan})
+        rows.append(
+            {
+                "arm": arm,
+                "search seeds": len(mine),
+                "trial-epochs (mean)": float(np.mean([r["trial_epochs"] for r in mine])),
+                "wall (min, mean)": float(np.mean([r["wall_s"] for r in mine])) / 60,
+                f"selected {label} (mean)": float(np.mean([r["chosen"]["val_acc"] for r in mine])),
+                "re-trained runs": len(values),
+                "test mean": float(np.mean(values)),
+                "test sd": float(np.std(values, ddof=1)) if len(values) > 1 else math.nan,
+            }
+        )
     table = pd.DataFrame(rows)
     table.to_csv(args.out / "table.csv", index=False)
-    pd.DataFrame([{"arm": r["arm"], "seed": r["seed"], **c} for r in records
-                  for c in r["curve"]]).to_csv(args.out / "runs.csv", index=False)
+    pd.DataFrame(
+        [{"arm": r["arm"], "seed": r["seed"], **c} for r in records for c in r["curve"]]
+    ).to_csv(args.out / "runs.csv", index=False)
     lines = [records[0]["hardware"], "", records[0]["data"], "", markdown_table(table), ""]
     for r in records:
         chosen = r["chosen"]
-        what = (f"schedule of {len(chosen['schedule'])} step(s) to epoch {chosen['epochs']}"
-                if chosen.get("schedule") else f"{chosen['epochs']} epochs")
+        what = (
+            f"schedule of {len(chosen['schedule'])} step(s) to epoch {chosen['epochs']}"
+            if chosen.get("schedule")
+            else f"{chosen['epochs']} epochs"
+        )
         cfg = TrialConfig.from_dict(chosen["config"]).to_dict()
-        lines.append(f"- {r['arm']} seed {r['seed']}: val {chosen['val_acc']:.4f}, re-trained "
-                     f"{mean_spread(r['tests'])} ({what}): " + ", ".join(
-                         f"{k}={v:.4g}" if isinstance(v, float) else f"{k}={v}"
-                         for k, v in cfg.items() if k != "seed"))
+        lines.append(
+            f"- {r['arm']} seed {r['seed']}: val {chosen['val_acc']:.4f}, re-trained "
+            f"{mean_spread(r['tests'])} ({what}): "
+            + ", ".join(
+                f"{k}={v:.4g}" if isinstance(v, float) else f"{k}={v}"
+                for k, v in cfg.items()
+                if k != "seed"
+            )
+        )
     (args.out / "table.md").write_text("\n".join(lines) + "\n")
     budget = max(r.get("budget", r["trial_epochs"]) for r in records)  # as the runs had it
-    plot_anytime({(r["arm"], r["seed"]): r["curve"] for r in records}, tests, budget,
-                 label, args.out / "anytime.png")
+    plot_anytime(
+        {(r["arm"], r["seed"]): r["curve"] for r in records},
+        tests,
+        budget,
+        label,
+        args.out / "anytime.png",
+    )
     print("\n".join(lines))
     print(f"wrote {args.out / 'table.md'}, table.csv, runs.csv, anytime.png")
 

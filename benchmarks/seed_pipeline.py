@@ -49,11 +49,14 @@ class PilCifar(Dataset):
 
 def seed_fit(train_x, train_y, test_x, test_y, epochs: int, seed: int) -> list[dict]:
     """The seed chapter's fit(): SGD-style loop over DataLoaders, eval on the test set."""
-    train_tf = transforms.Compose([
-        transforms.RandomHorizontalFlip(p=0.5), transforms.ToTensor(),
-        transforms.Normalize(0.5, 0.5),
-        transforms.RandomErasing(p=0.5, scale=(0.02, 0.33), ratio=(0.3, 3.3), value=0),
-    ])
+    train_tf = transforms.Compose(
+        [
+            transforms.RandomHorizontalFlip(p=0.5),
+            transforms.ToTensor(),
+            transforms.Normalize(0.5, 0.5),
+            transforms.RandomErasing(p=0.5, scale=(0.02, 0.33), ratio=(0.3, 3.3), value=0),
+        ]
+    )
     test_tf = transforms.Compose([transforms.ToTensor(), transforms.Normalize(0.5, 0.5)])
     train_loader = DataLoader(PilCifar(train_x, train_y, train_tf), batch_size=100, shuffle=True)
     test_loader = DataLoader(PilCifar(test_x, test_y, test_tf), batch_size=100, shuffle=False)
@@ -76,24 +79,40 @@ def seed_fit(train_x, train_y, test_x, test_y, epochs: int, seed: int) -> list[d
         with torch.no_grad():
             for inputs, labels in test_loader:
                 correct += (net(inputs).argmax(1) == labels).sum().item()
-        history.append({"epoch": epoch, "val_acc": correct / len(test_y),
-                        "train_time_s": train_time})
-        print(f"  seed pipeline epoch {epoch}: val_acc {correct / len(test_y):.4f} "
-              f"(train {train_time:.1f}s)", flush=True)
+        history.append(
+            {"epoch": epoch, "val_acc": correct / len(test_y), "train_time_s": train_time}
+        )
+        print(
+            f"  seed pipeline epoch {epoch}: val_acc {correct / len(test_y):.4f} "
+            f"(train {train_time:.1f}s)",
+            flush=True,
+        )
     return history
 
 
 def ours_fit(train_x, train_y, test_x, test_y, epochs: int, seed: int) -> list[dict]:
-    cfg = TrialConfig.from_dict({"model": "cnn_v4", "optimizer": "adam", "lr": 1e-3,
-                                 "batch_size": 100, "hflip_p": 0.5, "erase_p": 0.5, "seed": seed})
+    cfg = TrialConfig.from_dict(
+        {
+            "model": "cnn_v4",
+            "optimizer": "adam",
+            "lr": 1e-3,
+            "batch_size": 100,
+            "hflip_p": 0.5,
+            "erase_p": 0.5,
+            "seed": seed,
+        }
+    )
     trainer = Trainer(cfg, TrainingData(train_x, train_y, test_x, test_y), epochs, "cpu")
     history = []
     while not trainer.finished:
         m = trainer.run_epoch()
         train_time = len(train_y) / m["images_per_s"]
         history.append({"epoch": m["epoch"], "val_acc": m["val_acc"], "train_time_s": train_time})
-        print(f"  tune-cifar    epoch {m['epoch']}: val_acc {m['val_acc']:.4f} "
-              f"(train {train_time:.1f}s)", flush=True)
+        print(
+            f"  tune-cifar    epoch {m['epoch']}: val_acc {m['val_acc']:.4f} "
+            f"(train {train_time:.1f}s)",
+            flush=True,
+        )
     return history
 
 
@@ -104,8 +123,11 @@ def main() -> None:
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--train-images", type=int, default=10000)
     parser.add_argument("--seeds", type=int, default=3, help="runs per pipeline (seeds 0..N-1)")
-    parser.add_argument("--smoke-test", action="store_true",
-                        help="1 epoch, 1 seed, 300 images of the shipped sample (for CI)")
+    parser.add_argument(
+        "--smoke-test",
+        action="store_true",
+        help="1 epoch, 1 seed, 300 images of the shipped sample (for CI)",
+    )
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
     if args.smoke_test:
@@ -114,9 +136,12 @@ def main() -> None:
     else:
         train_x, train_y, test_x, test_y = read_cifar10_folder(resolve_folder(args.data_dir))
     train_x, train_y = train_x[: args.train_images], train_y[: args.train_images]
-    print(f"first {len(train_y)} training images, validation = the {len(test_y)} test images, "
-          f"CNN_v4 + Adam + flip + RandomErasing, {args.epochs} epochs, seeds 0-"
-          f"{args.seeds - 1}\n{describe_hardware()}", flush=True)
+    print(
+        f"first {len(train_y)} training images, validation = the {len(test_y)} test images, "
+        f"CNN_v4 + Adam + flip + RandomErasing, {args.epochs} epochs, seeds 0-"
+        f"{args.seeds - 1}\n{describe_hardware()}",
+        flush=True,
+    )
     runs: dict[str, list[list[dict]]] = {"seed pipeline": [], "tune-cifar": []}
     for seed in range(args.seeds):
         runs["seed pipeline"].append(seed_fit(train_x, train_y, test_x, test_y, args.epochs, seed))
@@ -126,8 +151,10 @@ def main() -> None:
         last = [h[-1]["val_acc"] for h in histories]
         best = [max(r["val_acc"] for r in h) for h in histories]
         seconds[name] = float(np.mean([r["train_time_s"] for h in histories for r in h]))
-        print(f"{name:14s} val_acc after {args.epochs} epochs {mean_spread(last)}; best epoch "
-              f"{mean_spread(best)}; {seconds[name]:.1f}s training per epoch")
+        print(
+            f"{name:14s} val_acc after {args.epochs} epochs {mean_spread(last)}; best epoch "
+            f"{mean_spread(best)}; {seconds[name]:.1f}s training per epoch"
+        )
     ratio = seconds["seed pipeline"] / seconds["tune-cifar"]
     print(f"speed: tune-cifar trains {ratio:.2f}x as fast as the seed pipeline per epoch")
 

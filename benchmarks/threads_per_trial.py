@@ -25,27 +25,54 @@ from tune_cifar.hardware import describe_hardware
 def train_processes(count: int, threads: int, args: argparse.Namespace, root: Path) -> float:
     """Run ``count`` trainings of ``threads`` threads at once; images/s together over the
     wall window they trained in."""
-    data = (["--data", "cifar10", "--data-dir", str(args.data_dir), "--train-subset",
-             str(args.train_subset or 10000), "--val-size", "1000"] if args.data_dir else
-            ["--data", "sample"])
+    data = (
+        [
+            "--data",
+            "cifar10",
+            "--data-dir",
+            str(args.data_dir),
+            "--train-subset",
+            str(args.train_subset or 10000),
+            "--val-size",
+            "1000",
+        ]
+        if args.data_dir
+        else ["--data", "sample"]
+    )
     if args.train_subset and not args.data_dir:
         data += ["--train-subset", str(args.train_subset)]
-    histories = train_at_once(count, root / f"{count}x{threads}", "--epochs", str(args.epochs),
-                              "--threads", str(threads), "--device", "cpu", *data)
+    histories = train_at_once(
+        count,
+        root / f"{count}x{threads}",
+        "--epochs",
+        str(args.epochs),
+        "--threads",
+        str(threads),
+        "--device",
+        "cpu",
+        *data,
+    )
     return images_per_s_together(histories)
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--data-dir", type=Path, default=None,
-                        help="CIFAR-10 folder (default: the shipped sample)")
-    parser.add_argument("--train-subset", type=int, default=None,
-                        help="training images (default: 10,000 of CIFAR-10, or all 1,800 "
-                             "of the sample)")
+    parser.add_argument(
+        "--data-dir", type=Path, default=None, help="CIFAR-10 folder (default: the shipped sample)"
+    )
+    parser.add_argument(
+        "--train-subset",
+        type=int,
+        default=None,
+        help="training images (default: 10,000 of CIFAR-10, or all 1,800 of the sample)",
+    )
     parser.add_argument("--epochs", type=int, default=2)
     parser.add_argument("--cores", type=int, default=os.cpu_count() or 2)
-    parser.add_argument("--smoke-test", action="store_true",
-                        help="1 epoch of 100 images of the shipped sample (for CI)")
+    parser.add_argument(
+        "--smoke-test",
+        action="store_true",
+        help="1 epoch of 100 images of the shipped sample (for CI)",
+    )
     args = parser.parse_args()
     if args.smoke_test:
         args.data_dir, args.epochs, args.train_subset = None, 1, 100
@@ -55,8 +82,10 @@ def main() -> None:
     print(describe_hardware())
     print(f"1 trial x {args.cores} threads: {one_wide:.0f} images/s")
     print(f"{args.cores} trials x 1 thread:  {many_narrow:.0f} images/s together")
-    print(f"ratio: {many_narrow / one_wide:.2f}x "
-          f"({'1 thread per trial' if many_narrow > one_wide else 'more threads'} wins)")
+    print(
+        f"ratio: {many_narrow / one_wide:.2f}x "
+        f"({'1 thread per trial' if many_narrow > one_wide else 'more threads'} wins)"
+    )
 
 
 if __name__ == "__main__":

@@ -28,8 +28,10 @@ Ranges, and where they come from:
 
 from ray import tune
 
-DESCRIPTION = ("wider CNN_v4 + crop 4 + SGD-Nesterov, OneCycle/cosine, wd, label smoothing, "
-               "scaled lr, flip TTA")
+DESCRIPTION = (
+    "wider CNN_v4 + crop 4 + SGD-Nesterov, OneCycle/cosine, wd, label smoothing, "
+    "scaled lr, flip TTA"
+)
 
 SPACE = {
     "model": "cnn_v4",

@@ -26,8 +26,7 @@ def fast_tests_start_no_ray_and_no_process(request, monkeypatch):
         return
 
     def refuse(*args, **kwargs):
-        raise AssertionError(f"{request.node.name} is not marked slow but starts Ray or a "
-                             "process")
+        raise AssertionError(f"{request.node.name} is not marked slow but starts Ray or a process")
 
     import ray
 
@@ -97,16 +96,30 @@ def asha_experiment(tmp_path_factory, synthetic_bundle, shared_ray):
 
     folder = tmp_path_factory.mktemp("results")
     (folder / "asha_space.py").write_text(ASHA_SPACE)
-    opts = SearchOptions(space=str(folder / "asha_space.py"), num_samples=1, max_epochs=4,
-                         grace_period=1, reduction_factor=2, keep_checkpoints=1,
-                         max_concurrent=1, progress_interval=60, storage_path=str(folder),
-                         name="asha")
+    opts = SearchOptions(
+        space=str(folder / "asha_space.py"),
+        num_samples=1,
+        max_epochs=4,
+        grace_period=1,
+        reduction_factor=2,
+        keep_checkpoints=1,
+        max_concurrent=1,
+        progress_interval=60,
+        storage_path=str(folder),
+        name="asha",
+    )
     return run_search(opts, SYNTHETIC, argv=["test"], bundle=synthetic_bundle)
 
 
-def _write_trial(folder: Path, trial_id: str, val_accs: list[float], kept: list[int],
-                 finished: bool = True, config: dict | None = None,
-                 timestamps: list[int] | None = None) -> Path:
+def _write_trial(
+    folder: Path,
+    trial_id: str,
+    val_accs: list[float],
+    kept: list[int],
+    finished: bool = True,
+    config: dict | None = None,
+    timestamps: list[int] | None = None,
+) -> Path:
     """A trial folder as Tune writes it: one result.json line per epoch (the last marked done
     when the trial ``finished``; reported at ``timestamps``, default second 1, 2, ...), its
     ``config``, and checkpoint folders for the epochs in ``kept`` only (the others deleted by
@@ -116,12 +129,24 @@ def _write_trial(folder: Path, trial_id: str, val_accs: list[float], kept: list[
     lines = []
     for epoch, acc in enumerate(val_accs, start=1):
         name = f"checkpoint_{epoch - 1:06d}"
-        lines.append(json.dumps({
-            "trial_id": trial_id, "training_iteration": epoch, "epoch": epoch,
-            "val_acc": acc, "train_loss": 1.0, "train_acc": 0.5, "val_loss": 1.0,
-            "time_total_s": float(epoch), "checkpoint_dir_name": name,
-            "timestamp": timestamps[epoch - 1] if timestamps else epoch,
-            "config": config or {"lr": 0.001}, "done": finished and epoch == len(val_accs)}))
+        lines.append(
+            json.dumps(
+                {
+                    "trial_id": trial_id,
+                    "training_iteration": epoch,
+                    "epoch": epoch,
+                    "val_acc": acc,
+                    "train_loss": 1.0,
+                    "train_acc": 0.5,
+                    "val_loss": 1.0,
+                    "time_total_s": float(epoch),
+                    "checkpoint_dir_name": name,
+                    "timestamp": timestamps[epoch - 1] if timestamps else epoch,
+                    "config": config or {"lr": 0.001},
+                    "done": finished and epoch == len(val_accs),
+                }
+            )
+        )
         if epoch in kept:
             (trial_dir / name).mkdir()
             (trial_dir / name / "state.pt").write_bytes(b"")

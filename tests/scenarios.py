@@ -45,8 +45,9 @@ def cli(*args: str) -> list[str]:
 
 def start(args: list[str], log: Path) -> subprocess.Popen:
     env = {**os.environ, "PYTHONUNBUFFERED": "1"}
-    return subprocess.Popen(args, stdout=log.open("w"), stderr=subprocess.STDOUT, env=env,
-                            start_new_session=True)
+    return subprocess.Popen(
+        args, stdout=log.open("w"), stderr=subprocess.STDOUT, env=env, start_new_session=True
+    )
 
 
 def rows_of(trial_dir: Path) -> list[dict]:
@@ -82,8 +83,9 @@ def histories(folder: Path) -> dict[tuple, list[tuple]]:
     for _, trial in exp.trials.iterrows():
         key = (trial["config.optimizer"], trial["config.batch_size"])
         rows = exp.epochs[exp.epochs["trial_id"] == trial["trial_id"]].sort_values("epoch")
-        out[key] = [(int(r.epoch), round(r.train_loss, 6), round(r.val_acc, 6))
-                    for r in rows.itertuples()]
+        out[key] = [
+            (int(r.epoch), round(r.train_loss, 6), round(r.val_acc, 6)) for r in rows.itertuples()
+        ]
     return out
 
 
@@ -100,7 +102,8 @@ def trained_straight(folder: Path, epochs: int) -> dict[tuple, list[tuple]]:
                 trainer.run_epoch()
             out[(trial.config["optimizer"], trial.config["batch_size"])] = [
                 (m["epoch"], round(m["train_loss"], 6), round(m["val_acc"], 6))
-                for m in trainer.history]
+                for m in trainer.history
+            ]
     finally:
         torch.set_num_threads(threads)
     return out

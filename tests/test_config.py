@@ -25,7 +25,8 @@ def test_presets_set_the_seed_models_and_explicit_keys_override():
     v3 = TrialConfig.from_dict({"model": "cnn_v3", "dropout2": 0.1})
     assert (v3.batch_norm, v3.dropout1, v3.dropout2, v3.dropout3) == (False, 0.2, 0.1, 0.4)
     assert TrialConfig.from_dict({}) == TrialConfig.from_dict(
-        {"model": "cnn_v4", **PRESETS["cnn_v4"]})
+        {"model": "cnn_v4", **PRESETS["cnn_v4"]}
+    )
 
 
 def test_valid_values_are_coerced():

@@ -80,8 +80,7 @@ def test_each_folder_imports_only_what_it_may(path):
 @pytest.mark.parametrize("path", source_files(), ids=lambda p: module_of(p))
 def test_no_module_reaches_into_another_folders_private_modules(path):
     here = module_of(path)
-    foreign = [m for m in imports(path) if private_part(m)
-               and folder_of(m) != folder_of(here)]
+    foreign = [m for m in imports(path) if private_part(m) and folder_of(m) != folder_of(here)]
     assert foreign == [], f"import these through their folder's __init__: {foreign}"
 
 
@@ -113,5 +112,7 @@ if __name__ == "__main__":
         used = set().union(*(imports(p) for p in paths)) if paths else set()
         reached = sorted({folder_of(m) for m in used} - {folder})
         name = folder if folder == SHARED else f"{folder}/"
-        print(f"{name:<15} imports {', '.join(reached) or '-':<60} may import "
-              f"{', '.join(sorted(MAY_IMPORT[folder])) or '-'}")
+        print(
+            f"{name:<15} imports {', '.join(reached) or '-':<60} may import "
+            f"{', '.join(sorted(MAY_IMPORT[folder])) or '-'}"
+        )

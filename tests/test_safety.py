@@ -32,17 +32,26 @@ from tune_cifar.storage import ExperimentLock
 
 
 def snapshot(folder: Path) -> dict[str, bytes]:
-    return {str(p.relative_to(folder)): p.read_bytes() for p in folder.rglob("*")
-            if p.is_file() and p.name != LOCK_FILE}
+    return {
+        str(p.relative_to(folder)): p.read_bytes()
+        for p in folder.rglob("*")
+        if p.is_file() and p.name != LOCK_FILE
+    }
 
 
 @pytest.fixture()
 def experiment(tmp_path: Path, write_trial) -> Path:
     folder = tmp_path / "results" / "exp"
     folder.mkdir(parents=True)
-    (folder / SPEC_FILE).write_text(json.dumps({
-        "options": {"max_epochs": 4, "search": "random", "scheduler": "fifo", "seed": 0},
-        "data": {"source": "synthetic"}, "space": {"name": "x", "source": "/gone.py"}}))
+    (folder / SPEC_FILE).write_text(
+        json.dumps(
+            {
+                "options": {"max_epochs": 4, "search": "random", "scheduler": "fifo", "seed": 0},
+                "data": {"source": "synthetic"},
+                "space": {"name": "x", "source": "/gone.py"},
+            }
+        )
+    )
     (folder / "tuner.pkl").write_bytes(b"")  # what Tune.can_restore looks for
     write_trial(folder, "a", [0.2, 0.4, 0.3, 0.35], kept=[2, 4])
     return folder
@@ -53,19 +62,35 @@ def test_a_held_experiment_is_refused_to_every_other_writer(experiment, capsys, 
     are each refused in one line naming the holder, and change nothing."""
     import tune_cifar.search._resources
 
-    monkeypatch.setattr(tune_cifar.search._resources, "start_ray",
-                        lambda *a: pytest.fail("Ray started"))
+    monkeypatch.setattr(
+        tune_cifar.search._resources, "start_ray", lambda *a: pytest.fail("Ray started")
+    )
     before = snapshot(experiment)
     lock = ExperimentLock(experiment, "search")
     try:
-        for args in (["search", "--data", "synthetic", "--space", "quick", "--storage-path",
-                      str(experiment.parent), "--name", "exp", "--overwrite"],
-                     ["resume", str(experiment)], ["confirm", str(experiment)]):
+        for args in (
+            [
+                "search",
+                "--data",
+                "synthetic",
+                "--space",
+                "quick",
+                "--storage-path",
+                str(experiment.parent),
+                "--name",
+                "exp",
+                "--overwrite",
+            ],
+            ["resume", str(experiment)],
+            ["confirm", str(experiment)],
+        ):
             assert main(args) == 2, args
             err = capsys.readouterr().err.strip()
             assert len(err.splitlines()) == 1, err
-            assert (f"experiment {experiment} is in use by a search (process {os.getpid()} "
-                    f"on host {socket.gethostname()}, since ") in err, err
+            assert (
+                f"experiment {experiment} is in use by a search (process {os.getpid()} "
+                f"on host {socket.gethostname()}, since "
+            ) in err, err
     finally:
         lock.release()
     assert snapshot(experiment) == before
@@ -77,9 +102,17 @@ def test_a_holder_that_died_blocks_nobody(experiment):
     """A holder killed outright (SIGKILL: no clean-up runs) leaves its lock file behind, but
     the operating system released its lock: the next writer gets it at once."""
     holder = subprocess.Popen(
-        [sys.executable, "-c", "import sys, time\nfrom tune_cifar.storage import ExperimentLock\n"
-         "held = ExperimentLock(sys.argv[1], 'search')\nprint('held', flush=True)\n"
-         "time.sleep(600)\n", str(experiment)], stdout=subprocess.PIPE, text=True)
+        [
+            sys.executable,
+            "-c",
+            "import sys, time\nfrom tune_cifar.storage import ExperimentLock\n"
+            "held = ExperimentLock(sys.argv[1], 'search')\nprint('held', flush=True)\n"
+            "time.sleep(600)\n",
+            str(experiment),
+        ],
+        stdout=subprocess.PIPE,
+        text=True,
+    )
     try:
         assert holder.stdout.readline().strip() == "held"
         with pytest.raises(UsageError, match=f"in use by a search \\(process {holder.pid} "):
@@ -105,19 +138,23 @@ def test_confirm_passes_its_configurations_as_data(tmp_path):
 def test_repeats_of_fixed_configurations_and_grids_are_new_seeds():
     points = load_space("seed_study")
     _, param_space, num_samples = build_search(
-        SearchOptions(space="seed_study", num_samples=2, seed=5), points)
+        SearchOptions(space="seed_study", num_samples=2, seed=5), points
+    )
     assert planned_trials(param_space, num_samples) == 12
-    search_alg, _, _ = build_search(SearchOptions(space="seed_study", num_samples=2, seed=5),
-                                    points)
+    search_alg, _, _ = build_search(
+        SearchOptions(space="seed_study", num_samples=2, seed=5), points
+    )
     configs = search_alg._points_to_evaluate  # the configurations Tune will run, in order
     assert [c["seed"] for c in configs] == [5] * 6 + [6] * 6
     assert [c["model"] for c in configs[:6]] == [c["model"] for c in configs[6:]]
 
     quick = load_space("quick")  # 2 x 2 x 2 discrete choices (lr is a range: fixed here)
-    grid = type(quick)(quick.name, quick.description, quick.source,
-                       params={**quick.params, "lr": 0.001})
+    grid = type(quick)(
+        quick.name, quick.description, quick.source, params={**quick.params, "lr": 0.001}
+    )
     _, param_space, num_samples = build_search(
-        SearchOptions(space="quick", search="grid", num_samples=3), grid)
+        SearchOptions(space="quick", search="grid", num_samples=3), grid
+    )
     assert param_space["seed"] == {"grid_search": [0, 1, 2]}
     assert planned_trials(param_space, num_samples) == 8 * 3
 
@@ -125,9 +162,15 @@ def test_repeats_of_fixed_configurations_and_grids_are_new_seeds():
 def test_one_best_epoch_everywhere_with_checkpoints_every_other_epoch(tmp_path, write_trial):
     """With --checkpoint-every 2 the best epoch (0.7, epoch 1) kept no checkpoint: every
     reader selects the best epoch that did (epoch 4, 0.55), the one that can be restored."""
-    (tmp_path / SPEC_FILE).write_text(json.dumps({
-        "options": {"max_epochs": 4, "search": "random", "scheduler": "fifo"},
-        "data": {"source": "synthetic"}, "space": {"name": "x", "source": "/gone.py"}}))
+    (tmp_path / SPEC_FILE).write_text(
+        json.dumps(
+            {
+                "options": {"max_epochs": 4, "search": "random", "scheduler": "fifo"},
+                "data": {"source": "synthetic"},
+                "space": {"name": "x", "source": "/gone.py"},
+            }
+        )
+    )
     write_trial(tmp_path, "a", [0.7, 0.5, 0.6, 0.55], kept=[2, 4])
     best = best_trial(tmp_path)
     assert (best.value, best.epoch) == (0.55, 4)
@@ -169,9 +212,13 @@ def test_reading_results_unpickles_nothing(asha_experiment, tmp_path, monkeypatc
     image = tmp_path / "cat.png"
     Image.new("RGB", (32, 32), (200, 100, 50)).save(image)
     monkeypatch.chdir(tmp_path)
-    for args in (["best", str(folder)], ["analyze", str(folder)],
-                 ["evaluate", str(folder), "--split", "val"], ["predict", str(folder), str(image)],
-                 ["confirm", str(folder), "--top", "1", "--seeds", "1"]):
+    for args in (
+        ["best", str(folder)],
+        ["analyze", str(folder)],
+        ["evaluate", str(folder), "--split", "val"],
+        ["predict", str(folder), str(image)],
+        ["confirm", str(folder), "--top", "1", "--seeds", "1"],
+    ):
         assert main(args) == 0, (args, capsys.readouterr().err)
         assert not marker.exists(), args
     from tune_cifar.results._dashboard import prepare_journal
@@ -204,8 +251,9 @@ def test_a_checkpoint_is_deleted_once_the_saved_state_no_longer_names_it(tmp_pat
 
     from tune_cifar.search.ray import _private as ray_private
 
-    monkeypatch.setattr(checkpoint_manager, "_delete_fs_path",
-                        checkpoint_manager._delete_fs_path)  # restored after the test
+    monkeypatch.setattr(
+        checkpoint_manager, "_delete_fs_path", checkpoint_manager._delete_fs_path
+    )  # restored after the test
     monkeypatch.setattr(ray_private, "_pending", [])
     ray_private.defer_checkpoint_deletion()
     fs = pyarrow.fs.LocalFileSystem()
@@ -223,7 +271,7 @@ def test_a_checkpoint_is_deleted_once_the_saved_state_no_longer_names_it(tmp_pat
     state.write_text(json.dumps({"trial_a": str(new).encode().hex()}))  # the next save
     checkpoint_manager._delete_fs_path(fs=fs, fs_path=str(tmp_path / "gone"))  # already gone
     assert not old.exists() and new.is_dir()
-    state.write_text("{\"trial_a\": ")  # a save caught mid-write names everything
+    state.write_text('{"trial_a": ')  # a save caught mid-write names everything
     checkpoint_manager._delete_fs_path(fs=fs, fs_path=str(new))
     assert new.is_dir()
     ray_private.delete_unnamed_checkpoints(everything=True)  # the run ended
@@ -239,16 +287,26 @@ def test_checkpoints_a_killed_driver_left_waiting_are_deleted_when_a_run_ends(tm
     from tune_cifar.search.ray import delete_orphan_checkpoints
 
     experiment = tmp_path / "exp"
-    folders = {name: experiment / name for name in (
-        "trial_a/checkpoint_000001", "trial_a/checkpoint_000005", "trial_a/checkpoint_000006",
-        "trial_b/checkpoint_000002", "confirm/trial_c/checkpoint_000001")}
+    folders = {
+        name: experiment / name
+        for name in (
+            "trial_a/checkpoint_000001",
+            "trial_a/checkpoint_000005",
+            "trial_a/checkpoint_000006",
+            "trial_b/checkpoint_000002",
+            "confirm/trial_c/checkpoint_000001",
+        )
+    }
     for folder in folders.values():
         folder.mkdir(parents=True)
     named = ("trial_a/checkpoint_000005", "trial_a/checkpoint_000006")
-    (experiment / "experiment_state-2026-12-01_00-00-00.json").write_text(json.dumps(
-        [str(folders[n]).encode().hex() for n in named]))
+    (experiment / "experiment_state-2026-12-01_00-00-00.json").write_text(
+        json.dumps([str(folders[n]).encode().hex() for n in named])
+    )
     fs = pyarrow.fs.LocalFileSystem()
     assert delete_orphan_checkpoints(fs, str(experiment)) == 1
     assert not folders["trial_a/checkpoint_000001"].exists()
-    assert all(folders[n].is_dir() for n in (*named, "trial_b/checkpoint_000002",
-                                            "confirm/trial_c/checkpoint_000001"))
+    assert all(
+        folders[n].is_dir()
+        for n in (*named, "trial_b/checkpoint_000002", "confirm/trial_c/checkpoint_000001")
+    )

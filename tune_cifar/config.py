@@ -73,20 +73,41 @@ class Key:
 
 PRESETS: dict[str, dict[str, Any]] = {
     # The seed's models: CNN_v2 plain, CNN_v3 + dropout, CNN_v4 + dropout + batch norm.
-    "cnn_v2": {"batch_norm": False, "dropout1": 0.0, "dropout2": 0.0, "dropout3": 0.0,
-               "dropout4": 0.0},
-    "cnn_v3": {"batch_norm": False, "dropout1": 0.2, "dropout2": 0.3, "dropout3": 0.4,
-               "dropout4": 0.4},
-    "cnn_v4": {"batch_norm": True, "dropout1": 0.2, "dropout2": 0.3, "dropout3": 0.4,
-               "dropout4": 0.4},
+    "cnn_v2": {
+        "batch_norm": False,
+        "dropout1": 0.0,
+        "dropout2": 0.0,
+        "dropout3": 0.0,
+        "dropout4": 0.0,
+    },
+    "cnn_v3": {
+        "batch_norm": False,
+        "dropout1": 0.2,
+        "dropout2": 0.3,
+        "dropout3": 0.4,
+        "dropout4": 0.4,
+    },
+    "cnn_v4": {
+        "batch_norm": True,
+        "dropout1": 0.2,
+        "dropout2": 0.3,
+        "dropout3": 0.4,
+        "dropout4": 0.4,
+    },
 }
 
 
-def hparam(default: Any, help: str, choices: tuple[Any, ...] | None = None,
-           low: float | None = None, high: float | None = None) -> Any:
+def hparam(
+    default: Any,
+    help: str,
+    choices: tuple[Any, ...] | None = None,
+    low: float | None = None,
+    high: float | None = None,
+) -> Any:
     """A TrialConfig field: its default, and the meaning and range that ``KEYS`` reads back."""
-    return field(default=default, metadata={"help": help, "choices": choices, "low": low,
-                                            "high": high})
+    return field(
+        default=default, metadata={"help": help, "choices": choices, "low": low, "high": high}
+    )
 
 
 @dataclass(frozen=True)
@@ -95,50 +116,78 @@ class TrialConfig:
     is written (``KEYS`` and ``tune-cifar keys`` read them from here). Defaults are the seed's
     best run (CNN_v4, Adam, flip + RandomErasing, batch 100)."""
 
-    model: str = hparam("cnn_v4", "preset that sets batch_norm and dropout1-4 (the seed's models)",
-                        choices=tuple(PRESETS))
+    model: str = hparam(
+        "cnn_v4",
+        "preset that sets batch_norm and dropout1-4 (the seed's models)",
+        choices=tuple(PRESETS),
+    )
     batch_norm: bool = hparam(True, "BatchNorm2d after every conv")
     dropout1: float = hparam(0.2, "dropout probability after the first max-pool", low=0.0, high=0.9)
-    dropout2: float = hparam(0.3, "dropout probability after the second max-pool", low=0.0,
-                             high=0.9)
+    dropout2: float = hparam(
+        0.3, "dropout probability after the second max-pool", low=0.0, high=0.9
+    )
     dropout3: float = hparam(0.4, "dropout probability after the third max-pool", low=0.0, high=0.9)
-    dropout4: float = hparam(0.4, "dropout probability before the last linear layer", low=0.0,
-                             high=0.9)
-    width: float = hparam(1.0, "channel multiplier (1.0 = 32/64/128 channels, 128 hidden units)",
-                          low=0.25, high=4.0)
+    dropout4: float = hparam(
+        0.4, "dropout probability before the last linear layer", low=0.0, high=0.9
+    )
+    width: float = hparam(
+        1.0, "channel multiplier (1.0 = 32/64/128 channels, 128 hidden units)", low=0.25, high=4.0
+    )
     optimizer: str = hparam("adam", "optimizer", choices=("sgd", "adam", "adamw"))
     lr: float = hparam(1e-3, "peak learning rate (per step)", low=1e-6, high=10.0)
     momentum: float = hparam(0.9, "SGD momentum (ignored by adam/adamw)", low=0.0, high=0.999)
     nesterov: bool = hparam(False, "Nesterov momentum (used by sgd with momentum > 0 only)")
-    weight_decay: float = hparam(0.0, "L2 weight decay per step (decoupled for adamw)", low=0.0,
-                                 high=0.1)
+    weight_decay: float = hparam(
+        0.0, "L2 weight decay per step (decoupled for adamw)", low=0.0, high=0.1
+    )
     batch_size: int = hparam(100, "training batch size (images per step)", low=8, high=4096)
-    lr_ref_batch: int = hparam(0, "if > 0, lr is per this many images and scales linearly with "
-                               "batch_size (peak lr = lr * batch_size / lr_ref_batch; 0 = off)",
-                               low=0, high=4096)
-    lr_schedule: str = hparam("constant", "learning-rate schedule, stepped per batch",
-                              choices=("constant", "cosine", "onecycle"))
-    label_smoothing: float = hparam(0.0, "cross-entropy label smoothing (probability mass)",
-                                    low=0.0, high=0.5)
+    lr_ref_batch: int = hparam(
+        0,
+        "if > 0, lr is per this many images and scales linearly with "
+        "batch_size (peak lr = lr * batch_size / lr_ref_batch; 0 = off)",
+        low=0,
+        high=4096,
+    )
+    lr_schedule: str = hparam(
+        "constant",
+        "learning-rate schedule, stepped per batch",
+        choices=("constant", "cosine", "onecycle"),
+    )
+    label_smoothing: float = hparam(
+        0.0, "cross-entropy label smoothing (probability mass)", low=0.0, high=0.5
+    )
     hflip_p: float = hparam(0.5, "probability of a horizontal flip", low=0.0, high=1.0)
-    crop_padding: int = hparam(0, "random crop after zero padding by this many pixels (0 = off)",
-                               low=0, high=8)
-    erase_p: float = hparam(0.5, "RandomErasing probability (value 0, after normalising)",
-                            low=0.0, high=1.0)
-    erase_scale_min: float = hparam(0.02, "RandomErasing smallest erased area (fraction of the "
-                                    "image)", low=0.001, high=1.0)
-    erase_scale_max: float = hparam(0.33, "RandomErasing largest erased area (fraction of the "
-                                    "image)", low=0.001, high=1.0)
-    erase_ratio_min: float = hparam(0.3, "RandomErasing smallest aspect ratio (height / width)",
-                                    low=0.05, high=20.0)
-    erase_ratio_max: float = hparam(3.3, "RandomErasing largest aspect ratio (height / width)",
-                                    low=0.05, high=20.0)
-    tta: bool = hparam(False, "evaluate with horizontal-flip averaging (mean of the logits of an "
-                       "image and of its mirror image)")
-    normalize: str = hparam("half", "input normalisation: the seed's (0.5, 0.5) or CIFAR "
-                            "per-channel mean/std", choices=("half", "cifar"))
-    seed: int = hparam(0, "per-trial seed for weights, shuffling, augmentation and dropout",
-                       low=0, high=2**31 - 1)
+    crop_padding: int = hparam(
+        0, "random crop after zero padding by this many pixels (0 = off)", low=0, high=8
+    )
+    erase_p: float = hparam(
+        0.5, "RandomErasing probability (value 0, after normalising)", low=0.0, high=1.0
+    )
+    erase_scale_min: float = hparam(
+        0.02, "RandomErasing smallest erased area (fraction of the image)", low=0.001, high=1.0
+    )
+    erase_scale_max: float = hparam(
+        0.33, "RandomErasing largest erased area (fraction of the image)", low=0.001, high=1.0
+    )
+    erase_ratio_min: float = hparam(
+        0.3, "RandomErasing smallest aspect ratio (height / width)", low=0.05, high=20.0
+    )
+    erase_ratio_max: float = hparam(
+        3.3, "RandomErasing largest aspect ratio (height / width)", low=0.05, high=20.0
+    )
+    tta: bool = hparam(
+        False,
+        "evaluate with horizontal-flip averaging (mean of the logits of an "
+        "image and of its mirror image)",
+    )
+    normalize: str = hparam(
+        "half",
+        "input normalisation: the seed's (0.5, 0.5) or CIFAR per-channel mean/std",
+        choices=("half", "cifar"),
+    )
+    seed: int = hparam(
+        0, "per-trial seed for weights, shuffling, augmentation and dropout", low=0, high=2**31 - 1
+    )
 
     @classmethod
     def from_dict(cls, raw: Mapping[str, Any]) -> TrialConfig:
@@ -164,9 +213,11 @@ class TrialConfig:
                 raise UsageError(f"config: {stem}_min {low} > {stem}_max {high}")
         lr_key = KEYS_BY_NAME["lr"]
         if self.peak_lr > lr_key.high:
-            raise UsageError(f"config: lr {self.lr:g} scaled to batch_size {self.batch_size} "
-                             f"(lr_ref_batch {self.lr_ref_batch}) is {self.peak_lr:g}, above "
-                             f"{lr_key.high:g}")
+            raise UsageError(
+                f"config: lr {self.lr:g} scaled to batch_size {self.batch_size} "
+                f"(lr_ref_batch {self.lr_ref_batch}) is {self.peak_lr:g}, above "
+                f"{lr_key.high:g}"
+            )
 
     @property
     def peak_lr(self) -> float:
@@ -182,24 +233,37 @@ class TrialConfig:
 # dropout rates, label smoothing and the augmentation probabilities. The rest fixes the
 # weights' shapes (model, width, batch_norm), the optimizer's kind and state (optimizer,
 # nesterov), the steps per epoch (batch_size) or the schedule's shape, and cannot.
-MUTABLE_KEYS = ("lr", "momentum", "weight_decay", "dropout1", "dropout2", "dropout3",
-                "dropout4", "label_smoothing", "hflip_p", "erase_p")
+MUTABLE_KEYS = (
+    "lr",
+    "momentum",
+    "weight_decay",
+    "dropout1",
+    "dropout2",
+    "dropout3",
+    "dropout4",
+    "label_smoothing",
+    "hflip_p",
+    "erase_p",
+)
 
 
 def check_mutable(keys: Sequence[str]) -> None:
     """Raise a one-line UsageError if any of ``keys`` cannot change mid-training."""
     fixed = [k for k in keys if k not in MUTABLE_KEYS]
     if fixed:
-        raise UsageError(f"{', '.join(fixed)} cannot change while a trial trains (the weights, "
-                         "the optimizer's state or the schedule depend on it); mutable keys: "
-                         f"{', '.join(MUTABLE_KEYS)}")
+        raise UsageError(
+            f"{', '.join(fixed)} cannot change while a trial trains (the weights, "
+            "the optimizer's state or the schedule depend on it); mutable keys: "
+            f"{', '.join(MUTABLE_KEYS)}"
+        )
 
 
 _TYPES = {"bool": bool, "int": int, "float": float, "str": str}
 # The table of keys, read from TrialConfig's fields (annotations are strings here, as
 # ``from __future__ import annotations`` leaves them).
 KEYS: tuple[Key, ...] = tuple(
-    Key(f.name, _TYPES[f.type], f.default, **f.metadata) for f in fields(TrialConfig))
+    Key(f.name, _TYPES[f.type], f.default, **f.metadata) for f in fields(TrialConfig)
+)
 KEYS_BY_NAME: dict[str, Key] = {k.name: k for k in KEYS}
 
 
@@ -216,9 +280,7 @@ def check_space_range(name: str, low: float, high: float) -> None:
         raise UsageError(f"unknown config key '{name}'; allowed: {', '.join(KEYS_BY_NAME)}")
     key = KEYS_BY_NAME[name]
     if key.low is None:
-        raise UsageError(
-            f"config key '{name}' takes {key.describe_range()}, not a numeric range"
-        )
+        raise UsageError(f"config key '{name}' takes {key.describe_range()}, not a numeric range")
     if low < key.low or high > key.high:
         raise UsageError(
             f"config key '{name}': search range [{low:g}, {high:g}] is outside "
@@ -231,8 +293,10 @@ def format_keys_table(keys: Sequence[Key] = KEYS) -> str:
     lines = ["| key | type | default | allowed | meaning |", "|---|---|---|---|---|"]
     for k in keys:
         mutable = " (mutable: PBT may change it mid-training)" if k.name in MUTABLE_KEYS else ""
-        lines.append(f"| `{k.name}` | {k.type.__name__} | {k.default} | {k.describe_range()} | "
-                     f"{k.help}{mutable} |")
+        lines.append(
+            f"| `{k.name}` | {k.type.__name__} | {k.default} | {k.describe_range()} | "
+            f"{k.help}{mutable} |"
+        )
     return "\n".join(lines)
 
 

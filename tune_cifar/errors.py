@@ -32,4 +32,5 @@ def is_storage_full(error: BaseException) -> bool:
     """Whether ``error`` says the storage has no space left (ENOSPC, or its message where an
     object store or a wrapped error carries no errno)."""
     return (isinstance(error, OSError) and error.errno == errno.ENOSPC) or (
-        "No space left on device" in str(error))
+        "No space left on device" in str(error)
+    )

@@ -31,8 +31,10 @@ def describe_hardware() -> str:
     parts = []
     if torch.cuda.is_available():
         props = torch.cuda.get_device_properties(0)
-        parts.append(f"GPU: {torch.cuda.device_count()} x {props.name} "
-                     f"({props.total_memory / 2**30:.0f} GiB)")
+        parts.append(
+            f"GPU: {torch.cuda.device_count()} x {props.name} "
+            f"({props.total_memory / 2**30:.0f} GiB)"
+        )
     parts.append(f"CPU: {cpu_name()}, {cores} cores")
     return "; ".join(parts) + f"; torch {torch.__version__}, {torch.get_num_threads()} threads"
 

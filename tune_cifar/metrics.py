@@ -26,11 +26,15 @@ METRIC, MODE = "val_acc", "max"
 # "train_step"), each with the TensorBoard tag it is written under (TensorBoard puts tags
 # with the same prefix on one card: the training and validation curves side by side).
 EPOCH_METRICS: dict[str, str] = {
-    "train_loss": "loss/train", "train_acc": "accuracy/train",
-    "val_loss": "loss/validation", "val_acc": "accuracy/validation",
+    "train_loss": "loss/train",
+    "train_acc": "accuracy/train",
+    "val_loss": "loss/validation",
+    "val_acc": "accuracy/validation",
     "lr": "optimizer/learning_rate",
-    "epoch_time_s": "speed/epoch_time_s", "images_per_s": "speed/train_images_per_s",
-    "params": "model/parameters", "inference_ms": "speed/inference_ms_per_image",
+    "epoch_time_s": "speed/epoch_time_s",
+    "images_per_s": "speed/train_images_per_s",
+    "params": "model/parameters",
+    "inference_ms": "speed/inference_ms_per_image",
 }
 
 # The metrics that time the machine, not the training: they differ between two runs of the
@@ -41,12 +45,20 @@ TIMINGS = ("epoch_time_s", "images_per_s", "inference_ms")
 # metric each is read from at a trial's best epoch: the model's parameter count, its epoch's
 # wall time (training and validation), and its validation pass in milliseconds per image
 # (batched, in eval mode, measured the same way for every trial).
-COSTS: dict[str, str] = {"params": "params", "epoch_time": "epoch_time_s",
-                         "inference_ms": "inference_ms"}
+COSTS: dict[str, str] = {
+    "params": "params",
+    "epoch_time": "epoch_time_s",
+    "inference_ms": "inference_ms",
+}
 
 # A trial's status, as every command names it.
 DONE, STOPPED_EARLY, DIVERGED, ERRORED, UNFINISHED = (
-    "done", "stopped early", "diverged", "errored", "unfinished")
+    "done",
+    "stopped early",
+    "diverged",
+    "errored",
+    "unfinished",
+)
 
 
 def ended_status(epochs_run: int, max_epochs: int, diverged: bool) -> str:

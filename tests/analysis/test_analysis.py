@@ -62,8 +62,9 @@ def test_frames_agree_with_tunes_result_files(experiment):
             assert trial["status"] == "done" and trial["epochs_run"] == 4
     per_trial = experiment.epochs.groupby("trial_id")["val_acc"].apply(list).to_dict()
     assert per_trial == {t: [r["val_acc"] for r in rows] for t, rows in files.items()}
-    assert list(experiment.trials["best_val_acc"]) == sorted(experiment.trials["best_val_acc"],
-                                                             reverse=True)
+    assert list(experiment.trials["best_val_acc"]) == sorted(
+        experiment.trials["best_val_acc"], reverse=True
+    )
 
 
 def test_frames_round_trip_through_csv_and_parquet(experiment, tmp_path):
@@ -129,12 +130,36 @@ def _frames(rows: list[dict]) -> Experiment:
 def test_diagnostics_flag_the_shared_batchnorm_signature_and_nan():
     rows = []
     for epoch, (tr, va) in enumerate([(0.3, 0.10), (0.6, 0.12), (0.91, 0.10)], start=1):
-        rows.append({"trial_id": "bn_bug", "epoch": epoch, "train_acc": tr, "val_acc": va,
-                     "train_loss": 1.0, "val_loss": 3.0})
-        rows.append({"trial_id": "healthy", "epoch": epoch, "train_acc": tr, "val_acc": tr - .1,
-                     "train_loss": 1.0, "val_loss": 1.1})
-        rows.append({"trial_id": "nan", "epoch": epoch, "train_acc": 0.1, "val_acc": 0.1,
-                     "train_loss": np.nan if epoch == 2 else 2.3, "val_loss": 2.3})
+        rows.append(
+            {
+                "trial_id": "bn_bug",
+                "epoch": epoch,
+                "train_acc": tr,
+                "val_acc": va,
+                "train_loss": 1.0,
+                "val_loss": 3.0,
+            }
+        )
+        rows.append(
+            {
+                "trial_id": "healthy",
+                "epoch": epoch,
+                "train_acc": tr,
+                "val_acc": tr - 0.1,
+                "train_loss": 1.0,
+                "val_loss": 1.1,
+            }
+        )
+        rows.append(
+            {
+                "trial_id": "nan",
+                "epoch": epoch,
+                "train_acc": 0.1,
+                "val_acc": 0.1,
+                "train_loss": np.nan if epoch == 2 else 2.3,
+                "val_loss": 2.3,
+            }
+        )
     findings = {f.trial_id: f for f in diagnose(_frames(rows))}
     assert set(findings) == {"bn_bug", "nan"}
     assert findings["bn_bug"].kind == "train up, validation at chance"
@@ -156,8 +181,9 @@ def test_predict_a_png_of_any_size(experiment, tmp_path):
     image = load_sample()[2][0].transpose(1, 2, 0)
     Image.fromarray(image).resize((64, 48)).save(tmp_path / "big.png")
     Image.fromarray(image).save(tmp_path / "small.png")
-    rows, notes, checkpoint = predict_images(experiment.path, [tmp_path / "big.png",
-                                                               tmp_path / "small.png"])
+    rows, notes, checkpoint = predict_images(
+        experiment.path, [tmp_path / "big.png", tmp_path / "small.png"]
+    )
     assert notes == [f"{tmp_path / 'big.png'}: resized from 64x48 to 32x32"]
     assert checkpoint == resolve_checkpoint(experiment.path)
     for row in rows:
@@ -177,8 +203,9 @@ def test_restore_refuses_what_is_not_ours(tmp_path):
 
 
 def run_cli(*args):
-    return subprocess.run([sys.executable, "-m", "tune_cifar.cli", *args], capture_output=True,
-                          text=True, timeout=300)
+    return subprocess.run(
+        [sys.executable, "-m", "tune_cifar.cli", *args], capture_output=True, text=True, timeout=300
+    )
 
 
 def run_main(capsys, *args) -> tuple[int, str, str]:
@@ -195,25 +222,34 @@ def test_cli_analyze_best_and_predict(experiment, tmp_path, capsys):
     out = tmp_path / "report"
     result = run_cli("analyze", str(experiment.path), "--out", str(out))  # the installed command
     assert result.returncode == 0, result.stderr
-    for name in ("trials.csv", "trials.parquet", "epochs.csv", "epochs.parquet", "report.md",
-                 "report.html",
-                 *(f"{p}.png" for p in set(PLOTS) - OPTIONAL_PLOTS)):
+    for name in (
+        "trials.csv",
+        "trials.parquet",
+        "epochs.csv",
+        "epochs.parquet",
+        "report.md",
+        "report.html",
+        *(f"{p}.png" for p in set(PLOTS) - OPTIONAL_PLOTS),
+    ):
         assert (out / name).is_file(), name
     code, best, _ = run_main(capsys, "best", f"file://{experiment.path}", "--json")
     parsed = json.loads(best)
     assert code == 0 and parsed["value"] == pytest.approx(experiment.trials["best_val_acc"].max())
     assert parsed["checkpoint"].endswith(f"checkpoint_{parsed['epoch'] - 1:06d}")
-    last = json.loads(run_main(capsys, "best", str(experiment.path), "--json", "--scope",
-                               "last")[1])
+    last = json.loads(
+        run_main(capsys, "best", str(experiment.path), "--json", "--scope", "last")[1]
+    )
     assert last["epoch"] == last["epochs_run"]
     Image.fromarray(load_sample()[2][3].transpose(1, 2, 0)).save(tmp_path / "x.png")
-    predicted = run_main(capsys, "predict", str(experiment.path), str(tmp_path / "x.png"),
-                         "--json")[1]
+    predicted = run_main(
+        capsys, "predict", str(experiment.path), str(tmp_path / "x.png"), "--json"
+    )[1]
     assert json.loads(predicted)[0]["file"] == str(tmp_path / "x.png")
     code, _, err = run_main(capsys, "analyze", str(tmp_path))
     assert code == 2
     assert err.strip() == (
-        f"tune-cifar: error: {tmp_path} is not a tune-cifar experiment (no tune_cifar_spec.json)")
+        f"tune-cifar: error: {tmp_path} is not a tune-cifar experiment (no tune_cifar_spec.json)"
+    )
 
 
 def test_a_running_trial_caught_mid_line_keeps_its_complete_epochs(experiment, tmp_path):
@@ -238,7 +274,11 @@ def test_importance_of_trials_that_all_scored_the_same_is_none():
 
     study = optuna.create_study(direction="maximize")
     for lr in (1e-3, 1e-2, 1e-1, 1.0):
-        study.add_trial(optuna.trial.create_trial(
-            params={"lr": lr}, distributions={"lr": optuna.distributions.FloatDistribution(
-                1e-4, 1.0, log=True)}, value=1.0))
+        study.add_trial(
+            optuna.trial.create_trial(
+                params={"lr": lr},
+                distributions={"lr": optuna.distributions.FloatDistribution(1e-4, 1.0, log=True)},
+                value=1.0,
+            )
+        )
     assert param_importances(study) == {}

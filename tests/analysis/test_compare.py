@@ -17,9 +17,15 @@ from tune_cifar.results import summarize
 
 def _experiment(folder: Path, search: str, data: dict) -> Path:
     folder.mkdir(parents=True)
-    (folder / SPEC_FILE).write_text(json.dumps({
-        "options": {"search": search, "scheduler": "asha", "max_epochs": 3}, "data": data,
-        "space": {}}))
+    (folder / SPEC_FILE).write_text(
+        json.dumps(
+            {
+                "options": {"search": search, "scheduler": "asha", "max_epochs": 3},
+                "data": data,
+                "space": {},
+            }
+        )
+    )
     return folder
 
 
@@ -30,9 +36,19 @@ def two_searches(tmp_path, write_trial):
     a = _experiment(tmp_path / "a", "random", {"source": "sample"})
     write_trial(a, "a", [0.2, 0.5, 0.4], kept=[2, 3], timestamps=[1, 3, 5])
     write_trial(a, "b", [0.3, 0.6], kept=[2], finished=False, timestamps=[2, 4])
-    runs = pd.DataFrame({"rank": 1, "source_trial": "b", "search_val_acc": 0.6,
-                         "seed": [1, 2, 3], "trial_id": ["x", "y", "z"], "val_acc": 0.6,
-                         "epoch": 2, "test_acc": [0.55, 0.57, 0.59], "checkpoint": ""})
+    runs = pd.DataFrame(
+        {
+            "rank": 1,
+            "source_trial": "b",
+            "search_val_acc": 0.6,
+            "seed": [1, 2, 3],
+            "trial_id": ["x", "y", "z"],
+            "val_acc": 0.6,
+            "epoch": 2,
+            "test_acc": [0.55, 0.57, 0.59],
+            "checkpoint": "",
+        }
+    )
     (a / CONFIRM_DIR).mkdir()
     runs.to_csv(a / CONFIRM_DIR / RUNS_FILE, index=False)
     summarize(runs).to_csv(a / CONFIRM_DIR / SUMMARY_FILE, index=False)
@@ -53,11 +69,25 @@ def test_compare_tables_and_draws_each_search_per_trial_epoch(two_searches, tmp_
     out = tmp_path / "cmp"
     assert main(["compare", str(a), str(b), "--out", str(out)]) == 0
     printed = capsys.readouterr().out.splitlines()
-    assert printed[1].split() == ["a", "random", "asha", "2", "5", "0.6000", "4", "0.5700",
-                                  "±", "0.0200", "(3", "runs)"]
+    assert printed[1].split() == [
+        "a",
+        "random",
+        "asha",
+        "2",
+        "5",
+        "0.6000",
+        "4",
+        "0.5700",
+        "±",
+        "0.0200",
+        "(3",
+        "runs)",
+    ]
     assert printed[2].split() == ["b", "optuna", "asha", "1", "3", "0.7000", "3", "-"]
-    assert printed[3] == ("note: these experiments validated on different data (train_subset: "
-                          "None / 100): their val_acc are not comparable")
+    assert printed[3] == (
+        "note: these experiments validated on different data (train_subset: "
+        "None / 100): their val_acc are not comparable"
+    )
     table = pd.read_csv(out / "compare.csv")
     assert list(table["best_trial"]) == ["b", "c"]
     assert list(table["trial_epochs"]) == [5, 3]
@@ -68,18 +98,19 @@ def test_compare_refuses_a_folder_that_is_not_an_experiment(two_searches, tmp_pa
     a, _ = two_searches
     (tmp_path / "notes").mkdir()
     assert main(["compare", str(a), str(tmp_path / "notes"), "--out", str(tmp_path / "o")]) == 2
-    assert capsys.readouterr().err.strip().endswith("is not a tune-cifar experiment (no "
-                                                    f"{SPEC_FILE})")
+    assert (
+        capsys.readouterr().err.strip().endswith(f"is not a tune-cifar experiment (no {SPEC_FILE})")
+    )
     assert not (tmp_path / "o").exists()  # nothing written
 
 
-def test_compare_refuses_an_out_it_cannot_create_before_printing(two_searches, tmp_path,
-                                                                  capsys):
+def test_compare_refuses_an_out_it_cannot_create_before_printing(two_searches, tmp_path, capsys):
     a, b = two_searches
     (tmp_path / "taken").write_text("a file, not a folder\n")
     assert main(["compare", str(a), str(b), "--out", str(tmp_path / "taken")]) == 2
     printed = capsys.readouterr()
     assert printed.out == ""  # no table printed before the refusal
     assert printed.err.strip().splitlines() == [
-        f"tune-cifar: error: cannot create --out {tmp_path / 'taken'}: File exists"]
+        f"tune-cifar: error: cannot create --out {tmp_path / 'taken'}: File exists"
+    ]
     assert (tmp_path / "taken").read_text() == "a file, not a folder\n"

@@ -15,14 +15,28 @@ from tune_cifar.constants import SPEC_FILE
 def settling(tmp_path, write_trial):
     """Four trials that ran all 4 epochs, ranked backwards after epoch 1 and in their final
     order from epoch 3 on, and one that ASHA stopped at its first rung."""
-    (tmp_path / SPEC_FILE).write_text(json.dumps({
-        "options": {"max_epochs": 4, "search": "random", "scheduler": "asha",
-                    "grace_period": 1, "reduction_factor": 2},
-        "data": {"source": "synthetic", "val_source": "holdout", "train_subset": None},
-        "space": {"name": "x", "source": "/gone.py", "description": "hand-made"},
-        "created": "now"}))
-    runs = {"a": [0.1, 0.2, 0.5, 0.6], "b": [0.2, 0.3, 0.4, 0.5], "c": [0.3, 0.35, 0.3, 0.4],
-            "d": [0.35, 0.2, 0.2, 0.3]}
+    (tmp_path / SPEC_FILE).write_text(
+        json.dumps(
+            {
+                "options": {
+                    "max_epochs": 4,
+                    "search": "random",
+                    "scheduler": "asha",
+                    "grace_period": 1,
+                    "reduction_factor": 2,
+                },
+                "data": {"source": "synthetic", "val_source": "holdout", "train_subset": None},
+                "space": {"name": "x", "source": "/gone.py", "description": "hand-made"},
+                "created": "now",
+            }
+        )
+    )
+    runs = {
+        "a": [0.1, 0.2, 0.5, 0.6],
+        "b": [0.2, 0.3, 0.4, 0.5],
+        "c": [0.3, 0.35, 0.3, 0.4],
+        "d": [0.35, 0.2, 0.2, 0.3],
+    }
     for name, accs in runs.items():
         write_trial(tmp_path, name, accs, kept=[1, 2, 3, 4])
     write_trial(tmp_path, "e", [0.05], kept=[1])  # stopped early: no final value
@@ -37,7 +51,8 @@ def test_the_ranking_settles_after_the_first_rung(settling):
     assert stability.summary() == (
         "rank stability (4 trials that ran every epoch): Spearman with the final ranking "
         "-1.00 after epoch 1; at 0.8 or above from epoch 3 on; ASHA's grace period was 1: its "
-        "first rung judged trials by a ranking that had not settled")
+        "first rung judged trials by a ranking that had not settled"
+    )
 
 
 def test_the_report_and_a_plot_say_it(settling, tmp_path):

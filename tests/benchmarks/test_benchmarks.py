@@ -56,9 +56,13 @@ def test_device_check_on_a_cpu(tmp_path):
     import os
     import subprocess
 
-    done = subprocess.run(["bash", str(REPO / "benchmarks" / "device_check.sh"),
-                           "--smoke-test"], capture_output=True, text=True, timeout=300,
-                          env={**os.environ, "OUT": str(tmp_path)})
+    done = subprocess.run(
+        ["bash", str(REPO / "benchmarks" / "device_check.sh"), "--smoke-test"],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        env={**os.environ, "OUT": str(tmp_path)},
+    )
     assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
     log = (tmp_path / "gpu_throughput.txt").read_text()
     assert "2 + restore + 2 epochs == 4 straight: True" in log
@@ -81,8 +85,9 @@ def test_a_failing_section_keeps_the_figures_before_and_after_it(tmp_path, monke
 
     path = tmp_path / "figures.json"
     figures: dict = {}
-    ok = run_sections([("first", lambda: 1), ("second", broken), ("third", lambda: 3)], path,
-                      figures)
+    ok = run_sections(
+        [("first", lambda: 1), ("second", broken), ("third", lambda: 3)], path, figures
+    )
     saved = json.loads(path.read_text())
     assert not ok and saved["first"] == 1 and saved["third"] == 3
     assert saved["second"] == {"error": "RuntimeError: CUDA error: out of memory"}
@@ -111,8 +116,14 @@ def test_storage_overhead(smoke_here):
     that server is this process's, so it is put back afterwards."""
     import os
 
-    names = ("AWS_ENDPOINT_URL", "AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY",
-             "AWS_DEFAULT_REGION", "AWS_EC2_METADATA_DISABLED", "TUNE_CIFAR_CACHE")
+    names = (
+        "AWS_ENDPOINT_URL",
+        "AWS_ACCESS_KEY_ID",
+        "AWS_SECRET_ACCESS_KEY",
+        "AWS_DEFAULT_REGION",
+        "AWS_EC2_METADATA_DISABLED",
+        "TUNE_CIFAR_CACHE",
+    )
     saved = {name: os.environ.get(name) for name in names}
     for name in names:
         os.environ.pop(name, None)

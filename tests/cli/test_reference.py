@@ -19,7 +19,8 @@ REPO = Path(__file__).resolve().parents[2]
 @pytest.mark.parametrize("name", sorted(PAGES))
 def test_each_reference_page_is_current(name):
     assert (REPO / "docs" / name).read_text() == PAGES[name](), (
-        f"docs/{name} is out of date: run 'python -m tune_cifar.cli.reference docs'")
+        f"docs/{name} is out of date: run 'python -m tune_cifar.cli.reference docs'"
+    )
 
 
 def test_the_readme_names_every_command():
@@ -40,8 +41,21 @@ def test_every_search_flag_is_a_field_and_parses_to_its_default():
 def test_list_flags_take_what_their_field_holds():
     from tune_cifar.search import options_from_flags
 
-    args = build_parser().parse_args(["search", "--objective", "val_acc, params", "--mutate",
-                                      "lr,momentum", "--warm-start", "a", "b"])
+    args = build_parser().parse_args(
+        [
+            "search",
+            "--objective",
+            "val_acc, params",
+            "--mutate",
+            "lr,momentum",
+            "--warm-start",
+            "a",
+            "b",
+        ]
+    )
     opts = options_from_flags(vars(args))
     assert (opts.objective, opts.mutate, opts.warm_start) == (
-        ("val_acc", "params"), ("lr", "momentum"), ("a", "b"))
+        ("val_acc", "params"),
+        ("lr", "momentum"),
+        ("a", "b"),
+    )

@@ -22,8 +22,9 @@ def write_batch(path: Path, n: int = 20, seed: int = 0) -> tuple[np.ndarray, lis
     data = rng.integers(0, 256, size=(n, 3072), dtype=np.uint8)
     labels = [int(i % 10) for i in range(n)]
     with path.open("wb") as f:
-        pickle.dump({"data": data, "labels": labels, "batch_label": "x", "filenames": []}, f,
-                    protocol=2)
+        pickle.dump(
+            {"data": data, "labels": labels, "batch_label": "x", "filenames": []}, f, protocol=2
+        )
     return data, labels
 
 

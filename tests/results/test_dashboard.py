@@ -25,15 +25,22 @@ from tune_cifar.results import open_journal
 pytestmark = pytest.mark.slow
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 # Flags for a closed network: no background connections, no first-run or sync traffic.
-CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
-                 "--disable-component-update", "--disable-sync", "--no-first-run",
-                 "--disable-quic"]
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+    "--disable-quic",
+]
 
 
 @pytest.fixture()
 def browser():
-    playwright = pytest.importorskip("playwright.sync_api",
-                                     reason="Playwright is not installed (pip install -e .[dev])")
+    playwright = pytest.importorskip(
+        "playwright.sync_api", reason="Playwright is not installed (pip install -e .[dev])"
+    )
     if CHROMIUM is None:
         pytest.skip("no Chromium on this machine (Debian: apt-get install chromium)")
     with playwright.sync_playwright() as p:
@@ -46,9 +53,12 @@ def start_dashboard(folder: Path, *extra: str) -> tuple[subprocess.Popen, str, s
     """``tune-cifar dashboard`` on a free port; returns the process, its address and the line
     that gave it."""
     proc = subprocess.Popen(
-        [sys.executable, "-m", "tune_cifar.cli", "dashboard", str(folder), "--port", "0",
-         *extra], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-        env={**os.environ, "PYTHONUNBUFFERED": "1"})
+        [sys.executable, "-m", "tune_cifar.cli", "dashboard", str(folder), "--port", "0", *extra],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env={**os.environ, "PYTHONUNBUFFERED": "1"},
+    )
     line = proc.stdout.readline()
     match = re.search(r"(http://127\.0\.0\.1:\d+/dashboard/)", line)
     assert match, line + proc.stderr.read() if proc.poll() is not None else line
@@ -59,8 +69,9 @@ def delete_study(address: str) -> int:
     """The HTTP status of optuna-dashboard's DELETE /api/studies/0 (the experiment's study)."""
     url = address.replace("/dashboard/", "/api/studies/0")
     try:
-        with urllib.request.urlopen(urllib.request.Request(url, method="DELETE"),
-                                    timeout=30) as answer:
+        with urllib.request.urlopen(
+            urllib.request.Request(url, method="DELETE"), timeout=30
+        ) as answer:
             return answer.status
     except urllib.error.HTTPError as exc:
         return exc.code
@@ -73,7 +84,8 @@ def stop(proc: subprocess.Popen) -> tuple[int, str, str]:
 
 
 def test_the_dashboard_shows_the_study_its_trials_and_the_pruned_ones(
-        asha_experiment, browser, tmp_path):
+    asha_experiment, browser, tmp_path
+):
     folder = asha_experiment.experiment_path
     study = optuna.load_study(study_name=folder.name, storage=open_journal(folder))
     states = [t.state.name for t in study.trials]
@@ -96,15 +108,27 @@ def test_the_dashboard_shows_the_study_its_trials_and_the_pruned_ones(
     assert "Traceback" not in err
 
 
-def test_an_older_experiment_gets_its_journal_and_a_wide_host_is_said(asha_experiment,
-                                                                      tmp_path):
+def test_an_older_experiment_gets_its_journal_and_a_wide_host_is_said(asha_experiment, tmp_path):
     folder = tmp_path / "old"
     shutil.copytree(asha_experiment.experiment_path, folder)
     (folder / JOURNAL_FILE).unlink()
     proc = subprocess.Popen(
-        [sys.executable, "-m", "tune_cifar.cli", "dashboard", str(folder), "--port", "0",
-         "--host", "0.0.0.0"], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-        env={**os.environ, "PYTHONUNBUFFERED": "1"})
+        [
+            sys.executable,
+            "-m",
+            "tune_cifar.cli",
+            "dashboard",
+            str(folder),
+            "--port",
+            "0",
+            "--host",
+            "0.0.0.0",
+        ],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env={**os.environ, "PYTHONUNBUFFERED": "1"},
+    )
     first = proc.stdout.readline()
     address = proc.stdout.readline()
     code, _, err = stop(proc)

@@ -13,9 +13,16 @@ from tune_cifar.results import best_trial, resolve_checkpoint
 @pytest.fixture()
 def tied(tmp_path: Path, write_trial) -> Path:
     """Every epoch of trial a scores the same; retention kept only the newest two."""
-    (tmp_path / SPEC_FILE).write_text(json.dumps({
-        "options": {"max_epochs": 4, "scheduler": "fifo"}, "data": {},
-        "space": {"name": "x", "source": "x"}, "created": "now"}))
+    (tmp_path / SPEC_FILE).write_text(
+        json.dumps(
+            {
+                "options": {"max_epochs": 4, "scheduler": "fifo"},
+                "data": {},
+                "space": {"name": "x", "source": "x"},
+                "created": "now",
+            }
+        )
+    )
     write_trial(tmp_path, "a", [0.5, 0.5, 0.5, 0.5], kept=[3, 4])
     write_trial(tmp_path, "b", [0.3, 0.4, 0.45, 0.2], kept=[3, 4])
     return tmp_path

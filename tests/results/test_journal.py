@@ -12,8 +12,10 @@ from tune_cifar.constants import JOURNAL_FILE, SPEC_FILE
 from tune_cifar.results import JournalRecorder, build_journal, open_journal
 from tune_cifar.search import load_space, space_distributions
 
-DISTRIBUTIONS = {"lr": FloatDistribution(1e-4, 1e-1, log=True),
-                 "optimizer": CategoricalDistribution(["sgd", "adam"])}
+DISTRIBUTIONS = {
+    "lr": FloatDistribution(1e-4, 1e-1, log=True),
+    "optimizer": CategoricalDistribution(["sgd", "adam"]),
+}
 
 
 def study_of(folder: Path) -> optuna.Study:
@@ -84,9 +86,12 @@ def test_distributions_follow_the_space():
 
 
 def test_an_older_experiment_gets_its_journal_from_tunes_files(tmp_path, write_trial):
-    spec = {"options": {"max_epochs": 3, "search": "random", "scheduler": "asha"},
-            "data": {"source": "sample"}, "space": {"name": "gone", "source": "/no/such.py"},
-            "created": "now"}
+    spec = {
+        "options": {"max_epochs": 3, "search": "random", "scheduler": "asha"},
+        "data": {"source": "sample"},
+        "space": {"name": "gone", "source": "/no/such.py"},
+        "created": "now",
+    }
     (tmp_path / SPEC_FILE).write_text(json.dumps(spec))
     write_trial(tmp_path, "a", [0.2, 0.5, 0.4], kept=[2, 3])
     write_trial(tmp_path, "b", [0.1], kept=[1])  # stopped at the first rung
@@ -95,16 +100,24 @@ def test_an_older_experiment_gets_its_journal_from_tunes_files(tmp_path, write_t
     trials = trials_by_tune_id(tmp_path)
     assert trials["a"].state == TrialState.COMPLETE and trials["a"].value == 0.5
     assert trials["a"].user_attrs["best_checkpoint"] == str(
-        tmp_path / "trial_a" / "checkpoint_000001")
+        tmp_path / "trial_a" / "checkpoint_000001"
+    )
     assert trials["b"].state == TrialState.PRUNED
     assert trials["c"].state == TrialState.RUNNING
     build_journal(tmp_path)  # again: nothing doubled
     assert len(study_of(tmp_path).trials) == 3
 
 
-@pytest.mark.parametrize(("host", "loopback"), [("127.0.0.1", True), ("localhost", True),
-                                                ("::1", True), ("0.0.0.0", False),
-                                                ("192.168.1.5", False)])
+@pytest.mark.parametrize(
+    ("host", "loopback"),
+    [
+        ("127.0.0.1", True),
+        ("localhost", True),
+        ("::1", True),
+        ("0.0.0.0", False),
+        ("192.168.1.5", False),
+    ],
+)
 def test_which_hosts_stay_on_this_machine(host, loopback):
     from tune_cifar.results._dashboard import is_loopback
 
@@ -119,8 +132,9 @@ def test_asha_stopped_trials_reach_tpe_as_pruned():
     from tune_cifar.search.ray import optuna_study
 
     def run(stopped_as: str) -> dict[str, optuna.trial.FrozenTrial]:
-        searcher = AshaAwareOptunaSearch(metric="val_acc", mode="max", max_epochs=4,
-                                         stopped_as=stopped_as, seed=0)
+        searcher = AshaAwareOptunaSearch(
+            metric="val_acc", mode="max", max_epochs=4, stopped_as=stopped_as, seed=0
+        )
         searcher.set_search_properties("val_acc", "max", {"lr": tune.loguniform(1e-4, 1e-1)})
         runs = {"stopped": [0.3, 0.5], "full": [0.2, 0.6, 0.7, 0.65], "nan": [0.1]}
         for name, accs in runs.items():

@@ -14,23 +14,28 @@ from tune_cifar.search.ray import optuna_study
 
 
 def test_the_front_holds_the_trials_nothing_beats_on_both():
-    trials = pd.DataFrame({
-        "trial_id": list("abcdefg"),
-        "status": [DONE, DONE, DONE, DONE, DONE, STOPPED_EARLY, DONE],
-        "best_val_acc": [0.50, 0.60, 0.55, 0.70, 0.70, 0.99, np.nan],
-        "cost.params": [100, 200, 300, 400, 500, 50, 10],
-    })
+    trials = pd.DataFrame(
+        {
+            "trial_id": list("abcdefg"),
+            "status": [DONE, DONE, DONE, DONE, DONE, STOPPED_EARLY, DONE],
+            "best_val_acc": [0.50, 0.60, 0.55, 0.70, 0.70, 0.99, np.nan],
+            "cost.params": [100, 200, 300, 400, 500, 50, 10],
+        }
+    )
     front = pareto_front(trials, "cost.params")
     # c (0.55 at 300) is beaten by b (0.60 at 200); e ties d's val_acc at a higher cost; f was
     # stopped early; g has no val_acc
     assert list(front["trial_id"]) == ["a", "b", "d"]
 
 
-@pytest.mark.parametrize(("objective", "message"), [
-    (("val_acc", "size"), r"--objective must be val_acc or val_acc,COST"),
-    (("params",), r"--objective must be val_acc"),
-    (("val_acc", "params", "epoch_time"), r"--objective must be"),
-])
+@pytest.mark.parametrize(
+    ("objective", "message"),
+    [
+        (("val_acc", "size"), r"--objective must be val_acc or val_acc,COST"),
+        (("params",), r"--objective must be val_acc"),
+        (("val_acc", "params", "epoch_time"), r"--objective must be"),
+    ],
+)
 def test_a_bad_objective_is_one_line(objective, message):
     from tune_cifar.errors import UsageError
 
@@ -56,10 +61,18 @@ def experiment(tmp_path_factory):
 
     folder = tmp_path_factory.mktemp("objectives")
     (folder / "space.py").write_text(SPACE)
-    opts = SearchOptions(space=str(folder / "space.py"), search="optuna", num_samples=6,
-                         max_epochs=3, grace_period=1, reduction_factor=2,
-                         objective=("val_acc", "params"), progress_interval=60,
-                         storage_path=str(folder), name="mo")
+    opts = SearchOptions(
+        space=str(folder / "space.py"),
+        search="optuna",
+        num_samples=6,
+        max_epochs=3,
+        grace_period=1,
+        reduction_factor=2,
+        objective=("val_acc", "params"),
+        progress_interval=60,
+        storage_path=str(folder),
+        name="mo",
+    )
     run_search(opts, SYNTHETIC, argv=["test"], bundle=load_data(SYNTHETIC))
     return folder / "mo"
 

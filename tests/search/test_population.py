@@ -20,8 +20,14 @@ from tune_cifar.train import Trainer, load_state, save_state
 
 pytestmark = pytest.mark.usefixtures("one_thread")
 
-BASE = {"model": "cnn_v4", "width": 0.25, "batch_size": 50, "optimizer": "sgd", "lr": 0.02,
-        "momentum": 0.9}
+BASE = {
+    "model": "cnn_v4",
+    "width": 0.25,
+    "batch_size": 50,
+    "optimizer": "sgd",
+    "lr": 0.02,
+    "momentum": 0.9,
+}
 
 
 @pytest.mark.parametrize("schedule", ["constant", "cosine", "onecycle"])
@@ -42,9 +48,18 @@ def test_a_new_peak_lr_scales_the_schedule_where_it_stands(synthetic_bundle, sch
 
 def test_every_mutable_key_takes_effect(synthetic_bundle):
     trainer = Trainer(TrialConfig.from_dict(BASE), synthetic_bundle.training, 2)
-    new = TrialConfig.from_dict({**BASE, "momentum": 0.5, "weight_decay": 1e-3, "dropout1": 0.05,
-                                 "dropout4": 0.6, "label_smoothing": 0.1, "hflip_p": 0.0,
-                                 "erase_p": 0.9})
+    new = TrialConfig.from_dict(
+        {
+            **BASE,
+            "momentum": 0.5,
+            "weight_decay": 1e-3,
+            "dropout1": 0.05,
+            "dropout4": 0.6,
+            "label_smoothing": 0.1,
+            "hflip_p": 0.0,
+            "erase_p": 0.9,
+        }
+    )
     trainer.change_config(new)
     group = trainer.optimizer.param_groups[0]
     assert (group["momentum"], group["weight_decay"]) == (0.5, 1e-3)
@@ -52,8 +67,10 @@ def test_every_mutable_key_takes_effect(synthetic_bundle):
     assert trainer.augment.cfg == new and trainer.cfg == new  # label smoothing reads cfg
 
 
-@pytest.mark.parametrize(("key", "value"), [("width", 0.5), ("batch_norm", False),
-                                            ("optimizer", "adam"), ("batch_size", 25)])
+@pytest.mark.parametrize(
+    ("key", "value"),
+    [("width", 0.5), ("batch_norm", False), ("optimizer", "adam"), ("batch_size", 25)],
+)
 def test_keys_that_shape_the_weights_or_the_steps_cannot_change(synthetic_bundle, key, value):
     trainer = Trainer(TrialConfig.from_dict(BASE), synthetic_bundle.training, 2)
     with pytest.raises(UsageError, match=rf"^{key} cannot change while a trial trains"):
@@ -65,12 +82,14 @@ def test_keys_that_shape_the_weights_or_the_steps_cannot_change(synthetic_bundle
 
 
 def test_a_copied_checkpoint_under_a_mutated_config_trains_as_the_change_in_place(
-        synthetic_bundle, tmp_path):
+    synthetic_bundle, tmp_path
+):
     """What PBT does (a new trainer under the mutated config loads the donor's state) equals
     what a replay does (the donor's trainer changes its config): the same numbers."""
     donor_cfg = TrialConfig.from_dict({**BASE, "lr_schedule": "cosine"})
-    mutated = TrialConfig.from_dict({**BASE, "lr_schedule": "cosine", "lr": 0.01,
-                                     "dropout2": 0.1, "momentum": 0.8, "seed": 7})
+    mutated = TrialConfig.from_dict(
+        {**BASE, "lr_schedule": "cosine", "lr": 0.01, "dropout2": 0.1, "momentum": 0.8, "seed": 7}
+    )
     donor = Trainer(donor_cfg, synthetic_bundle.training, 4)
     donor.run_epoch()
     save_state(donor.state_dict(), tmp_path)  # (a state in memory shares the donor's tensors)
@@ -98,7 +117,8 @@ def test_follow_changes_hands_at_the_scheduled_epochs_only(synthetic_bundle):
 
 
 def test_a_trial_config_carrying_a_schedule_follows_it_and_resumes_inside_it(
-        synthetic_bundle, tmp_path, monkeypatch):
+    synthetic_bundle, tmp_path, monkeypatch
+):
     """What ``confirm`` of a PBT search trains: the trainable changes configuration where the
     config's schedule says, as a trainer following it does, and a trial restored from a
     checkpoint before or after the change continues exactly."""
@@ -133,7 +153,8 @@ def test_a_trial_config_carrying_a_schedule_follows_it_and_resumes_inside_it(
         trainer.follow(schedule)
         trainer.run_epoch()
     assert without_timing(trainer.history) == [
-        {k: v for k, v in m.items() if k != "node_id"} for m in straight]
+        {k: v for k, v in m.items() if k != "node_id"} for m in straight
+    ]
     for resume_after in (2, 3):  # before the change, and after it
         reports.clear()
         restore[0] = trainable_module.tune.Checkpoint.from_directory(str(kept[resume_after]))
@@ -141,11 +162,14 @@ def test_a_trial_config_carrying_a_schedule_follows_it_and_resumes_inside_it(
         assert without_timing(reports) == straight[resume_after:]
 
 
-@pytest.mark.parametrize(("schedule", "message"), [
-    ('[[3, {"width": 0.5}]]', r"configuration 1: width cannot change while a trial trains"),
-    ('[[1, {"lr": 0.1}]]', r"configuration 1: config: schedule epochs must rise from 2"),
-    ("lr=0.1 from 3", r"configuration 1: config: schedule must be JSON \[\[epoch"),
-])
+@pytest.mark.parametrize(
+    ("schedule", "message"),
+    [
+        ('[[3, {"width": 0.5}]]', r"configuration 1: width cannot change while a trial trains"),
+        ('[[1, {"lr": 0.1}]]', r"configuration 1: config: schedule epochs must rise from 2"),
+        ("lr=0.1 from 3", r"configuration 1: config: schedule must be JSON \[\[epoch"),
+    ],
+)
 def test_a_points_file_with_a_bad_schedule_is_one_line(tmp_path, schedule, message):
     from tune_cifar.search import load_space
 
@@ -160,29 +184,40 @@ def _space(**params) -> SearchSpace:
 
 
 def test_mutations_come_from_the_space():
-    space = _space(model="cnn_v4", lr=tune.loguniform(1e-4, 1e-1), erase_p=tune.choice([0.0, 0.5]),
-                   dropout1=tune.grid_search([0.1, 0.2]), batch_size=tune.choice([32, 64]))
+    space = _space(
+        model="cnn_v4",
+        lr=tune.loguniform(1e-4, 1e-1),
+        erase_p=tune.choice([0.0, 0.5]),
+        dropout1=tune.grid_search([0.1, 0.2]),
+        batch_size=tune.choice([32, 64]),
+    )
     found = mutations(SearchOptions(scheduler="pbt"), space)
     assert list(found) == ["lr", "erase_p", "dropout1"]  # batch_size is not mutable
     assert found["lr"] is space.params["lr"] and found["erase_p"] == [0.0, 0.5]
     assert found["dropout1"] == [0.1, 0.2]
     only = mutations(SearchOptions(scheduler="pbt", mutate=("lr",)), space)
     assert list(only) == ["lr"]
-    scheduler = build_trial_scheduler(SearchOptions(scheduler="pbt", max_epochs=8,
-                                                    perturbation_interval=3), space)
+    scheduler = build_trial_scheduler(
+        SearchOptions(scheduler="pbt", max_epochs=8, perturbation_interval=3), space
+    )
     assert isinstance(scheduler, PopulationBasedTraining)
     assert scheduler._perturbation_interval == 3
     ranges = _space(lr=tune.loguniform(1e-4, 1e-1), dropout1=tune.uniform(0.0, 0.5))
     pb2 = build_trial_scheduler(SearchOptions(scheduler="pb2"), ranges)
     assert isinstance(pb2, PB2)
-    assert mutations(SearchOptions(scheduler="pb2"), ranges) == {"lr": [1e-4, 1e-1],
-                                                                 "dropout1": [0.0, 0.5]}
+    assert mutations(SearchOptions(scheduler="pb2"), ranges) == {
+        "lr": [1e-4, 1e-1],
+        "dropout1": [0.0, 0.5],
+    }
 
 
 def test_perturbed_values_are_clipped_into_the_space():
     clip = ClipToSpace({"lr": (1e-4, 1e-1), "dropout1": (0.0, 0.5)})
     assert clip({"lr": 0.12, "dropout1": 0.3, "model": "cnn_v4"}) == {
-        "lr": 0.1, "dropout1": 0.3, "model": "cnn_v4"}
+        "lr": 0.1,
+        "dropout1": 0.3,
+        "model": "cnn_v4",
+    }
     assert clip({"lr": 5e-5, "dropout1": 0.6})["dropout1"] == 0.5
 
 
@@ -210,10 +245,18 @@ def pbt_experiment(tmp_path_factory):
 
     folder = tmp_path_factory.mktemp("pbt")
     (folder / "pbt_space.py").write_text(PBT_SPACE)
-    opts = SearchOptions(space=str(folder / "pbt_space.py"), search="grid", scheduler="pbt",
-                         num_samples=2, max_epochs=8, perturbation_interval=2,
-                         keep_checkpoints=4, progress_interval=60, storage_path=str(folder),
-                         name="pbt")
+    opts = SearchOptions(
+        space=str(folder / "pbt_space.py"),
+        search="grid",
+        scheduler="pbt",
+        num_samples=2,
+        max_epochs=8,
+        perturbation_interval=2,
+        keep_checkpoints=4,
+        progress_interval=60,
+        storage_path=str(folder),
+        name="pbt",
+    )
     run_search(opts, SYNTHETIC, argv=["test"], bundle=load_data(SYNTHETIC))
     return folder / "pbt"
 
@@ -238,8 +281,7 @@ def test_a_pbt_search_copies_weights_and_reports_its_lineage(pbt_experiment):
 
 
 @pytest.mark.slow
-def test_best_shows_the_schedule_and_replay_retrains_it_exactly(pbt_experiment, tmp_path,
-                                                                 capsys):
+def test_best_shows_the_schedule_and_replay_retrains_it_exactly(pbt_experiment, tmp_path, capsys):
     from tune_cifar.cli import main
     from tune_cifar.results import best_row, copies, load_trials, schedule
     from tune_cifar.results._population import path
@@ -251,8 +293,22 @@ def test_best_shows_the_schedule_and_replay_retrains_it_exactly(pbt_experiment, 
     trial = next(t for t in trials if t.trial_id == trial_id)
     best_epoch = int(best_row(trial)[0]["training_iteration"])  # what --replay trains to
     expected = path(trial, trials, best_epoch)
-    assert main(["train", "--replay", str(pbt_experiment), "--trial", trial_id,
-                 "--threads", "1", "--out", str(tmp_path / "replay")]) == 0
+    assert (
+        main(
+            [
+                "train",
+                "--replay",
+                str(pbt_experiment),
+                "--trial",
+                trial_id,
+                "--threads",
+                "1",
+                "--out",
+                str(tmp_path / "replay"),
+            ]
+        )
+        == 0
+    )
     out = capsys.readouterr().out
     assert f"replaying trial {trial_id}" in out
     history = (tmp_path / "replay" / "history.csv").read_text().splitlines()
@@ -339,9 +395,16 @@ def test_a_pb2_search_keeps_its_mutations_in_the_space(tmp_path, capsys):
     from tune_cifar.search import run_search
 
     (tmp_path / "pb2_space.py").write_text(PB2_SPACE)
-    opts = SearchOptions(space=str(tmp_path / "pb2_space.py"), scheduler="pb2", num_samples=4,
-                         max_epochs=6, perturbation_interval=2, progress_interval=60,
-                         storage_path=str(tmp_path), name="pb2")
+    opts = SearchOptions(
+        space=str(tmp_path / "pb2_space.py"),
+        scheduler="pb2",
+        num_samples=4,
+        max_epochs=6,
+        perturbation_interval=2,
+        progress_interval=60,
+        storage_path=str(tmp_path),
+        name="pb2",
+    )
     run_search(opts, SYNTHETIC, argv=["test"], bundle=load_data(SYNTHETIC))
     reports = [t.reports for t in load_trials(tmp_path / "pb2")]
     assert all("lineage" in r for r in reports) and len(reports) == 4

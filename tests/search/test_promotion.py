@@ -24,14 +24,20 @@ CONTINUE, PAUSE = TrialScheduler.CONTINUE, TrialScheduler.PAUSE
 class Controller:
     """What the scheduler sees of Tune's controller: the trials, and stop_trial."""
 
-    def __init__(self, scheduler: PromotionASHA, *names: str, folder: Path | None = None
-                 ) -> None:
+    def __init__(self, scheduler: PromotionASHA, *names: str, folder: Path | None = None) -> None:
         self.scheduler = scheduler
-        self.trials = [SimpleNamespace(
-            trial_id=n, status=Trial.PENDING, last_result={},
-            storage=SimpleNamespace(storage_filesystem=pafs.LocalFileSystem(),
-                                    trial_fs_path=str((folder or Path("/nonexistent")) / n)))
-            for n in names]
+        self.trials = [
+            SimpleNamespace(
+                trial_id=n,
+                status=Trial.PENDING,
+                last_result={},
+                storage=SimpleNamespace(
+                    storage_filesystem=pafs.LocalFileSystem(),
+                    trial_fs_path=str((folder or Path("/nonexistent")) / n),
+                ),
+            )
+            for n in names
+        ]
         self.stopped: list[str] = []
 
     def get_trials(self) -> list[SimpleNamespace]:
@@ -47,8 +53,14 @@ class Controller:
         return next(t for t in self.trials if t.trial_id == name)
 
 
-def report(scheduler: PromotionASHA, ctl: Controller, name: str, epoch: int, value: float,
-           metric: str = "val_acc") -> str:
+def report(
+    scheduler: PromotionASHA,
+    ctl: Controller,
+    name: str,
+    epoch: int,
+    value: float,
+    metric: str = "val_acc",
+) -> str:
     trial = ctl[name]
     trial.status = Trial.RUNNING
     trial.last_result = {"training_iteration": epoch, metric: value}
@@ -66,8 +78,7 @@ def test_the_rungs_are_grace_times_eta_powers_below_max_epochs():
 
 
 def test_a_trial_waits_at_a_rung_until_it_ranks_in_the_top_third(tmp_path):
-    sched = PromotionASHA(max_t=9, grace_period=1, reduction_factor=3, metric="val_acc",
-                          mode="max")
+    sched = PromotionASHA(max_t=9, grace_period=1, reduction_factor=3, metric="val_acc", mode="max")
     ctl = Controller(sched, "a", "b", "c", "d", "e", folder=tmp_path)
     # Ray's ASHAScheduler lets the first trial at a rung go on (nothing to compare it with);
     # here it waits until three have arrived and it is the best of them.
@@ -93,16 +104,16 @@ def test_a_trial_waits_at_a_rung_until_it_ranks_in_the_top_third(tmp_path):
     assert sched.choose_trial_to_run(ctl) is None
     assert sorted(ctl.stopped) == ["a", "b", "c", "d"]
     # each says so in its folder (its last result row was reported before it waited)
-    assert sorted(p.parent.name for p in tmp_path.glob(f"*/{STOPPED_FILE}")) == [
-        "a", "b", "c", "d"]
+    assert sorted(p.parent.name for p in tmp_path.glob(f"*/{STOPPED_FILE}")) == ["a", "b", "c", "d"]
     assert json.loads((tmp_path / "b" / STOPPED_FILE).read_text()) == {
-        "stopped_by": "asha-promote", "epoch": 3}
+        "stopped_by": "asha-promote",
+        "epoch": 3,
+    }
     assert "epoch 1: 2 of 5 promoted, epoch 3: 1 of 2 promoted" in sched.debug_string()
 
 
 def test_an_epoch_budget_ends_waiting_trials_as_stopped_and_pending_ones_as_nothing(tmp_path):
-    sched = PromotionASHA(max_t=9, grace_period=1, reduction_factor=3, metric="val_acc",
-                          mode="max")
+    sched = PromotionASHA(max_t=9, grace_period=1, reduction_factor=3, metric="val_acc", mode="max")
     ctl = Controller(sched, "waiting", "queued", "running", folder=tmp_path)
     assert report(sched, ctl, "waiting", 1, 0.5) == PAUSE
     ctl["running"].status = Trial.RUNNING  # between rungs
@@ -113,8 +124,9 @@ def test_an_epoch_budget_ends_waiting_trials_as_stopped_and_pending_ones_as_noth
 
 def test_a_nan_ranks_last_and_min_mode_ranks_low_values_first():
     def second_arrival(first: float, second: float) -> str:  # eta 2: one of two goes on
-        sched = PromotionASHA(max_t=4, grace_period=1, reduction_factor=2, metric="val_loss",
-                              mode="min")
+        sched = PromotionASHA(
+            max_t=4, grace_period=1, reduction_factor=2, metric="val_loss", mode="min"
+        )
         ctl = Controller(sched, "a", "b")
         assert report(sched, ctl, "a", 1, first, "val_loss") == PAUSE
         return report(sched, ctl, "b", 1, second, "val_loss")
@@ -124,11 +136,14 @@ def test_a_nan_ranks_last_and_min_mode_ranks_low_values_first():
     assert second_arrival(3.0, 2.0) == CONTINUE
 
 
-@pytest.mark.parametrize(("flags", "message"), [
-    ({"search": "optuna"}, "TPE learns only from ended trials"),
-    ({"max_concurrent": 2}, "--max-concurrent counts the trials asha-promote keeps waiting"),
-    ({"grace_period": 5, "max_epochs": 4}, "--grace-period 5 is above --max-epochs 4"),
-])
+@pytest.mark.parametrize(
+    ("flags", "message"),
+    [
+        ({"search": "optuna"}, "TPE learns only from ended trials"),
+        ({"max_concurrent": 2}, "--max-concurrent counts the trials asha-promote keeps waiting"),
+        ({"grace_period": 5, "max_epochs": 4}, "--grace-period 5 is above --max-epochs 4"),
+    ],
+)
 def test_asha_promote_refuses_what_cannot_work_beside_it(flags, message):
     from tune_cifar.errors import UsageError
 
@@ -147,7 +162,8 @@ SPACE = {"model": "cnn_v2", "width": 0.5, "optimizer": "adam", "batch_size": 32,
 
 @pytest.mark.slow
 def test_a_promotion_search_pauses_and_resumes_trials_from_their_rung_checkpoints(
-        tmp_path, synthetic_bundle, shared_ray):
+    tmp_path, synthetic_bundle, shared_ray
+):
     """6 trials one at a time (2 CPUs each on the session's 2-CPU Ray), rungs at epochs 1 and
     2 (eta 2), 4 epochs at most: trials resume where they waited (no epoch twice, no restart),
     the best at each rung goes on, fewer epochs than running all, and the journal ends every
@@ -160,28 +176,42 @@ def test_a_promotion_search_pauses_and_resumes_trials_from_their_rung_checkpoint
     from tune_cifar.search import run_search
 
     (tmp_path / "space.py").write_text(PROMOTE_SPACE)
-    opts = SearchOptions(space=str(tmp_path / "space.py"), scheduler="asha-promote",
-                         num_samples=6, max_epochs=4, grace_period=1, reduction_factor=2,
-                         cpus_per_trial=2, storage_path=str(tmp_path), name="exp",
-                         progress_interval=60)
-    outcome = run_search(opts, DataSpec(source="synthetic"), argv=["test"],
-                         bundle=synthetic_bundle)
+    opts = SearchOptions(
+        space=str(tmp_path / "space.py"),
+        scheduler="asha-promote",
+        num_samples=6,
+        max_epochs=4,
+        grace_period=1,
+        reduction_factor=2,
+        cpus_per_trial=2,
+        storage_path=str(tmp_path),
+        name="exp",
+        progress_interval=60,
+    )
+    outcome = run_search(opts, DataSpec(source="synthetic"), argv=["test"], bundle=synthetic_bundle)
     assert not outcome.errors and outcome.unfinished == 0  # the waiting trials ended
-    runs = {d.parent.name: [json.loads(line) for line in d.read_text().splitlines()]
-            for d in sorted(Path(outcome.experiment_path).glob("*/result.json"))}
+    runs = {
+        d.parent.name: [json.loads(line) for line in d.read_text().splitlines()]
+        for d in sorted(Path(outcome.experiment_path).glob("*/result.json"))
+    }
     assert len(runs) == 6
     for name, rows in runs.items():  # a paused trial went on from its rung's checkpoint
         assert [r["training_iteration"] for r in rows] == list(range(1, len(rows) + 1)), name
-    at = {m: {n: rows[m - 1]["val_acc"] for n, rows in runs.items() if len(rows) >= m}
-          for m in (1, 2, 4)}
+    at = {
+        m: {n: rows[m - 1]["val_acc"] for n, rows in runs.items() if len(rows) >= m}
+        for m in (1, 2, 4)
+    }
     assert len(at[1]) == 6 and 1 <= len(at[2]) <= 4 and len(at[4]) >= 1
     assert max(at[1], key=at[1].get) in at[2]  # each rung's best goes on
     assert max(at[2], key=at[2].get) in at[4]
     assert sum(len(rows) for rows in runs.values()) < 6 * 4
     status = load_experiment(outcome.experiment_path).trials.set_index("trial_id")["status"]
     assert {n: status[rows[0]["trial_id"]] for n, rows in runs.items()} == {
-        n: "done" if len(rows) == 4 else "stopped early" for n, rows in runs.items()}
+        n: "done" if len(rows) == 4 else "stopped early" for n, rows in runs.items()
+    }
     study = optuna.load_study(study_name="exp", storage=open_journal(outcome.experiment_path))
-    assert {t.state for t in study.trials} <= {optuna.trial.TrialState.COMPLETE,
-                                               optuna.trial.TrialState.PRUNED}
+    assert {t.state for t in study.trials} <= {
+        optuna.trial.TrialState.COMPLETE,
+        optuna.trial.TrialState.PRUNED,
+    }
     assert len(study.trials) == 6

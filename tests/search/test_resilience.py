@@ -52,18 +52,38 @@ def grid_space(tmp_path: Path) -> Path:
     return path
 
 
-def test_a_killed_then_stopped_search_resumes_to_the_same_histories(tmp_path, grid_space,
-                                                                   shared_ray, capsys):
+def test_a_killed_then_stopped_search_resumes_to_the_same_histories(
+    tmp_path, grid_space, shared_ray, capsys
+):
     """A search killed outright (SIGKILL to its process group), its resume stopped by
     ``kill PID`` (SIGTERM, which stops a search as Ctrl-C does: one line with the resume
     command, exit 130, though the search has a time budget), and a second resume to the end
     (here, with the session's Ray: the two before ran as processes of their own): every
     trial's history is what the same trials trained in one go give, epoch for epoch."""
     killed = tmp_path / "killed"
-    proc = start(cli("search", "--space", str(grid_space), "--search", "grid", "--scheduler",
-                     "fifo", "--max-epochs", str(EPOCHS), "--max-concurrent", "2",
-                     "--storage-path", str(tmp_path), "--name", "killed", "--time-budget",
-                     "3600", *DATA_FLAGS), tmp_path / "killed.log")
+    proc = start(
+        cli(
+            "search",
+            "--space",
+            str(grid_space),
+            "--search",
+            "grid",
+            "--scheduler",
+            "fifo",
+            "--max-epochs",
+            str(EPOCHS),
+            "--max-concurrent",
+            "2",
+            "--storage-path",
+            str(tmp_path),
+            "--name",
+            "killed",
+            "--time-budget",
+            "3600",
+            *DATA_FLAGS,
+        ),
+        tmp_path / "killed.log",
+    )
 
     def epochs() -> int:
         return sum(len(rows_of(d)) for d in trial_dirs(killed))
@@ -80,9 +100,13 @@ def test_a_killed_then_stopped_search_resumes_to_the_same_histories(tmp_path, gr
     assert had_checkpoint
 
     before = epochs()
-    proc = subprocess.Popen(cli("resume", str(killed)), stdout=subprocess.PIPE,
-                            stderr=subprocess.PIPE, text=True,
-                            env={**os.environ, "PYTHONUNBUFFERED": "1"})
+    proc = subprocess.Popen(
+        cli("resume", str(killed)),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env={**os.environ, "PYTHONUNBUFFERED": "1"},
+    )
     wait_for(lambda: epochs() >= before + 1, 300, "a new epoch")
     proc.send_signal(signal.SIGTERM)
     out, err = proc.communicate(timeout=120)
@@ -125,9 +149,17 @@ def test_a_killed_trial_process_resumes_from_its_checkpoint(tmp_path, grid_space
 
     killer = threading.Thread(target=kill_a_trial_process, daemon=True)
     killer.start()
-    opts = SearchOptions(space=str(grid_space), search="grid", scheduler="fifo", max_epochs=5,
-                         max_concurrent=2, max_failures=2, storage_path=str(tmp_path),
-                         name="exp", progress_interval=60)
+    opts = SearchOptions(
+        space=str(grid_space),
+        search="grid",
+        scheduler="fifo",
+        max_epochs=5,
+        max_concurrent=2,
+        max_failures=2,
+        storage_path=str(tmp_path),
+        name="exp",
+        progress_interval=60,
+    )
     outcome = run_search(opts, DATA, argv=["test"])
     killer.join(timeout=10)
     assert killed and not outcome.errors
@@ -136,8 +168,9 @@ def test_a_killed_trial_process_resumes_from_its_checkpoint(tmp_path, grid_space
     assert rows[0]["pid"] != os.getpid()  # the trial ran in a process of its own
     epochs = [r["training_iteration"] for r in rows]
     assert epochs.count(1) == 1 and sorted(set(epochs)) == list(range(1, 6))
-    restarts = [r for r in rows if r["iterations_since_restore"] == 1 and
-                r["training_iteration"] > 1]
+    restarts = [
+        r for r in rows if r["iterations_since_restore"] == 1 and r["training_iteration"] > 1
+    ]
     assert restarts, "the trial did not continue from a checkpoint"
     assert load_experiment(exp).trials["status"].eq("done").all()
 
@@ -145,8 +178,15 @@ def test_a_killed_trial_process_resumes_from_its_checkpoint(tmp_path, grid_space
 def test_errored_trials_are_reported_and_the_search_goes_on(tmp_path, shared_ray):
     bundle = load_data(DataSpec(source="synthetic", train_subset=200, val_size=100))
     bundle.training.val_y = np.full_like(bundle.training.val_y, 10)  # no such class: raises
-    opts = SearchOptions(space="quick", num_samples=2, max_epochs=2, max_failures=0,
-                         storage_path=str(tmp_path), name="err", progress_interval=60)
+    opts = SearchOptions(
+        space="quick",
+        num_samples=2,
+        max_epochs=2,
+        max_failures=0,
+        storage_path=str(tmp_path),
+        name="err",
+        progress_interval=60,
+    )
     outcome = run_search(opts, DataSpec(source="synthetic"), argv=["test"], bundle=bundle)
     assert outcome.num_trials == 2 and len(outcome.errors) == 2  # every trial ran, none hidden
     assert all("out of bounds" in e for e in outcome.errors)
@@ -156,12 +196,21 @@ def test_errored_trials_are_reported_and_the_search_goes_on(tmp_path, shared_ray
 
 def test_a_diverging_trial_is_stopped_and_marked(tmp_path, shared_ray):
     space = tmp_path / "nan.py"
-    space.write_text('from ray import tune\nDESCRIPTION = "x"\nSPACE = {"model": "cnn_v2", '
-                     '"width": 0.5, "optimizer": "sgd", "momentum": 0.99, "erase_p": 0.0, '
-                     '"batch_size": 8, "lr": tune.grid_search([0.01, 10.0])}\n')
+    space.write_text(
+        'from ray import tune\nDESCRIPTION = "x"\nSPACE = {"model": "cnn_v2", '
+        '"width": 0.5, "optimizer": "sgd", "momentum": 0.99, "erase_p": 0.0, '
+        '"batch_size": 8, "lr": tune.grid_search([0.01, 10.0])}\n'
+    )
     bundle = load_data(DataSpec(source="synthetic", train_subset=300, val_size=100))
-    opts = SearchOptions(space=str(space), search="grid", scheduler="fifo", max_epochs=6,
-                         storage_path=str(tmp_path), name="nan", progress_interval=60)
+    opts = SearchOptions(
+        space=str(space),
+        search="grid",
+        scheduler="fifo",
+        max_epochs=6,
+        storage_path=str(tmp_path),
+        name="nan",
+        progress_interval=60,
+    )
     outcome = run_search(opts, DataSpec(source="synthetic"), argv=["test"], bundle=bundle)
     assert not outcome.errors
     trials = load_experiment(outcome.experiment_path).trials.set_index("config.lr")
@@ -174,8 +223,11 @@ def small_disk(tmp_path: Path):
     """A 72 MiB file system of its own (tmpfs), so that a search can fill it."""
     disk = tmp_path / "disk"
     disk.mkdir()
-    mounted = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=72m", "tmpfs", str(disk)],
-                             capture_output=True, text=True)
+    mounted = subprocess.run(
+        ["mount", "-t", "tmpfs", "-o", "size=72m", "tmpfs", str(disk)],
+        capture_output=True,
+        text=True,
+    )
     if mounted.returncode != 0:
         pytest.skip(f"cannot mount a small tmpfs here (needs root): {mounted.stderr.strip()}")
     try:
@@ -185,7 +237,8 @@ def small_disk(tmp_path: Path):
 
 
 def test_a_full_storage_stops_the_search_in_order_and_resume_loses_nothing(
-        small_disk, grid_space, shared_ray, capsys):
+    small_disk, grid_space, shared_ray, capsys
+):
     """Another program fills the disk mid-search: the search stops in order (a few lines, the
     storage path, the cause, the resume command, exit 1); once space is freed, the resume
     finishes every trial from its last complete checkpoints, epoch for epoch as in one go."""
@@ -203,15 +256,36 @@ def test_a_full_storage_stops_the_search_in_order_and_resume_loses_nothing(
 
     thread = threading.Thread(target=fill_the_disk, daemon=True)
     thread.start()
-    code = main(["search", "--space", str(grid_space), "--search", "grid", "--scheduler",
-                 "fifo", "--max-epochs", "5", "--max-concurrent", "2", "--storage-path",
-                 str(small_disk), "--name", "full", "--progress-interval", "600", *DATA_FLAGS])
+    code = main(
+        [
+            "search",
+            "--space",
+            str(grid_space),
+            "--search",
+            "grid",
+            "--scheduler",
+            "fifo",
+            "--max-epochs",
+            "5",
+            "--max-concurrent",
+            "2",
+            "--storage-path",
+            str(small_disk),
+            "--name",
+            "full",
+            "--progress-interval",
+            "600",
+            *DATA_FLAGS,
+        ]
+    )
     thread.join(timeout=10)
     err = capsys.readouterr().err
     assert code == 1, err
     assert "Traceback" not in err and len(err.strip().splitlines()) <= 6, err
-    assert (f"search stopped: the storage at {small_disk} is full" in err
-            and f"then continue with: tune-cifar resume {exp}" in err), err
+    assert (
+        f"search stopped: the storage at {small_disk} is full" in err
+        and f"then continue with: tune-cifar resume {exp}" in err
+    ), err
     assert not any(rows[-1].get("done") for rows in map(rows_of, trial_dirs(exp)) if rows)
 
     filler.unlink()

@@ -19,15 +19,16 @@ SAMPLE = DataSpec(source="sample", train_subset=300)
 
 
 def search(tmp_path: Path, bundle, **options):
-    opts = SearchOptions(storage_path=str(tmp_path), name="exp", progress_interval=60,
-                         **options)
+    opts = SearchOptions(storage_path=str(tmp_path), name="exp", progress_interval=60, **options)
     return run_search(opts, SAMPLE, argv=["test"], bundle=bundle)
 
 
 def trials(folder: Path) -> dict[str, list[dict]]:
     """Each trial's rows as Tune wrote them to its result.json (read here without Ray)."""
-    return {d.parent.name: [json.loads(line) for line in d.read_text().splitlines()]
-            for d in sorted(folder.glob("*/result.json"))}
+    return {
+        d.parent.name: [json.loads(line) for line in d.read_text().splitlines()]
+        for d in sorted(folder.glob("*/result.json"))
+    }
 
 
 def test_random_search_with_asha_stops_trials_early(asha_experiment):
@@ -42,8 +43,10 @@ def test_random_search_with_asha_stops_trials_early(asha_experiment):
         assert 1 <= len(kept) <= 2, name  # best 1 by val_acc + the latest
     # --max-concurrent 1: no two trials trained at the same time, in trial order (Tune's
     # timestamps are whole seconds: 1 s of slack), all in one reused trial process
-    spans = [(rows[0]["timestamp"] - rows[0]["time_this_iter_s"], rows[-1]["timestamp"])
-             for _, rows in sorted(runs.items())]
+    spans = [
+        (rows[0]["timestamp"] - rows[0]["time_this_iter_s"], rows[-1]["timestamp"])
+        for _, rows in sorted(runs.items())
+    ]
     assert all(end <= next_start + 1 for (_, end), (next_start, _) in itertools.pairwise(spans))
     assert len({r["pid"] for rows in runs.values() for r in rows}) == 1
     best_value = max(r["val_acc"] for rows in runs.values() for r in rows)
@@ -66,9 +69,9 @@ def tensorboard_scalars(trial_dir: Path) -> dict[str, list[tuple[int, float]]]:
     for path in sorted(trial_dir.glob("events.out.tfevents.*")):
         data, i = path.read_bytes(), 0
         while i < len(data):
-            (length,) = struct.unpack("<Q", data[i:i + 8])
+            (length,) = struct.unpack("<Q", data[i : i + 8])
             event = event_pb2.Event()
-            event.ParseFromString(data[i + 12:i + 12 + length])
+            event.ParseFromString(data[i + 12 : i + 12 + length])
             i += 12 + length + 4
             for value in event.summary.value:
                 if not value.tag.startswith("_hparams_"):
@@ -79,30 +82,45 @@ def tensorboard_scalars(trial_dir: Path) -> dict[str, list[tuple[int, float]]]:
 def test_tensorboard_files_hold_each_epoch_under_readable_names(asha_experiment):
     for name, rows in trials(asha_experiment.experiment_path).items():
         scalars = tensorboard_scalars(asha_experiment.experiment_path / name)
-        assert set(scalars) == {"accuracy/train", "accuracy/validation", "loss/train",
-                                "loss/validation", "optimizer/learning_rate",
-                                "speed/epoch_time_s", "speed/train_images_per_s",
-                                "model/parameters", "speed/inference_ms_per_image"}
+        assert set(scalars) == {
+            "accuracy/train",
+            "accuracy/validation",
+            "loss/train",
+            "loss/validation",
+            "optimizer/learning_rate",
+            "speed/epoch_time_s",
+            "speed/train_images_per_s",
+            "model/parameters",
+            "speed/inference_ms_per_image",
+        }
         assert [(s, pytest.approx(v)) for s, v in scalars["accuracy/validation"]] == [
-            (r["training_iteration"], r["val_acc"]) for r in rows]
+            (r["training_iteration"], r["val_acc"]) for r in rows
+        ]
 
 
 def test_grid_search_runs_every_combination(tmp_path, sample_bundle):
     space = tmp_path / "tiny_grid.py"
-    space.write_text('from ray import tune\nDESCRIPTION = "2x2"\nSPACE = {"width": 0.5, '
-                     '"optimizer": tune.choice(["sgd", "adam"]), '
-                     '"batch_size": tune.grid_search([50, 100])}\n')
-    outcome = search(tmp_path, sample_bundle, space=str(space), search="grid",
-                     scheduler="fifo", max_epochs=1)
-    combos = {(rows[0]["config"]["optimizer"], rows[0]["config"]["batch_size"])
-              for rows in trials(outcome.experiment_path).values()}
+    space.write_text(
+        'from ray import tune\nDESCRIPTION = "2x2"\nSPACE = {"width": 0.5, '
+        '"optimizer": tune.choice(["sgd", "adam"]), '
+        '"batch_size": tune.grid_search([50, 100])}\n'
+    )
+    outcome = search(
+        tmp_path, sample_bundle, space=str(space), search="grid", scheduler="fifo", max_epochs=1
+    )
+    combos = {
+        (rows[0]["config"]["optimizer"], rows[0]["config"]["batch_size"])
+        for rows in trials(outcome.experiment_path).values()
+    }
     assert combos == {("sgd", 50), ("sgd", 100), ("adam", 50), ("adam", 100)}
 
 
 def test_unsatisfiable_resources_fail_before_any_trial(tmp_path, sample_bundle):
     for options, message in [
-        ({"gpus_per_trial": torch.cuda.device_count() + 1.0},
-         "--gpus-per-trial \\d+ cannot be met: this machine has"),
+        (
+            {"gpus_per_trial": torch.cuda.device_count() + 1.0},
+            "--gpus-per-trial \\d+ cannot be met: this machine has",
+        ),
         ({"cpus_per_trial": 64}, "--cpus-per-trial 64 is more than this machine has"),
     ]:
         with pytest.raises(UsageError, match=message):
@@ -121,8 +139,15 @@ def test_existing_experiment_is_refused_untouched(tmp_path, sample_bundle):
 
 def test_time_budget_ends_the_search_and_a_resume_continues_it(tmp_path, sample_bundle):
     start = time.monotonic()
-    outcome = search(tmp_path, sample_bundle, space="quick", scheduler="fifo", num_samples=2,
-                     max_epochs=200, time_budget=20)
+    outcome = search(
+        tmp_path,
+        sample_bundle,
+        space="quick",
+        scheduler="fifo",
+        num_samples=2,
+        max_epochs=200,
+        time_budget=20,
+    )
     assert time.monotonic() - start < 90
     assert outcome.budget == "time budget" and not outcome.interrupted
     assert outcome.unfinished == 2 and outcome.best is not None
@@ -142,19 +167,27 @@ def test_time_budget_ends_the_search_and_a_resume_continues_it(tmp_path, sample_
 
 
 def test_seed_study_runs_the_six_fixed_configurations(tmp_path, synthetic_bundle):
-    outcome = search(tmp_path, synthetic_bundle, space="seed_study", scheduler="fifo",
-                     max_epochs=1)
+    outcome = search(tmp_path, synthetic_bundle, space="seed_study", scheduler="fifo", max_epochs=1)
     runs = [rows[0]["config"] for rows in trials(outcome.experiment_path).values()]
-    got = sorted((c["model"], c["optimizer"], c["momentum"], c["erase_p"], c["batch_norm"],
-                  c["dropout1"]) for c in runs)
-    assert got == sorted([
-        ("cnn_v2", "sgd", 0.0, 0.0, False, 0.0), ("cnn_v2", "sgd", 0.9, 0.0, False, 0.0),
-        ("cnn_v2", "adam", 0.9, 0.0, False, 0.0), ("cnn_v3", "adam", 0.9, 0.0, False, 0.2),
-        ("cnn_v4", "adam", 0.9, 0.0, True, 0.2), ("cnn_v4", "adam", 0.9, 0.5, True, 0.2)])
+    got = sorted(
+        (c["model"], c["optimizer"], c["momentum"], c["erase_p"], c["batch_norm"], c["dropout1"])
+        for c in runs
+    )
+    assert got == sorted(
+        [
+            ("cnn_v2", "sgd", 0.0, 0.0, False, 0.0),
+            ("cnn_v2", "sgd", 0.9, 0.0, False, 0.0),
+            ("cnn_v2", "adam", 0.9, 0.0, False, 0.0),
+            ("cnn_v3", "adam", 0.9, 0.0, False, 0.2),
+            ("cnn_v4", "adam", 0.9, 0.0, True, 0.2),
+            ("cnn_v4", "adam", 0.9, 0.5, True, 0.2),
+        ]
+    )
 
 
-def test_an_address_where_no_cluster_answers_fails_fast(tmp_path, sample_bundle, monkeypatch,
-                                                        free_port):
+def test_an_address_where_no_cluster_answers_fails_fast(
+    tmp_path, sample_bundle, monkeypatch, free_port
+):
     """Nothing listening, and a port that accepts but never speaks Ray: one line each, within
     the join limit (4 s here) where Ray alone retries for minutes."""
     import socket
@@ -167,29 +200,45 @@ def test_an_address_where_no_cluster_answers_fails_fast(tmp_path, sample_bundle,
     silent.bind(("127.0.0.1", 0))
     silent.listen()
     try:
-        for port, message in [(free_port, "Connection refused"),
-                              (silent.getsockname()[1], "no Ray cluster answered within 4 s")]:
+        for port, message in [
+            (free_port, "Connection refused"),
+            (silent.getsockname()[1], "no Ray cluster answered within 4 s"),
+        ]:
             start = time.monotonic()
-            with pytest.raises(UsageError, match=f"cannot join the Ray cluster at "
-                                                 f"127.0.0.1:{port}: {message}"):
+            with pytest.raises(
+                UsageError, match=f"cannot join the Ray cluster at 127.0.0.1:{port}: {message}"
+            ):
                 search(tmp_path, sample_bundle, space="quick", address=f"127.0.0.1:{port}")
             assert time.monotonic() - start < 14
             assert not (tmp_path / "exp").exists()
         # Without --address, RAY_ADDRESS names the cluster, as for Ray's own tools.
         monkeypatch.setenv("RAY_ADDRESS", f"127.0.0.1:{free_port}")
-        with pytest.raises(UsageError, match=f"cluster at 127.0.0.1:{free_port} \\(from "
-                                             "RAY_ADDRESS\\): Connection refused"):
+        with pytest.raises(
+            UsageError,
+            match=f"cluster at 127.0.0.1:{free_port} \\(from RAY_ADDRESS\\): Connection refused",
+        ):
             search(tmp_path, sample_bundle, space="quick")
     finally:
         silent.close()
 
 
 def test_optuna_tpe_with_an_epoch_budget_ends_at_exactly_that_many_trial_epochs(
-        tmp_path, sample_bundle):
+    tmp_path, sample_bundle
+):
     """Seeded Optuna TPE, one trial at a time (Optuna with trials at once: the search_quality
     smoke test), ended by an epoch budget in the middle of the third trial."""
-    outcome = search(tmp_path, sample_bundle, space="quick", search="optuna", scheduler="fifo",
-                     num_samples=4, max_epochs=2, max_concurrent=1, seed=5, epoch_budget=5)
+    outcome = search(
+        tmp_path,
+        sample_bundle,
+        space="quick",
+        search="optuna",
+        scheduler="fifo",
+        num_samples=4,
+        max_epochs=2,
+        max_concurrent=1,
+        seed=5,
+        epoch_budget=5,
+    )
     runs = trials(outcome.experiment_path)
     assert not outcome.errors
     reported = sum(len(rows) for rows in runs.values())
@@ -221,8 +270,9 @@ def test_confirm_retrains_the_top_configurations_with_new_seeds(asha_experiment,
     assert len(runs) == 4 and sorted(set(runs["seed"])) == [1, 2]  # the search used seed 0
     assert list(result.summary["source_trial"]) == [trial_id for trial_id, _, _ in chosen]
     one = runs.iloc[0]
-    assert one["test_acc"] == pytest.approx(evaluate_checkpoint(Path(one["checkpoint"]),
-                                                                split="test").accuracy)
+    assert one["test_acc"] == pytest.approx(
+        evaluate_checkpoint(Path(one["checkpoint"]), split="test").accuracy
+    )
     for row in result.summary.itertuples():
         accs = runs.loc[runs["rank"] == row.rank, "test_acc"].to_numpy()
         half = stats.t.ppf(0.975, 1) * accs.std(ddof=1) / np.sqrt(2)

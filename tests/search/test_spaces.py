@@ -22,8 +22,13 @@ def test_seed_study_holds_the_seed_runs():
     space = load_space("seed_study")
     configs = [TrialConfig.from_dict(p) for p in space.points]
     assert [(c.model, c.optimizer) for c in configs] == [
-        ("cnn_v2", "sgd"), ("cnn_v2", "sgd"), ("cnn_v2", "adam"), ("cnn_v3", "adam"),
-        ("cnn_v4", "adam"), ("cnn_v4", "adam")]
+        ("cnn_v2", "sgd"),
+        ("cnn_v2", "sgd"),
+        ("cnn_v2", "adam"),
+        ("cnn_v3", "adam"),
+        ("cnn_v4", "adam"),
+        ("cnn_v4", "adam"),
+    ]
     assert [c.momentum for c in configs[:2]] == [0.0, 0.9]
     assert configs[-1].erase_p == 0.5 and configs[-2].erase_p == 0.0
 
@@ -41,8 +46,11 @@ def write_space(tmp_path: Path, body: str) -> str:
 
 
 def test_a_user_space_file_loads(tmp_path):
-    path = write_space(tmp_path, 'from ray import tune\nDESCRIPTION = "mine"\n'
-                                 'SPACE = {"lr": tune.loguniform(1e-3, 1e-2), "width": 0.5}\n')
+    path = write_space(
+        tmp_path,
+        'from ray import tune\nDESCRIPTION = "mine"\n'
+        'SPACE = {"lr": tune.loguniform(1e-3, 1e-2), "width": 0.5}\n',
+    )
     space = load_space(path)
     assert space.name == "my_space" and space.params["width"] == 0.5
 
@@ -52,19 +60,32 @@ def test_a_user_space_file_loads(tmp_path):
     [
         ('raise RuntimeError("boom")', "failed to import: RuntimeError: boom"),
         ("import not_a_module_xyz", "failed to import: No module named 'not_a_module_xyz'"),
-        ('SPACE = {}', "has no DESCRIPTION string"),
+        ("SPACE = {}", "has no DESCRIPTION string"),
         ('DESCRIPTION = "x"\nSPACE = 3', "SPACE must be a dict of domains or a list"),
-        ('from ray import tune\nDESCRIPTION = "x"\nSPACE = {"lrate": tune.uniform(0, 1)}',
-         "key 'lrate': unknown config key 'lrate'"),
-        ('from ray import tune\nDESCRIPTION = "x"\nSPACE = {"lr": tune.loguniform(1e-3, 100)}',
-         "search range [0.001, 100] is outside [1e-06, 10]"),
-        ('from ray import tune\nDESCRIPTION = "x"\nSPACE = {"optimizer": tune.choice(["sgd", '
-         '"lion"])}', "'lion' is not one of sgd"),
-        ('from ray import tune\nDESCRIPTION = "x"\nSPACE = {"erase_scale_min": '
-         'tune.uniform(0.1, 0.5), "erase_scale_max": 0.2}', "erase_scale_min 0.5 > erase_scale"),
+        (
+            'from ray import tune\nDESCRIPTION = "x"\nSPACE = {"lrate": tune.uniform(0, 1)}',
+            "key 'lrate': unknown config key 'lrate'",
+        ),
+        (
+            'from ray import tune\nDESCRIPTION = "x"\nSPACE = {"lr": tune.loguniform(1e-3, 100)}',
+            "search range [0.001, 100] is outside [1e-06, 10]",
+        ),
+        (
+            'from ray import tune\nDESCRIPTION = "x"\nSPACE = {"optimizer": tune.choice(["sgd", '
+            '"lion"])}',
+            "'lion' is not one of sgd",
+        ),
+        (
+            'from ray import tune\nDESCRIPTION = "x"\nSPACE = {"erase_scale_min": '
+            'tune.uniform(0.1, 0.5), "erase_scale_max": 0.2}',
+            "erase_scale_min 0.5 > erase_scale",
+        ),
         ('DESCRIPTION = "x"\nSPACE = [{"model": "cnn_v7"}]', "configuration 1: config key"),
-        ('from ray import tune\nDESCRIPTION = "x"\nSPACE = {"lr": tune.sample_from(lambda c: 1)}',
-         "Function domains cannot be checked"),
+        (
+            'from ray import tune\nDESCRIPTION = "x"\n'
+            'SPACE = {"lr": tune.sample_from(lambda c: 1)}',
+            "Function domains cannot be checked",
+        ),
     ],
 )
 def test_broken_or_invalid_spaces_are_one_line_errors(tmp_path, body, message):

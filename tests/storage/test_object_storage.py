@@ -45,9 +45,12 @@ def free_port() -> int:
 
 def start_s3_server(port: int, **env: str) -> subprocess.Popen:
     """moto's S3-compatible server on 127.0.0.1:port, answering once it is up."""
-    server = subprocess.Popen([sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p",
-                               str(port)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-                              env={**os.environ, **env})
+    server = subprocess.Popen(
+        [sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(port)],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        env={**os.environ, **env},
+    )
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline:
         try:
@@ -66,11 +69,16 @@ def s3(tmp_path_factory):
     port = free_port()
     server = start_s3_server(port)
     endpoint = f"http://127.0.0.1:{port}"
-    env = {"AWS_ACCESS_KEY_ID": KEY_ID, "AWS_SECRET_ACCESS_KEY": SECRET,
-           "AWS_DEFAULT_REGION": "us-east-1", "AWS_ENDPOINT_URL": endpoint,
-           "AWS_EC2_METADATA_DISABLED": "true", "AWS_SHARED_CREDENTIALS_FILE": "/nonexistent",
-           "AWS_CONFIG_FILE": "/nonexistent",
-           "TUNE_CIFAR_CACHE": str(tmp_path_factory.mktemp("cache"))}
+    env = {
+        "AWS_ACCESS_KEY_ID": KEY_ID,
+        "AWS_SECRET_ACCESS_KEY": SECRET,
+        "AWS_DEFAULT_REGION": "us-east-1",
+        "AWS_ENDPOINT_URL": endpoint,
+        "AWS_EC2_METADATA_DISABLED": "true",
+        "AWS_SHARED_CREDENTIALS_FILE": "/nonexistent",
+        "AWS_CONFIG_FILE": "/nonexistent",
+        "TUNE_CIFAR_CACHE": str(tmp_path_factory.mktemp("cache")),
+    }
     with pytest.MonkeyPatch.context() as mp:
         for key, value in env.items():
             mp.setenv(key, value)
@@ -84,14 +92,16 @@ def s3(tmp_path_factory):
 
 
 def s3_fs() -> pafs.S3FileSystem:
-    return pafs.S3FileSystem(endpoint_override=os.environ["AWS_ENDPOINT_URL"],
-                             allow_bucket_creation=True)
+    return pafs.S3FileSystem(
+        endpoint_override=os.environ["AWS_ENDPOINT_URL"], allow_bucket_creation=True
+    )
 
 
 def keys(prefix: str) -> list[str]:
     """Every object under ``prefix`` of the test bucket."""
-    infos = s3_fs().get_file_info(pafs.FileSelector(f"{BUCKET}/{prefix}", recursive=True,
-                                                    allow_not_found=True))
+    infos = s3_fs().get_file_info(
+        pafs.FileSelector(f"{BUCKET}/{prefix}", recursive=True, allow_not_found=True)
+    )
     return sorted(i.path for i in infos if i.type == pafs.FileType.File)
 
 
@@ -118,14 +128,37 @@ def killed_and_resumed(s3, tmp_path_factory):
         return sum(len(result_rows(k)) for k in keys("runs/killed") if k.endswith("result.json"))
 
     def state_saved_after(moment: float) -> bool:
-        infos = s3_fs().get_file_info(pafs.FileSelector(f"{BUCKET}/runs/killed",
-                                                        allow_not_found=True))
-        return any(i.base_name.startswith("experiment_state-") and i.mtime is not None
-                   and i.mtime.timestamp() > moment for i in infos)
+        infos = s3_fs().get_file_info(
+            pafs.FileSelector(f"{BUCKET}/runs/killed", allow_not_found=True)
+        )
+        return any(
+            i.base_name.startswith("experiment_state-")
+            and i.mtime is not None
+            and i.mtime.timestamp() > moment
+            for i in infos
+        )
 
-    proc = start(cli("search", "--space", str(space), "--search", "grid", "--scheduler", "fifo",
-                     "--max-epochs", str(EPOCHS), "--max-concurrent", "2", "--storage-path",
-                     f"s3://{BUCKET}/runs", "--name", "killed", *DATA_FLAGS), work / "search.log")
+    proc = start(
+        cli(
+            "search",
+            "--space",
+            str(space),
+            "--search",
+            "grid",
+            "--scheduler",
+            "fifo",
+            "--max-epochs",
+            str(EPOCHS),
+            "--max-concurrent",
+            "2",
+            "--storage-path",
+            f"s3://{BUCKET}/runs",
+            "--name",
+            "killed",
+            *DATA_FLAGS,
+        ),
+        work / "search.log",
+    )
     wait_for(lambda: epochs() >= 5, 300, "five reported epochs in S3")
     fifth = time.time()
     wait_for(lambda: state_saved_after(fifth), 60, "a save of Tune's state in S3 after them")
@@ -137,8 +170,9 @@ def killed_and_resumed(s3, tmp_path_factory):
     proc.wait()
     assert epochs() < 4 * EPOCHS, "the search ended before it was killed"
     elsewhere = tmp_path_factory.mktemp("elsewhere")
-    resumed = subprocess.run(cli("resume", uri), capture_output=True, text=True, timeout=600,
-                             cwd=elsewhere)
+    resumed = subprocess.run(
+        cli("resume", uri), capture_output=True, text=True, timeout=600, cwd=elsewhere
+    )
     assert resumed.returncode == 0, resumed.stderr[-3000:]
     assert f"experiment: {uri}" in resumed.stdout
     return uri
@@ -147,14 +181,16 @@ def killed_and_resumed(s3, tmp_path_factory):
 def test_a_killed_search_in_object_storage_resumes_to_the_same_histories(killed_and_resumed):
     rows = [result_rows(k) for k in keys("runs/killed") if k.endswith("result.json")]
     assert [r[-1]["training_iteration"] for r in rows] == [EPOCHS] * 4, [
-        [x["training_iteration"] for x in r] for r in rows]
+        [x["training_iteration"] for x in r] for r in rows
+    ]
     folder = local_target(killed_and_resumed)  # the results, read into the local cache
     assert histories(folder) == trained_straight(folder, EPOCHS)
     assert not any(k.endswith(".tune_cifar.lock") for k in keys("runs/killed"))  # released
 
 
-def test_results_commands_read_it_from_another_folder(killed_and_resumed, tmp_path,
-                                                      monkeypatch, capsys, shared_ray):
+def test_results_commands_read_it_from_another_folder(
+    killed_and_resumed, tmp_path, monkeypatch, capsys, shared_ray
+):
     """best, analyze, evaluate, confirm and the dashboard's API on the s3:// experiment, from
     a working folder of their own, with a cache of their own; only the checkpoints used come
     down, and nothing written carries a credential."""
@@ -173,7 +209,8 @@ def test_results_commands_read_it_from_another_folder(killed_and_resumed, tmp_pa
     evaluation = json.loads(capsys.readouterr().out)
     assert evaluation["checkpoint"] == best["checkpoint"]
     assert [p.parent.name for p in cache.rglob("state.pt")] == [
-        best["checkpoint"].rsplit("/", 1)[-1]]  # only the one evaluated
+        best["checkpoint"].rsplit("/", 1)[-1]
+    ]  # only the one evaluated
     assert main(["confirm", uri, "--top", "1", "--seeds", "1"]) == 0
     capsys.readouterr()
     assert f"{BUCKET}/runs/killed/confirm/confirm_summary.csv" in keys("runs/killed/confirm")
@@ -183,9 +220,14 @@ def test_results_commands_read_it_from_another_folder(killed_and_resumed, tmp_pa
                 text = f.read()
             assert KEY_ID.encode() not in text and SECRET.encode() not in text, key
 
-    dashboard = subprocess.Popen(cli("dashboard", uri, "--port", "0"), stdout=subprocess.PIPE,
-                                 stderr=subprocess.PIPE, text=True, cwd=tmp_path,
-                                 env={**os.environ, "PYTHONUNBUFFERED": "1"})
+    dashboard = subprocess.Popen(
+        cli("dashboard", uri, "--port", "0"),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        cwd=tmp_path,
+        env={**os.environ, "PYTHONUNBUFFERED": "1"},
+    )
     try:
         line = dashboard.stdout.readline()
         address = line.split("http://", 1)[1].split()[0].replace("/dashboard/", "")
@@ -207,41 +249,73 @@ def s3_with_keys(tmp_path_factory):
     server = start_s3_server(port, INITIAL_NO_AUTH_ACTION_COUNT="5")
     endpoint = f"http://127.0.0.1:{port}"
     try:
-        session = dict(endpoint_url=endpoint, region_name="us-east-1",
-                       aws_access_key_id="setup", aws_secret_access_key="setup")
+        session = dict(
+            endpoint_url=endpoint,
+            region_name="us-east-1",
+            aws_access_key_id="setup",
+            aws_secret_access_key="setup",
+        )
         iam = boto3.client("iam", **session)
         iam.create_user(UserName="tuner")
         key = iam.create_access_key(UserName="tuner")["AccessKey"]
-        iam.put_user_policy(UserName="tuner", PolicyName="all", PolicyDocument=json.dumps({
-            "Version": "2012-10-17",
-            "Statement": [{"Effect": "Allow", "Action": "*", "Resource": "*"}]}))
-        boto3.client("s3", **{**session, "aws_access_key_id": key["AccessKeyId"],
-                               "aws_secret_access_key": key["SecretAccessKey"]}
-                     ).create_bucket(Bucket=BUCKET)
+        iam.put_user_policy(
+            UserName="tuner",
+            PolicyName="all",
+            PolicyDocument=json.dumps(
+                {
+                    "Version": "2012-10-17",
+                    "Statement": [{"Effect": "Allow", "Action": "*", "Resource": "*"}],
+                }
+            ),
+        )
+        boto3.client(
+            "s3",
+            **{
+                **session,
+                "aws_access_key_id": key["AccessKeyId"],
+                "aws_secret_access_key": key["SecretAccessKey"],
+            },
+        ).create_bucket(Bucket=BUCKET)
         yield endpoint, key["AccessKeyId"], key["SecretAccessKey"]
     finally:
         server.kill()
         server.wait()
 
 
-def test_bad_object_storage_is_one_line_and_changes_nothing(s3, s3_with_keys, monkeypatch,
-                                                            capsys):
+def test_bad_object_storage_is_one_line_and_changes_nothing(s3, s3_with_keys, monkeypatch, capsys):
     import tune_cifar.search._resources
 
-    monkeypatch.setattr(tune_cifar.search._resources, "start_ray",
-                        lambda *a: pytest.fail("Ray ran"))
+    monkeypatch.setattr(
+        tune_cifar.search._resources, "start_ray", lambda *a: pytest.fail("Ray ran")
+    )
     endpoint, key_id, secret = s3_with_keys
     before = keys("")
     search = ["search", "--space", "quick", "--data", "synthetic", "--name", "x"]
     cases = [  # (environment, storage path, what the line says)
         ({}, "s3://no-such-bucket/runs", "bucket 'no-such-bucket' does not exist at "),
-        ({"AWS_ENDPOINT_URL": f"http://127.0.0.1:{free_port()}"}, f"s3://{BUCKET}/runs",
-         "the storage endpoint at http://127.0.0.1:"),
-        ({"AWS_ENDPOINT_URL": endpoint, "AWS_ACCESS_KEY_ID": "AKIANOTAKEY00000000",
-          "AWS_SECRET_ACCESS_KEY": "wrong"}, f"s3://{BUCKET}/runs",
-         "the storage refused these credentials at "),
-        ({"AWS_ENDPOINT_URL": endpoint, "AWS_ACCESS_KEY_ID": None,
-          "AWS_SECRET_ACCESS_KEY": None}, f"s3://{BUCKET}/runs", "no credentials: set "),
+        (
+            {"AWS_ENDPOINT_URL": f"http://127.0.0.1:{free_port()}"},
+            f"s3://{BUCKET}/runs",
+            "the storage endpoint at http://127.0.0.1:",
+        ),
+        (
+            {
+                "AWS_ENDPOINT_URL": endpoint,
+                "AWS_ACCESS_KEY_ID": "AKIANOTAKEY00000000",
+                "AWS_SECRET_ACCESS_KEY": "wrong",
+            },
+            f"s3://{BUCKET}/runs",
+            "the storage refused these credentials at ",
+        ),
+        (
+            {
+                "AWS_ENDPOINT_URL": endpoint,
+                "AWS_ACCESS_KEY_ID": None,
+                "AWS_SECRET_ACCESS_KEY": None,
+            },
+            f"s3://{BUCKET}/runs",
+            "no credentials: set ",
+        ),
     ]
     for env, storage, message in cases:
         with monkeypatch.context() as mp:
@@ -271,9 +345,21 @@ def test_bad_object_storage_is_one_line_and_changes_nothing(s3, s3_with_keys, mo
 def ray_node(args: list[str], env: dict[str, str], log: Path) -> subprocess.Popen:
     """``ray start ... --block`` as a user starts a node, in a process group of its own (its
     raylet and workers with it), so that the node can be killed outright."""
-    return subprocess.Popen([sys.executable, "-m", "ray.scripts.scripts", "start", *args,
-                             "--block", "--disable-usage-stats"], stdout=log.open("w"),
-                            stderr=subprocess.STDOUT, env=env, start_new_session=True)
+    return subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "ray.scripts.scripts",
+            "start",
+            *args,
+            "--block",
+            "--disable-usage-stats",
+        ],
+        stdout=log.open("w"),
+        stderr=subprocess.STDOUT,
+        env=env,
+        start_new_session=True,
+    )
 
 
 def test_a_cluster_of_ray_start_nodes_loses_a_node_and_loses_nothing(s3, tmp_path):
@@ -288,29 +374,65 @@ def test_a_cluster_of_ray_start_nodes_loses_a_node_and_loses_nothing(s3, tmp_pat
     space.write_text(GRID_SPACE.replace("tune.grid_search([32, 64])", "32"))
     port = free_port()
     with tempfile.TemporaryDirectory(dir="/tmp", prefix="r") as ray_tmp:  # short socket paths
-        env = {**os.environ, "RAY_AUTH_MODE": "token", "RAY_TMPDIR": ray_tmp,
-               "PYTHONUNBUFFERED": "1"}
-        head = ray_node(["--head", "--port", str(port), "--num-cpus", "1",
-                         "--include-dashboard", "false"], env, tmp_path / "head.log")
+        env = {
+            **os.environ,
+            "RAY_AUTH_MODE": "token",
+            "RAY_TMPDIR": ray_tmp,
+            "PYTHONUNBUFFERED": "1",
+        }
+        head = ray_node(
+            ["--head", "--port", str(port), "--num-cpus", "1", "--include-dashboard", "false"],
+            env,
+            tmp_path / "head.log",
+        )
         worker = None
         try:
-            wait_for(lambda: "Ray runtime started" in (tmp_path / "head.log").read_text(), 60,
-                     "the head node")
-            worker = ray_node(["--address", f"127.0.0.1:{port}", "--num-cpus", "1"], env,
-                              tmp_path / "worker.log")
-            wait_for(lambda: "Ray runtime started" in (tmp_path / "worker.log").read_text(),
-                     60, "the worker node")
+            wait_for(
+                lambda: "Ray runtime started" in (tmp_path / "head.log").read_text(),
+                60,
+                "the head node",
+            )
+            worker = ray_node(
+                ["--address", f"127.0.0.1:{port}", "--num-cpus", "1"], env, tmp_path / "worker.log"
+            )
+            wait_for(
+                lambda: "Ray runtime started" in (tmp_path / "worker.log").read_text(),
+                60,
+                "the worker node",
+            )
             search = subprocess.Popen(
-                cli("search", "--space", str(space), "--search", "grid", "--scheduler", "fifo",
-                    "--max-epochs", str(CLUSTER_EPOCHS), "--max-failures", "3", "--address",
-                    f"127.0.0.1:{port}", "--storage-path", f"s3://{BUCKET}/runs", "--name",
-                    "cluster", *DATA_FLAGS), stdout=(tmp_path / "search.log").open("w"),
-                stderr=subprocess.STDOUT, env=env)
+                cli(
+                    "search",
+                    "--space",
+                    str(space),
+                    "--search",
+                    "grid",
+                    "--scheduler",
+                    "fifo",
+                    "--max-epochs",
+                    str(CLUSTER_EPOCHS),
+                    "--max-failures",
+                    "3",
+                    "--address",
+                    f"127.0.0.1:{port}",
+                    "--storage-path",
+                    f"s3://{BUCKET}/runs",
+                    "--name",
+                    "cluster",
+                    *DATA_FLAGS,
+                ),
+                stdout=(tmp_path / "search.log").open("w"),
+                stderr=subprocess.STDOUT,
+                env=env,
+            )
 
             def nodes_in_use() -> set[str]:  # nodes whose trial has epochs left to train
-                return {rows[-1]["node_id"] for k in keys("runs/cluster")
-                        if k.endswith("result.json") and 2 <= len(rows := result_rows(k))
-                        <= CLUSTER_EPOCHS - 5}
+                return {
+                    rows[-1]["node_id"]
+                    for k in keys("runs/cluster")
+                    if k.endswith("result.json")
+                    and 2 <= len(rows := result_rows(k)) <= CLUSTER_EPOCHS - 5
+                }
 
             wait_for(lambda: len(nodes_in_use()) == 2, 300, "trials running on both nodes")
             os.killpg(worker.pid, signal.SIGKILL)  # the whole node, trials and all

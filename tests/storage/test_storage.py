@@ -17,18 +17,28 @@ def test_places_of_every_kind(tmp_path, monkeypatch):
     local = storage_place(f"file://{tmp_path}")
     assert local.is_local and local.local == tmp_path and local.child("x").local == tmp_path / "x"
     remote = storage_place("s3://bucket/runs/").child("exp")
-    assert (remote.uri, remote.path, remote.name) == ("s3://bucket/runs/exp", "bucket/runs/exp",
-                                                      "exp")
+    assert (remote.uri, remote.path, remote.name) == (
+        "s3://bucket/runs/exp",
+        "bucket/runs/exp",
+        "exp",
+    )
     assert not remote.is_local and remote.parent().uri == "s3://bucket/runs"
-    for bad, message in (("ftp://host/x", "only local paths, file://, s3:// and gs://"),
-                         ("s3://", "name a bucket")):
+    for bad, message in (
+        ("ftp://host/x", "only local paths, file://, s3:// and gs://"),
+        ("s3://", "name a bucket"),
+    ):
         with pytest.raises(UsageError, match=message):
             storage_place(bad)
 
 
 def test_the_cache_forgets_what_the_storage_no_longer_has(tmp_path):
-    for folder in ("trial_a/checkpoint_000001", "trial_a/checkpoint_000002", "trial_b",
-                   "analysis", "confirm/trial_c"):
+    for folder in (
+        "trial_a/checkpoint_000001",
+        "trial_a/checkpoint_000002",
+        "trial_b",
+        "analysis",
+        "confirm/trial_c",
+    ):
         (tmp_path / folder).mkdir(parents=True)
     _forget_gone(tmp_path, {"trial_a", "trial_a/checkpoint_000002", "confirm"})
     left = sorted(p.relative_to(tmp_path).as_posix() for p in tmp_path.rglob("*"))

@@ -31,8 +31,9 @@ def torchvision_boxes(n: int, p: float, scale, ratio) -> tuple[np.ndarray, np.nd
         if torch.rand(1) >= p:
             erased.append(False)
             continue
-        _i, _j, h, w, _ = transforms.RandomErasing.get_params(img, scale=scale, ratio=ratio,
-                                                            value=[0])
+        _i, _j, h, w, _ = transforms.RandomErasing.get_params(
+            img, scale=scale, ratio=ratio, value=[0]
+        )
         did = (h, w) != (32, 32)
         erased.append(did)
         if did:
@@ -45,8 +46,7 @@ def test_erasing_matches_torchvision_distributions(scale, ratio):
     n = 20000
     tv_erased, tv_hw = torchvision_boxes(n, 0.5, scale, ratio)
     gen = torch.Generator().manual_seed(0)
-    erase, top, left, h, w = erasing_boxes(n, 32, 32, 0.5, scale, ratio, gen,
-                                           torch.device("cpu"))
+    erase, top, left, h, w = erasing_boxes(n, 32, 32, 0.5, scale, ratio, gen, torch.device("cpu"))
     ours_hw = torch.stack([h[erase], w[erase]], 1).numpy()
     # erase rate: p times the chance that one of 10 attempts fits (binomial tolerance)
     se = math.sqrt(0.25 / n) * 2
@@ -70,7 +70,7 @@ def test_erasing_sets_exactly_the_box_to_zero():
     for img in out:
         rows = (img[0] == 0).any(1).nonzero().flatten()
         cols = (img[0] == 0).any(0).nonzero().flatten()
-        box = img[:, rows.min():rows.max() + 1, cols.min():cols.max() + 1]
+        box = img[:, rows.min() : rows.max() + 1, cols.min() : cols.max() + 1]
         assert torch.all(box == 0)  # a solid rectangle, in every channel
 
 
@@ -88,8 +88,12 @@ def test_crop_is_a_shifted_window_of_the_zero_padded_image():
     out = random_crop(x, 4, torch.Generator().manual_seed(0))
     padded = torch.nn.functional.pad(x, (4, 4, 4, 4))
     for i in range(0, 200, 17):
-        matches = [(dy, dx) for dy in range(9) for dx in range(9)
-                   if torch.equal(padded[i, :, dy:dy + 32, dx:dx + 32], out[i])]
+        matches = [
+            (dy, dx)
+            for dy in range(9)
+            for dx in range(9)
+            if torch.equal(padded[i, :, dy : dy + 32, dx : dx + 32], out[i])
+        ]
         assert matches
     assert (out == 0).any()  # some crops show the black padding
 
@@ -101,8 +105,7 @@ def test_augmenter_is_reproducible_and_changes_the_images():
         return (t - 0.5) / 0.5
 
     x = torch.rand(64, 3, 32, 32)
-    outs = [Augmenter(cfg, torch.Generator().manual_seed(seed), normalize)(x)
-            for seed in (7, 7, 8)]
+    outs = [Augmenter(cfg, torch.Generator().manual_seed(seed), normalize)(x) for seed in (7, 7, 8)]
     torch.testing.assert_close(outs[0], outs[1])  # the same stream gives the same batch
     assert not torch.equal(outs[0], outs[2])  # another stream, other flips, crops and boxes
     # An image comes out unchanged only without flip, crop shift and erasing: p = 0.5/25/2.

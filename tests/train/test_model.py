@@ -31,11 +31,29 @@ class SeedCNN(nn.Module):
                 setattr(self, f"bn{i}", nn.BatchNorm2d(c))
         bn = (lambda i: getattr(self, f"bn{i}")) if batch_norm else (lambda i: nn.Identity())
         self.features = nn.Sequential(
-            self.conv1, bn(1), self.relu, self.conv2, bn(2), self.relu, self.maxpool,
+            self.conv1,
+            bn(1),
+            self.relu,
+            self.conv2,
+            bn(2),
+            self.relu,
+            self.maxpool,
             self.dropout1,
-            self.conv3, bn(3), self.relu, self.conv4, bn(4), self.relu, self.maxpool,
+            self.conv3,
+            bn(3),
+            self.relu,
+            self.conv4,
+            bn(4),
+            self.relu,
+            self.maxpool,
             self.dropout2,
-            self.conv5, bn(5), self.relu, self.conv6, bn(6), self.relu, self.maxpool,
+            self.conv5,
+            bn(5),
+            self.relu,
+            self.conv6,
+            bn(6),
+            self.relu,
+            self.maxpool,
             self.dropout3,
         )
         self.classifier = nn.Sequential(self.l1, self.relu, self.dropout3, self.l2)
@@ -74,6 +92,10 @@ def test_preset_computes_what_the_seed_model_computes(preset):
 def test_dropout_rates_and_width():
     model = CifarCNN(batch_norm=False, dropouts=(0.1, 0.2, 0.3, 0.5), width=0.5)
     assert [model.dropout1.p, model.dropout2.p, model.dropout3.p, model.dropout4.p] == [
-        0.1, 0.2, 0.3, 0.5]
+        0.1,
+        0.2,
+        0.3,
+        0.5,
+    ]
     assert model.conv1.out_channels == 16 and model.l1.in_features == 4 * 4 * 64
     assert model(torch.zeros(2, 3, 32, 32)).shape == (2, 10)

@@ -37,7 +37,10 @@ def test_cuda_graph_setting_on_a_cpu(synthetic_bundle):
 
 def test_the_heaviest_configuration_of_a_space():
     assert heaviest_config(load_space("strong").params) == {
-        "model": "cnn_v4", "width": 2.0, "batch_size": 512}
+        "model": "cnn_v4",
+        "width": 2.0,
+        "batch_size": 512,
+    }
     assert heaviest_config(load_space("quick").params) == {"model": "cnn_v4", "batch_size": 64}
 
 
@@ -54,8 +57,10 @@ def test_trials_per_gpu_from_memory_and_cores():
 
 def test_the_compute_line():
     line = Compute(trial_epochs=120, wall_s=60, gpus=1, cpus=16, train_images=45000).summary()
-    assert line == ("compute: 120 trial-epochs in 60 s on 1 GPU: 120.00 trial-epochs per "
-                    "GPU-minute, 90,000 training images/s together")
+    assert line == (
+        "compute: 120 trial-epochs in 60 s on 1 GPU: 120.00 trial-epochs per "
+        "GPU-minute, 90,000 training images/s together"
+    )
     assert "per CPU-minute" in Compute(10, 120, 0, 2, 5000).summary()
 
 
@@ -66,13 +71,15 @@ def test_flip_averaging_is_the_mean_of_both_logits():
     norm = Normalizer("half", torch.device("cpu"))
     plain = predict_logits(model, images, norm)
     mirrored = predict_logits(model, images.flip(3), norm)
-    torch.testing.assert_close(predict_logits(model, images, norm, tta=True),
-                               0.5 * (plain + mirrored))
+    torch.testing.assert_close(
+        predict_logits(model, images, norm, tta=True), 0.5 * (plain + mirrored)
+    )
 
 
 def test_the_learning_rate_scales_with_the_batch():
-    cfg = TrialConfig.from_dict({"optimizer": "sgd", "lr": 0.1, "lr_ref_batch": 128,
-                                 "batch_size": 512})
+    cfg = TrialConfig.from_dict(
+        {"optimizer": "sgd", "lr": 0.1, "lr_ref_batch": 128, "batch_size": 512}
+    )
     assert cfg.peak_lr == pytest.approx(0.4)
     model = build_model(TrialConfig.from_dict({"width": 0.25}))
     assert build_optimizer(cfg, model).param_groups[0]["lr"] == pytest.approx(0.4)
@@ -93,8 +100,9 @@ def test_a_finished_trainer_is_freed_without_a_garbage_collection(synthetic_bund
     gc.collect()
     gc.disable()
     try:
-        trainer = Trainer(TrialConfig.from_dict({"width": 0.25, "dropout1": 0.3}),
-                          synthetic_bundle.training, 1)
+        trainer = Trainer(
+            TrialConfig.from_dict({"width": 0.25, "dropout1": 0.3}), synthetic_bundle.training, 1
+        )
         trainer.graph = CudaGraph(trainer.cfg.batch_size, trainer.device, trainer.generator)
         trainer.graph.failed = "not on a CPU"  # every step eager
         trainer.run_epoch()
@@ -120,12 +128,15 @@ def test_a_capture_failure_names_its_real_cause():
     assert capture_error(ValueError("plain")) == "ValueError: plain"
 
 
-@pytest.mark.parametrize(("nodes", "per_gpu"), [
-    ([{"CPU": 16, "GPU": 1}], 16),
-    ([{"CPU": 16, "GPU": 2}], 8),  # two GPUs share the node's 16 cores
-    ([{"CPU": 64, "GPU": 8}], 8),
-    ([{"CPU": 64, "GPU": 8}, {"CPU": 16, "GPU": 4}, {"CPU": 32, "GPU": 0}], 4),  # the tightest
-])
+@pytest.mark.parametrize(
+    ("nodes", "per_gpu"),
+    [
+        ([{"CPU": 16, "GPU": 1}], 16),
+        ([{"CPU": 16, "GPU": 2}], 8),  # two GPUs share the node's 16 cores
+        ([{"CPU": 64, "GPU": 8}], 8),
+        ([{"CPU": 64, "GPU": 8}, {"CPU": 16, "GPU": 4}, {"CPU": 32, "GPU": 0}], 4),  # the tightest
+    ],
+)
 def test_cpu_cores_per_gpu_of_described_nodes(nodes, per_gpu):
     from tune_cifar.train import cpus_per_gpu
 

@@ -61,13 +61,15 @@ def test_two_plus_restore_plus_two_equals_four_straight(synthetic_bundle, tmp_pa
         resumed.run_epoch()
 
     assert without_timing(resumed.history) == without_timing(straight.history)
-    for (name, a), (_, b) in zip(straight.model.state_dict().items(),
-                                 resumed.model.state_dict().items(), strict=True):
+    for (name, a), (_, b) in zip(
+        straight.model.state_dict().items(), resumed.model.state_dict().items(), strict=True
+    ):
         assert torch.equal(a, b), name
 
 
 def test_trainable_reports_each_epoch_and_resumes_from_its_checkpoint(
-        synthetic_bundle, tmp_path, monkeypatch):
+    synthetic_bundle, tmp_path, monkeypatch
+):
     """Runs ``train_cifar`` with Tune's report/get_checkpoint replaced by recorders."""
     reports: list[tuple[dict, Path]] = []
 
@@ -95,11 +97,20 @@ def test_trainable_reports_each_epoch_and_resumes_from_its_checkpoint(
 
 def test_a_diverging_trial_reports_once_and_stops(synthetic_bundle, monkeypatch):
     reports = []
-    monkeypatch.setattr(trainable_module.tune, "report", lambda m, checkpoint=None:
-                        reports.append(m))
+    monkeypatch.setattr(
+        trainable_module.tune, "report", lambda m, checkpoint=None: reports.append(m)
+    )
     monkeypatch.setattr(trainable_module.tune, "get_checkpoint", lambda: None)
-    config = {"model": "cnn_v2", "width": 0.5, "optimizer": "sgd", "lr": 10.0,
-              "momentum": 0.99, "batch_size": 8, "hflip_p": 0.0, "erase_p": 0.0}
+    config = {
+        "model": "cnn_v2",
+        "width": 0.5,
+        "optimizer": "sgd",
+        "lr": 10.0,
+        "momentum": 0.99,
+        "batch_size": 8,
+        "hflip_p": 0.0,
+        "erase_p": 0.0,
+    }
     train_cifar(config, synthetic_bundle.training, RunSettings(max_epochs=5))
     assert len(reports) == 1 and reports[0]["diverged"]
     assert not math.isfinite(reports[0]["train_loss"])
@@ -129,11 +140,17 @@ def test_checkpoint_loader_refuses_foreign_and_planted_files(tmp_path):
 
 def test_checkpoints_every_k_epochs_and_at_the_last(synthetic_bundle, monkeypatch):
     reports = []
-    monkeypatch.setattr(trainable_module.tune, "report", lambda m, checkpoint=None:
-                        reports.append((m["epoch"], checkpoint is not None)))
+    monkeypatch.setattr(
+        trainable_module.tune,
+        "report",
+        lambda m, checkpoint=None: reports.append((m["epoch"], checkpoint is not None)),
+    )
     monkeypatch.setattr(trainable_module.tune, "get_checkpoint", lambda: None)
-    train_cifar({**FAST, "width": 0.25}, synthetic_bundle.training,
-                RunSettings(max_epochs=5, checkpoint_every=2))
+    train_cifar(
+        {**FAST, "width": 0.25},
+        synthetic_bundle.training,
+        RunSettings(max_epochs=5, checkpoint_every=2),
+    )
     assert reports == [(1, False), (2, True), (3, False), (4, True), (5, True)]
 
 
@@ -166,8 +183,15 @@ def test_two_trainers_in_one_process_leave_each_other_exact(synthetic_bundle, tm
 def test_onecycle_schedules_the_learning_rate_only(synthetic_bundle, optimizer, momentum):
     """Plain SGD stays plain (OneCycle's default would cycle momentum 0.85-0.95 into it), SGD's
     momentum and Adam's betas stay as configured, while the learning rate follows the cycle."""
-    cfg = TrialConfig.from_dict({**FAST, "optimizer": optimizer, "momentum": momentum,
-                                 "lr_schedule": "onecycle", "lr": 0.01})
+    cfg = TrialConfig.from_dict(
+        {
+            **FAST,
+            "optimizer": optimizer,
+            "momentum": momentum,
+            "lr_schedule": "onecycle",
+            "lr": 0.01,
+        }
+    )
     trainer = Trainer(cfg, synthetic_bundle.training, max_epochs=2)
     lrs = []
     for _ in range(2):
@@ -180,8 +204,10 @@ def test_onecycle_schedules_the_learning_rate_only(synthetic_bundle, optimizer, 
             assert group["betas"] == (0.9, 0.999)
     assert lrs[0] != lrs[1]
     if momentum == 0.0:
-        assert all("momentum_buffer" not in s or s["momentum_buffer"] is None
-                   for s in trainer.optimizer.state.values())
+        assert all(
+            "momentum_buffer" not in s or s["momentum_buffer"] is None
+            for s in trainer.optimizer.state.values()
+        )
 
 
 def test_train_keeps_the_best_epochs_checkpoint(tmp_path, capsys, monkeypatch):
@@ -200,12 +226,27 @@ def test_train_keeps_the_best_epochs_checkpoint(tmp_path, capsys, monkeypatch):
 
     monkeypatch.setattr(training.Trainer, "run_epoch", run_epoch)
     out = tmp_path / "run"
-    args = ["train", "--data", "synthetic", "--train-subset", "200", "--epochs", "3",
-            "--width", "0.5", "--out", str(out), "--threads", "1"]
+    args = [
+        "train",
+        "--data",
+        "synthetic",
+        "--train-subset",
+        "200",
+        "--epochs",
+        "3",
+        "--width",
+        "0.5",
+        "--out",
+        str(out),
+        "--threads",
+        "1",
+    ]
     assert main(args) == 0
     stdout = capsys.readouterr().out
-    assert f"best val_acc 0.5000 at epoch 2 of 3; wrote {out / 'checkpoint'} (the state after " \
-           "epoch 2)" in stdout
+    assert (
+        f"best val_acc 0.5000 at epoch 2 of 3; wrote {out / 'checkpoint'} (the state after "
+        "epoch 2)" in stdout
+    )
     state = load_state(out / "checkpoint")
     assert state["epoch"] == 2 and [r["val_acc"] for r in state["history"]] == [0.3, 0.5]
     # --overwrite replaces a train output: its old files go, and the new run writes its own.

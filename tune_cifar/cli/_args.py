@@ -28,12 +28,16 @@ class Parser(argparse.ArgumentParser):
         self.exit(2, f"{self.prog}: error: {message}\n")
 
 
-def add_command(sub: argparse._SubParsersAction, name: str, summary: str,
-                description: str | None = None) -> Parser:
+def add_command(
+    sub: argparse._SubParsersAction, name: str, summary: str, description: str | None = None
+) -> Parser:
     """A subcommand: its one-line ``summary`` (the command list of ``--help`` and of
     ``docs/cli.md``) and its ``--help`` description (the summary, where none is given)."""
-    parser = sub.add_parser(name, help=summary.replace("%", "%%"),
-                            description=description or summary[0].upper() + summary[1:] + ".")
+    parser = sub.add_parser(
+        name,
+        help=summary.replace("%", "%%"),
+        description=description or summary[0].upper() + summary[1:] + ".",
+    )
     parser.summary = summary
     return parser
 
@@ -59,28 +63,56 @@ def bool_flag(text: str) -> bool:
 def add_data_flags(parser: argparse.ArgumentParser, default_source: str | None = "cifar10") -> None:
     group = parser.add_argument_group("data")
     default_text = default_source or "the experiment's data"
-    group.add_argument("--data", choices=SOURCES, default=default_source,
-                       help="cifar10: the full set from --data-dir; sample: the real 2,000/500 "
-                            "image sample shipped with tune-cifar; synthetic: generated test "
-                            f"images (default: {default_text})")
-    group.add_argument("--data-dir", default=None,
-                       help=f"folder holding cifar-10-batches-py, or that folder itself "
-                            f"(default: ${DATA_DIR_ENV})")
-    group.add_argument("--download", action="store_true",
-                       help="download CIFAR-10 with torchvision (needs a network)")
-    group.add_argument("--val-source", choices=("holdout", "test"), default="holdout",
-                       help="holdout: a seeded class-balanced split of the training images "
-                            "(default); test: the test set, as the seed study did")
-    group.add_argument("--val-size", type=int, default=None,
-                       help="holdout size (default 5,000 for cifar10, 10%% otherwise)")
-    group.add_argument("--train-subset", type=int, default=None, metavar="N",
-                       help="train on a seeded class-balanced subset of N images")
+    group.add_argument(
+        "--data",
+        choices=SOURCES,
+        default=default_source,
+        help="cifar10: the full set from --data-dir; sample: the real 2,000/500 "
+        "image sample shipped with tune-cifar; synthetic: generated test "
+        f"images (default: {default_text})",
+    )
+    group.add_argument(
+        "--data-dir",
+        default=None,
+        help=f"folder holding cifar-10-batches-py, or that folder itself "
+        f"(default: ${DATA_DIR_ENV})",
+    )
+    group.add_argument(
+        "--download",
+        action="store_true",
+        help="download CIFAR-10 with torchvision (needs a network)",
+    )
+    group.add_argument(
+        "--val-source",
+        choices=("holdout", "test"),
+        default="holdout",
+        help="holdout: a seeded class-balanced split of the training images "
+        "(default); test: the test set, as the seed study did",
+    )
+    group.add_argument(
+        "--val-size",
+        type=int,
+        default=None,
+        help="holdout size (default 5,000 for cifar10, 10%% otherwise)",
+    )
+    group.add_argument(
+        "--train-subset",
+        type=int,
+        default=None,
+        metavar="N",
+        help="train on a seeded class-balanced subset of N images",
+    )
 
 
 def data_spec_from(args: argparse.Namespace) -> DataSpec:
-    return DataSpec(source=args.data, data_dir=args.data_dir, download=args.download,
-                    val_source=args.val_source, val_size=args.val_size,
-                    train_subset=args.train_subset)
+    return DataSpec(
+        source=args.data,
+        data_dir=args.data_dir,
+        download=args.download,
+        val_source=args.val_source,
+        val_size=args.val_size,
+        train_subset=args.train_subset,
+    )
 
 
 def here(location: Path | str) -> Path:
@@ -92,6 +124,9 @@ def here(location: Path | str) -> Path:
     folder = local_target(location)
     if isinstance(location, str):
         cache = cache_folder(storage_place(location))
-        print(f"note: {location}: results read into the local cache {cache} (checkpoints "
-              "only when used)", file=sys.stderr)
+        print(
+            f"note: {location}: results read into the local cache {cache} (checkpoints "
+            "only when used)",
+            file=sys.stderr,
+        )
     return folder

@@ -28,7 +28,8 @@ from tune_cifar.errors import TuneCifarError
 def build_parser() -> argparse.ArgumentParser:
     parser = Parser(
         prog="tune-cifar",
-        description="Hyperparameter search for the seed study's CIFAR-10 CNNs on Ray Tune.")
+        description="Hyperparameter search for the seed study's CIFAR-10 CNNs on Ray Tune.",
+    )
     parser.add_argument("--debug", action="store_true", help="show tracebacks on errors")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     parser.commands = sub.choices  # name -> its parser, in the order added (the reference's)
@@ -60,7 +61,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     except Exception as exc:  # a bug or an unforeseen failure: still one line unless --debug
         if args.debug:
             raise
-        print(f"tune-cifar: internal error: {type(exc).__name__}: {exc} (run with --debug "
-              "for the traceback)", file=sys.stderr)
+        print(
+            f"tune-cifar: internal error: {type(exc).__name__}: {exc} (run with --debug "
+            "for the traceback)",
+            file=sys.stderr,
+        )
         return 1
-

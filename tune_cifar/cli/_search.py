@@ -18,9 +18,14 @@ if TYPE_CHECKING:
     from tune_cifar.analysis import RankStability
     from tune_cifar.search import SearchOutcome
 
-GROUPS = {"search": "what to search", "scheduler": "early stopping and population-based "
-          "training", "budget": "budgets", "resources": "resources",
-          "storage": "where results go", "output": "output"}
+GROUPS = {
+    "search": "what to search",
+    "scheduler": "early stopping and population-based training",
+    "budget": "budgets",
+    "resources": "resources",
+    "storage": "where results go",
+    "output": "output",
+}
 
 
 def add_option_flags(parser: argparse.ArgumentParser) -> None:
@@ -33,18 +38,30 @@ def add_option_flags(parser: argparse.ArgumentParser) -> None:
             group.add_argument(f.flag, action="store_true", help=help_text)
             continue
         kind = str if f.type is tuple else f.type
-        group.add_argument(f.flag, type=kind, default=f.default if f.sep is None else None,
-                           choices=f.choices, metavar=None if f.choices else f.metavar,
-                           nargs=f.nargs, help=help_text)
+        group.add_argument(
+            f.flag,
+            type=kind,
+            default=f.default if f.sep is None else None,
+            choices=f.choices,
+            metavar=None if f.choices else f.metavar,
+            nargs=f.nargs,
+            help=help_text,
+        )
 
 
 def add_search_parser(sub: argparse._SubParsersAction) -> None:
-    p = add_command(sub, "search", "run a hyperparameter search with Ray Tune",
-                       description="Run a Ray Tune search over a space of CNN configurations.")
+    p = add_command(
+        sub,
+        "search",
+        "run a hyperparameter search with Ray Tune",
+        description="Run a Ray Tune search over a space of CNN configurations.",
+    )
     add_option_flags(p)
-    p.add_argument("--resume", action="store_true",
-                   help="continue the existing experiment of this --name (as 'tune-cifar "
-                        "resume')")
+    p.add_argument(
+        "--resume",
+        action="store_true",
+        help="continue the existing experiment of this --name (as 'tune-cifar resume')",
+    )
     add_data_flags(p)
     p.set_defaults(func=cmd_search)
 
@@ -61,8 +78,9 @@ def cmd_search(args: argparse.Namespace) -> int:
             check_name(args.name)
         place = storage_place(opts.storage_path, "--storage-path").child(args.name or "")
         if args.name is None or not place.exists():
-            raise UsageError("--resume needs the --name (and --storage-path) of an existing "
-                             "experiment")
+            raise UsageError(
+                "--resume needs the --name (and --storage-path) of an existing experiment"
+            )
         return report_outcome(resume_search(place.local if place.is_local else place.uri))
     return report_outcome(run_search(opts, data_spec_from(args), argv=sys.argv))
 
@@ -76,27 +94,37 @@ def report_outcome(outcome: SearchOutcome) -> int:
     resume = f"tune-cifar resume {outcome.experiment_path}"
     interrupted = outcome.unfinished and (outcome.interrupted or outcome.budget is None)
     if outcome.storage_full is not None:
-        print(f"search stopped: the storage at {outcome.experiment_path.parent} is full "
-              f"({outcome.storage_full}); {outcome.unfinished} trials unfinished, every "
-              f"complete checkpoint kept. Free space there, then continue with: {resume}",
-              file=sys.stderr)
+        print(
+            f"search stopped: the storage at {outcome.experiment_path.parent} is full "
+            f"({outcome.storage_full}); {outcome.unfinished} trials unfinished, every "
+            f"complete checkpoint kept. Free space there, then continue with: {resume}",
+            file=sys.stderr,
+        )
         if outcome.best is not None:
             print(f"so far: {outcome.best.summary().splitlines()[0]}")
         print(f"experiment: {outcome.experiment_path}")
         return 1
     if interrupted:
-        print(f"search interrupted with {outcome.unfinished} trials unfinished; nothing "
-              f"computed is lost. Continue with: {resume}", file=sys.stderr)
+        print(
+            f"search interrupted with {outcome.unfinished} trials unfinished; nothing "
+            f"computed is lost. Continue with: {resume}",
+            file=sys.stderr,
+        )
     elif outcome.budget == "time budget":
-        print(f"time budget reached with {outcome.unfinished} trials unfinished; continue "
-              f"with: {resume}", file=sys.stderr)
+        print(
+            f"time budget reached with {outcome.unfinished} trials unfinished; continue "
+            f"with: {resume}",
+            file=sys.stderr,
+        )
     elif outcome.budget == "epoch budget":
         print(f"epoch budget reached: {outcome.trial_epochs} trial-epochs", file=sys.stderr)
     raise_if_all_failed(outcome)
     print(f"{outcome.num_trials} trials; " + outcome.best.summary())
     if outcome.seed_style:
-        print("  seed-style: validation was the test set, so this val_acc is a test accuracy "
-              "selected on the test set")
+        print(
+            "  seed-style: validation was the test set, so this val_acc is a test accuracy "
+            "selected on the test set"
+        )
     if outcome.compute is not None:
         print(outcome.compute.summary())
     stability = rank_stability_of(outcome.experiment_path)
@@ -115,15 +143,22 @@ def rank_stability_of(location: Path | str) -> RankStability | None:
 
 
 def add_resume_parser(sub: argparse._SubParsersAction) -> None:
-    p = add_command(sub, "resume", "continue an interrupted search",
+    p = add_command(
+        sub,
+        "resume",
+        "continue an interrupted search",
         description="Continue a search stopped by Ctrl-C, a killed driver or a reboot: "
-                    "unfinished trials continue from their last checkpoints, finished trials "
-                    "stay finished. Tune's experiment state is pickled, and Ray advises to "
-                    "restore only folders you trust: tune-cifar first checks that the folder "
-                    "holds its own spec file, and reads data and flags from it.")
+        "unfinished trials continue from their last checkpoints, finished trials "
+        "stay finished. Tune's experiment state is pickled, and Ray advises to "
+        "restore only folders you trust: tune-cifar first checks that the folder "
+        "holds its own spec file, and reads data and flags from it.",
+    )
     p.add_argument("experiment", type=folder_arg, help="experiment folder (or file:// URI)")
-    p.add_argument("--retry-errored", action="store_true",
-                   help="also retry errored trials from their last checkpoints")
+    p.add_argument(
+        "--retry-errored",
+        action="store_true",
+        help="also retry errored trials from their last checkpoints",
+    )
     p.set_defaults(func=cmd_resume)
 
 

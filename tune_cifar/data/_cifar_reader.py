@@ -57,8 +57,16 @@ def read_batch(path: Path) -> tuple[np.ndarray, np.ndarray]:
         raise UsageError(f"CIFAR-10 file missing: {path}")
     try:
         batch = safe_load_pickle(path)
-    except (pickle.UnpicklingError, EOFError, ValueError, TypeError, AttributeError,
-            IndexError, KeyError, UnicodeDecodeError) as exc:
+    except (
+        pickle.UnpicklingError,
+        EOFError,
+        ValueError,
+        TypeError,
+        AttributeError,
+        IndexError,
+        KeyError,
+        UnicodeDecodeError,
+    ) as exc:
         raise TuneCifarError(f"CIFAR-10 file {path} is truncated or corrupt: {exc}") from None
     if not isinstance(batch, dict) or "data" not in batch or "labels" not in batch:
         raise TuneCifarError(f"CIFAR-10 file {path} has no 'data'/'labels' entries")

@@ -25,8 +25,7 @@ from tune_cifar.data._splits import balanced_pick, holdout_split
 from tune_cifar.data._synthetic import make_synthetic
 from tune_cifar.errors import TuneCifarError, UsageError
 
-CLASSES = ("airplane", "automobile", "bird", "cat", "deer",
-           "dog", "frog", "horse", "ship", "truck")
+CLASSES = ("airplane", "automobile", "bird", "cat", "deer", "dog", "frog", "horse", "ship", "truck")
 SOURCES = ("cifar10", "sample", "synthetic")
 DATA_DIR_ENV = "TUNE_CIFAR_DATA"
 SYNTHETIC_TRAIN, SYNTHETIC_TEST = 2000, 500
@@ -85,8 +84,10 @@ class DataBundle:
 
     def describe(self) -> str:
         t = self.training
-        return (f"data {self.source}: {len(t.train_y)} train, {len(t.val_y)} validation "
-                f"({t.val_label}), {len(self.test_y)} test")
+        return (
+            f"data {self.source}: {len(t.train_y)} train, {len(t.val_y)} validation "
+            f"({t.val_label}), {len(self.test_y)} test"
+        )
 
 
 def default_data_dir() -> Path | None:
@@ -138,6 +139,7 @@ def load_data(spec: DataSpec) -> DataBundle:
     if spec.train_subset is not None:
         subset = balanced_pick(train_y, spec.train_subset, spec.split_seed + 1)
         train_x, train_y = train_x[subset], train_y[subset]
-    training = TrainingData(np.ascontiguousarray(train_x), train_y, np.ascontiguousarray(val_x),
-                            val_y, label)
+    training = TrainingData(
+        np.ascontiguousarray(train_x), train_y, np.ascontiguousarray(val_x), val_y, label
+    )
     return DataBundle(training, test_x, test_y, spec.source, notes)

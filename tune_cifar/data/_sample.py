@@ -34,18 +34,21 @@ def write_sample(folder: Path, path: Path = SAMPLE_PATH) -> None:
     test_idx = balanced_pick(test_y, SAMPLE_TEST, SAMPLE_SEED)
     np.savez_compressed(
         path,
-        train_x=train_x[train_idx], train_y=train_y[train_idx],
-        test_x=test_x[test_idx], test_y=test_y[test_idx],
-        train_index=train_idx, test_index=test_idx,
+        train_x=train_x[train_idx],
+        train_y=train_y[train_idx],
+        test_x=test_x[test_idx],
+        test_y=test_y[test_idx],
+        train_index=train_idx,
+        test_index=test_idx,
     )
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(prog="python -m tune_cifar.data",
-                                     description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(
+        prog="python -m tune_cifar.data", description=__doc__.splitlines()[0]
+    )
     parser.add_argument("folder", type=Path, help="cifar-10-batches-py folder (or its parent)")
     parser.add_argument("--out", type=Path, default=SAMPLE_PATH, help="where to write the .npz")
     args = parser.parse_args()
     write_sample(args.folder, args.out)
     print(f"wrote {args.out} ({args.out.stat().st_size / 1e6:.2f} MB)")
-

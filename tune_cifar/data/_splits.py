@@ -25,14 +25,14 @@ def balanced_pick(labels: np.ndarray, count: int, seed: int) -> np.ndarray:
         quota[c] += 1
     short = [c for c in classes if quota[c] > len(per_class[c])]
     if short:
-        raise UsageError(f"cannot pick {count} class-balanced images: class {short[0]} has "
-                         f"only {len(per_class[short[0]])}")
+        raise UsageError(
+            f"cannot pick {count} class-balanced images: class {short[0]} has "
+            f"only {len(per_class[short[0]])}"
+        )
     return np.sort(np.concatenate([per_class[c][: quota[c]] for c in classes]))
 
 
-def holdout_split(
-    labels: np.ndarray, val_size: int, seed: int
-) -> tuple[np.ndarray, np.ndarray]:
+def holdout_split(labels: np.ndarray, val_size: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
     """(train indices, validation indices): a class-balanced holdout of ``val_size`` images."""
     val_idx = balanced_pick(labels, val_size, seed)
     train_mask = np.ones(len(labels), dtype=bool)

@@ -48,19 +48,28 @@ class BestTrial:
     def summary(self) -> str:
         keys = {k: v for k, v in self.config.items() if k != "seed"}
         config = " ".join(f"{k}={format_value(v)}" for k, v in keys.items())
-        return (f"best trial {self.trial_id}: {self.metric} {self.value:.4f} at epoch "
-                f"{self.epoch} of {self.epochs_run}\n  config: {config}\n"
-                f"  checkpoint: {shown(self.checkpoint) or '(none kept)'}")
+        return (
+            f"best trial {self.trial_id}: {self.metric} {self.value:.4f} at epoch "
+            f"{self.epoch} of {self.epochs_run}\n  config: {config}\n"
+            f"  checkpoint: {shown(self.checkpoint) or '(none kept)'}"
+        )
 
     def to_json(self) -> dict[str, Any]:
-        return {"trial_id": self.trial_id, "trial_dir": shown(self.trial_dir),
-                "config": self.config, "metric": self.metric, "value": self.value,
-                "epoch": self.epoch, "epochs_run": self.epochs_run,
-                "checkpoint": shown(self.checkpoint) if self.checkpoint else None}
+        return {
+            "trial_id": self.trial_id,
+            "trial_dir": shown(self.trial_dir),
+            "config": self.config,
+            "metric": self.metric,
+            "value": self.value,
+            "epoch": self.epoch,
+            "epochs_run": self.epochs_run,
+            "checkpoint": shown(self.checkpoint) if self.checkpoint else None,
+        }
 
 
-def best_row(trial: TrialRecord, metric: str = METRIC,
-             scope: str = "best") -> tuple[pd.Series, Path | None] | None:
+def best_row(
+    trial: TrialRecord, metric: str = METRIC, scope: str = "best"
+) -> tuple[pd.Series, Path | None] | None:
     """The epoch a trial is judged by, with its checkpoint: its last epoch (``scope="last"``)
     or its best epoch. This is the one definition of a trial's best epoch, used by ``best``,
     ``evaluate``, ``confirm``, the analysis frames and report, and the Optuna journal.
@@ -77,8 +86,10 @@ def best_row(trial: TrialRecord, metric: str = METRIC,
         return row, trial.checkpoint_at(row)
     found = [(row, trial.checkpoint_at(row)) for _, row in rows.iterrows()]
     # the latest of equal ranks: max over (rank, position)
-    _, row, checkpoint = max((epoch_rank(float(row[metric]), checkpoint is not None), i, row,
-                              checkpoint) for i, (row, checkpoint) in enumerate(found))[1:]
+    _, row, checkpoint = max(
+        (epoch_rank(float(row[metric]), checkpoint is not None), i, row, checkpoint)
+        for i, (row, checkpoint) in enumerate(found)
+    )[1:]
     return row, checkpoint
 
 
@@ -88,8 +99,9 @@ def best_trial(folder: Path, metric: str = METRIC, scope: str = "best") -> BestT
     return best_of(load_trials(folder), metric, scope)
 
 
-def best_of(trials: list[TrialRecord], metric: str = METRIC,
-            scope: str = "best") -> BestTrial | None:
+def best_of(
+    trials: list[TrialRecord], metric: str = METRIC, scope: str = "best"
+) -> BestTrial | None:
     """``best_trial`` of trials already loaded."""
     best: BestTrial | None = None
     for trial in trials:
@@ -98,10 +110,14 @@ def best_of(trials: list[TrialRecord], metric: str = METRIC,
             continue
         row, checkpoint = found
         candidate = BestTrial(
-            trial_id=trial.trial_id, trial_dir=trial.trial_dir,
+            trial_id=trial.trial_id,
+            trial_dir=trial.trial_dir,
             config=trial.config_at(int(row[TRAINING_ITERATION])),
-            metric=metric, value=float(row[metric]), epoch=int(row[TRAINING_ITERATION]),
-            epochs_run=int(trial.metrics[TRAINING_ITERATION].iloc[-1]), checkpoint=checkpoint,
+            metric=metric,
+            value=float(row[metric]),
+            epoch=int(row[TRAINING_ITERATION]),
+            epochs_run=int(trial.metrics[TRAINING_ITERATION].iloc[-1]),
+            checkpoint=checkpoint,
         )
         if best is None or _rank(candidate) > _rank(best):
             best = candidate
@@ -123,8 +139,9 @@ class RunningBest:
         self.keep = tuple(keep)
         self._best: dict[str, tuple[tuple[bool, float], dict[str, Any]]] = {}
 
-    def add(self, trial_id: str, result: Mapping[str, Any],
-            checkpointed: bool | None = None) -> None:
+    def add(
+        self, trial_id: str, result: Mapping[str, Any], checkpointed: bool | None = None
+    ) -> None:
         """One report of ``trial_id``; ``checkpointed``: whether it saved a checkpoint (by
         default, whether the report names one)."""
         value = result.get(self.metric)

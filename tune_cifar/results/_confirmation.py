@@ -32,8 +32,11 @@ class Confirmation:
 def confirmed_what(spec: dict) -> str:
     """What ``confirm`` re-trains of an experiment: "schedules" for a PBT / PB2 search (its
     trials changed hyperparameters), else "configurations"."""
-    return ("schedules" if spec["options"].get("scheduler") in POPULATION_SCHEDULERS
-            else "configurations")
+    return (
+        "schedules"
+        if spec["options"].get("scheduler") in POPULATION_SCHEDULERS
+        else "configurations"
+    )
 
 
 def t_interval(values: list[float], level: float = 0.95) -> tuple[float, float, float, float]:
@@ -54,10 +57,19 @@ def summarize(runs: pd.DataFrame) -> pd.DataFrame:
     rows = []
     for (rank, trial_id), group in runs.groupby(["rank", "source_trial"], sort=True):
         mean, sd, low, high = t_interval(group["test_acc"].tolist())
-        rows.append({"rank": rank, "source_trial": trial_id,
-                     "search_val_acc": group["search_val_acc"].iloc[0], "runs": len(group),
-                     "test_acc_mean": mean, "test_acc_sd": sd, "test_acc_ci95_low": low,
-                     "test_acc_ci95_high": high, "val_acc_mean": group["val_acc"].mean()})
+        rows.append(
+            {
+                "rank": rank,
+                "source_trial": trial_id,
+                "search_val_acc": group["search_val_acc"].iloc[0],
+                "runs": len(group),
+                "test_acc_mean": mean,
+                "test_acc_sd": sd,
+                "test_acc_ci95_low": low,
+                "test_acc_ci95_high": high,
+                "val_acc_mean": group["val_acc"].mean(),
+            }
+        )
     return pd.DataFrame(rows)
 
 
@@ -67,6 +79,9 @@ def read_confirmation(folder: Path) -> Confirmation | None:
     if not (target / CONFIRM_SUMMARY_FILE).is_file():
         return None
     spec = read_spec(folder)
-    return Confirmation(target, pd.read_csv(target / CONFIRM_RUNS_FILE),
-                        pd.read_csv(target / CONFIRM_SUMMARY_FILE),
-                        spec["data"].get("val_source") == "test")
+    return Confirmation(
+        target,
+        pd.read_csv(target / CONFIRM_RUNS_FILE),
+        pd.read_csv(target / CONFIRM_SUMMARY_FILE),
+        spec["data"].get("val_source") == "test",
+    )

@@ -73,18 +73,25 @@ def read_only(app: Callable) -> Callable:
     def guarded(environ: dict[str, Any], start_response: Callable) -> Any:
         if environ.get("REQUEST_METHOD", "GET").upper() in READ_METHODS:
             return app(environ, start_response)
-        body = (b"tune-cifar dashboard is read-only; start it with --allow-writes to change "
-                b"the study\n")
-        start_response("405 Method Not Allowed", [
-            ("Allow", ", ".join(READ_METHODS)), ("Content-Type", "text/plain"),
-            ("Content-Length", str(len(body)))])
+        body = (
+            b"tune-cifar dashboard is read-only; start it with --allow-writes to change the study\n"
+        )
+        start_response(
+            "405 Method Not Allowed",
+            [
+                ("Allow", ", ".join(READ_METHODS)),
+                ("Content-Type", "text/plain"),
+                ("Content-Length", str(len(body))),
+            ],
+        )
         return [body]
 
     return guarded
 
 
-def make_dashboard_server(folder: Path, host: str, port: int,
-                          allow_writes: bool = False) -> WSGIServer:
+def make_dashboard_server(
+    folder: Path, host: str, port: int, allow_writes: bool = False
+) -> WSGIServer:
     """An optuna-dashboard WSGI server over the experiment's journal, bound but not serving;
     read-only unless ``allow_writes``."""
     import optuna_dashboard
@@ -100,8 +107,13 @@ def make_dashboard_server(folder: Path, host: str, port: int,
         raise UsageError(f"--host {host}: {exc}") from None
 
 
-def serve_dashboard(folder: Path, host: str = LOCAL_HOST, port: int = 8080,
-                    say: Callable[[str], None] = print, allow_writes: bool = False) -> None:
+def serve_dashboard(
+    folder: Path,
+    host: str = LOCAL_HOST,
+    port: int = 8080,
+    say: Callable[[str], None] = print,
+    allow_writes: bool = False,
+) -> None:
     """Serve until Ctrl-C; print where, and a warning when listening beyond this machine."""
     if not 0 <= port <= 65535:
         raise UsageError(f"--port must be in [0, 65535], got {port}")
@@ -111,8 +123,9 @@ def serve_dashboard(folder: Path, host: str = LOCAL_HOST, port: int = 8080,
     server = make_dashboard_server(folder, host, port, allow_writes)
     remote = remote_of(folder)  # an experiment in object storage: keep its journal fresh
     if remote is not None and not built:
-        threading.Thread(target=_follow, args=(storage_place(remote).child(JOURNAL_FILE),
-                                               journal), daemon=True).start()
+        threading.Thread(
+            target=_follow, args=(storage_place(remote).child(JOURNAL_FILE), journal), daemon=True
+        ).start()
     # Ctrl-C, and a plain kill too, end the server the same clean way (even where the shell
     # that started it in the background made it ignore SIGINT), from the moment its address
     # is printed: the server is shut down from another thread and finishes the request it is
@@ -132,11 +145,16 @@ def serve_dashboard(folder: Path, host: str = LOCAL_HOST, port: int = 8080,
         mode = "read and write" if allow_writes else "read-only"
         if not is_loopback(host):  # said before the address, which a reader acts on
             can = "read and change (delete!)" if allow_writes else "read"
-            print(f"note: listening on {host}, not only on this machine: anyone who can reach "
-                  f"port {server.server_port} can {can} this study", file=sys.stderr,
-                  flush=True)
-        say(f"optuna-dashboard for {folder.name}: http://{shown}:{server.server_port}"
-            f"/dashboard/ ({mode}; Ctrl-C stops it)")
+            print(
+                f"note: listening on {host}, not only on this machine: anyone who can reach "
+                f"port {server.server_port} can {can} this study",
+                file=sys.stderr,
+                flush=True,
+            )
+        say(
+            f"optuna-dashboard for {folder.name}: http://{shown}:{server.server_port}"
+            f"/dashboard/ ({mode}; Ctrl-C stops it)"
+        )
         server.serve_forever()
         say("dashboard stopped")
     finally:

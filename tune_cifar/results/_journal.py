@@ -57,9 +57,14 @@ def open_journal(folder: Path) -> optuna.storages.JournalStorage:
 class JournalRecorder:
     """Writes Tune trials into one Optuna study, keyed by Tune trial id."""
 
-    def __init__(self, folder: Path, distributions: dict[str, BaseDistribution],
-                 metric: str = METRIC, attrs: dict[str, Any] | None = None,
-                 cost: str | None = None):
+    def __init__(
+        self,
+        folder: Path,
+        distributions: dict[str, BaseDistribution],
+        metric: str = METRIC,
+        attrs: dict[str, Any] | None = None,
+        cost: str | None = None,
+    ):
         import optuna
 
         optuna.logging.set_verbosity(optuna.logging.WARNING)
@@ -67,8 +72,11 @@ class JournalRecorder:
         self.cost = cost  # the reported metric minimised beside ``metric``, if any
         self.storage = open_journal(folder)
         self.study = optuna.create_study(
-            study_name=Path(folder).name, storage=self.storage, load_if_exists=True,
-            directions=["maximize", "minimize"] if cost else ["maximize"])
+            study_name=Path(folder).name,
+            storage=self.storage,
+            load_if_exists=True,
+            directions=["maximize", "minimize"] if cost else ["maximize"],
+        )
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
             # the dashboard names the values after them
@@ -78,9 +86,12 @@ class JournalRecorder:
             self.study.set_user_attr(key, value)
         # A resumed search: trials already in the study keep their Optuna trials.
         self.ids: dict[str, int] = {
-            t.user_attrs[TUNE_TRIAL_ID]:
-                self.storage.get_trial_id_from_study_id_trial_number(self.study_id, t.number)
-            for t in self.study.get_trials(deepcopy=False) if TUNE_TRIAL_ID in t.user_attrs}
+            t.user_attrs[TUNE_TRIAL_ID]: self.storage.get_trial_id_from_study_id_trial_number(
+                self.study_id, t.number
+            )
+            for t in self.study.get_trials(deepcopy=False)
+            if TUNE_TRIAL_ID in t.user_attrs
+        }
 
     def start(self, tune_trial_id: str, config: dict[str, Any], trial_dir: Path) -> None:
         """A running Optuna trial with the searched keys of ``config`` as its parameters."""
@@ -89,15 +100,19 @@ class JournalRecorder:
         if tune_trial_id in self.ids:
             return  # restarted after a failure or a resume: the same Optuna trial goes on
         params = {k: config[k] for k in self.distributions if k in config}
-        attrs = {TUNE_TRIAL_ID: tune_trial_id, "trial_dir": str(trial_dir),
-                 "config": plain(config)}
+        attrs = {TUNE_TRIAL_ID: tune_trial_id, "trial_dir": str(trial_dir), "config": plain(config)}
         try:
-            template = create_trial(state=TrialState.RUNNING, params=params, user_attrs=attrs,
-                                    distributions={k: self.distributions[k] for k in params})
+            template = create_trial(
+                state=TrialState.RUNNING,
+                params=params,
+                user_attrs=attrs,
+                distributions={k: self.distributions[k] for k in params},
+            )
         except ValueError:  # a value outside its distribution (a space file changed since)
             template = create_trial(state=TrialState.RUNNING, user_attrs=attrs)
-        self.ids[tune_trial_id] = self.storage.create_new_trial(self.study_id,
-                                                                template_trial=template)
+        self.ids[tune_trial_id] = self.storage.create_new_trial(
+            self.study_id, template_trial=template
+        )
 
     def _running(self, tune_trial_id: str) -> int | None:
         """The Optuna trial id of a Tune trial the study still has running, else None (a
@@ -137,8 +152,9 @@ class JournalRecorder:
             self.study.tell(number, state=TrialState.FAIL)
 
 
-def trial_end_attrs(record: TrialRecord | None, metric: str = METRIC,
-                    cost: str | None = None) -> dict[str, Any]:
+def trial_end_attrs(
+    record: TrialRecord | None, metric: str = METRIC, cost: str | None = None
+) -> dict[str, Any]:
     """Epochs run, best epoch and its kept checkpoint (``best_row``), the cost there (a
     multi-objective search's), and the error if any."""
     if record is None or record.metrics.empty:
@@ -147,8 +163,11 @@ def trial_end_attrs(record: TrialRecord | None, metric: str = METRIC,
     found = best_row(record, metric)
     if found is not None:
         row, checkpoint = found
-        attrs.update(best_epoch=int(row[TRAINING_ITERATION]), best_value=float(row[metric]),
-                     best_checkpoint=str(checkpoint) if checkpoint else "")
+        attrs.update(
+            best_epoch=int(row[TRAINING_ITERATION]),
+            best_value=float(row[metric]),
+            best_checkpoint=str(checkpoint) if checkpoint else "",
+        )
         if cost and cost in row:
             attrs["best_cost"] = float(row[cost])
     if record.error:
@@ -166,15 +185,17 @@ def build_journal(folder: Path) -> Path:
     # the space's distributions as the spec recorded them; for an experiment whose spec
     # predates that record, the values its trials took
     distributions = recorded_distributions(spec) or observed_distributions(
-        [r.config for r in records])
+        [r.config for r in records]
+    )
     cost = cost_metric(spec)
     recorder = JournalRecorder(folder, distributions, attrs=study_attrs(spec), cost=cost)
     for record in records:
         if record.trial_id in recorder.ids:
             continue
         recorder.start(record.trial_id, record.config, record.trial_dir)
-        for epoch, value in zip(record.metrics[TRAINING_ITERATION], record.metrics[METRIC],
-                                strict=True):
+        for epoch, value in zip(
+            record.metrics[TRAINING_ITERATION], record.metrics[METRIC], strict=True
+        ):
             recorder.epoch(record.trial_id, epoch, value)
         status, _ = trial_status(record, max_epochs)
         if status != UNFINISHED:
@@ -200,12 +221,16 @@ def cost_metric(spec: dict[str, Any]) -> str | None:
 def study_attrs(spec: dict[str, Any]) -> dict[str, Any]:
     """What the study was: tune-cifar's spec, in short, as study user attributes."""
     opts = spec["options"]
-    return {"space": spec["space"]["name"], "search": opts["search"],
-            "scheduler": opts["scheduler"], "max_epochs": opts["max_epochs"],
-            "metric": "val_acc (best epoch; pruned trials: last epoch)",
-            "data": spec["data"]["source"], "spec_file": SPEC_FILE}
+    return {
+        "space": spec["space"]["name"],
+        "search": opts["search"],
+        "scheduler": opts["scheduler"],
+        "max_epochs": opts["max_epochs"],
+        "metric": "val_acc (best epoch; pruned trials: last epoch)",
+        "data": spec["data"]["source"],
+        "spec_file": SPEC_FILE,
+    }
 
 
 def _finite(value: Any) -> bool:
-    return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(
-        value)
+    return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)

@@ -48,8 +48,11 @@ def path(trial: TrialRecord, trials: list[TrialRecord], epoch: int | None = None
     reports = trial.reports
     if LINEAGE not in reports:
         return trial.metrics
-    end = (reports.iloc[-1] if epoch is None
-           else reports[reports[TRAINING_ITERATION] == epoch].iloc[-1])
+    end = (
+        reports.iloc[-1]
+        if epoch is None
+        else reports[reports[TRAINING_ITERATION] == epoch].iloc[-1]
+    )
     lineage = parse_lineage(end[LINEAGE])
     last = int(end[TRAINING_ITERATION])
     by_id = {t.trial_id: t for t in trials}
@@ -57,11 +60,15 @@ def path(trial: TrialRecord, trials: list[TrialRecord], epoch: int | None = None
     for i, (owner, first) in enumerate(lineage):
         until = lineage[i + 1][1] - 1 if i + 1 < len(lineage) else last
         if owner not in by_id:
-            raise UsageError(f"trial {trial.trial_id} continued trial {owner}'s weights, whose "
-                             "folder is not in the experiment")
+            raise UsageError(
+                f"trial {trial.trial_id} continued trial {owner}'s weights, whose "
+                "folder is not in the experiment"
+            )
         rows = by_id[owner].reports
-        rows = rows[(rows[LINEAGE] == format_lineage(lineage[:i + 1]))
-                    & rows[TRAINING_ITERATION].between(first, until)]
+        rows = rows[
+            (rows[LINEAGE] == format_lineage(lineage[: i + 1]))
+            & rows[TRAINING_ITERATION].between(first, until)
+        ]
         pieces.append(rows.drop_duplicates(TRAINING_ITERATION, keep="last"))
     return pd.concat(pieces, ignore_index=True)
 
@@ -86,8 +93,11 @@ def mutated_keys(trials: list[TrialRecord]) -> list[str]:
     """The mutable keys whose values differ anywhere in the population's reports."""
     columns = [t.reports.filter(like=CONFIG_PREFIX) for t in trials if not t.reports.empty]
     reports = pd.concat(columns, ignore_index=True) if columns else pd.DataFrame()
-    return [k for k in MUTABLE_KEYS if f"{CONFIG_PREFIX}{k}" in reports
-            and reports[f"{CONFIG_PREFIX}{k}"].nunique() > 1]
+    return [
+        k
+        for k in MUTABLE_KEYS
+        if f"{CONFIG_PREFIX}{k}" in reports and reports[f"{CONFIG_PREFIX}{k}"].nunique() > 1
+    ]
 
 
 def describe_schedule(steps: list[tuple[int, dict[str, Any]]], keys: list[str]) -> list[str]:
@@ -120,8 +130,11 @@ def copies(trials: list[TrialRecord]) -> pd.DataFrame:
             lineage = parse_lineage(text)
             # a copy starts where the lineage ends in this trial at this epoch, and the report
             # before it was on another lineage or at a later epoch (trained again)
-            starts = (len(lineage) > 1 and lineage[-1] == (trial.trial_id, epoch)
-                      and (previous is None or previous[0] != text or previous[1] >= epoch))
+            starts = (
+                len(lineage) > 1
+                and lineage[-1] == (trial.trial_id, epoch)
+                and (previous is None or previous[0] != text or previous[1] >= epoch)
+            )
             previous = (text, epoch)
             if not starts:
                 continue
@@ -130,19 +143,26 @@ def copies(trials: list[TrialRecord]) -> pd.DataFrame:
             before: dict[str, Any] = {}
             if donor in by_id:  # the donor's report the copied checkpoint was saved with
                 reports = by_id[donor].reports
-                match = reports[(reports[LINEAGE] == format_lineage(lineage[:-1]))
-                                & (reports[TRAINING_ITERATION] == epoch - 1)]
+                match = reports[
+                    (reports[LINEAGE] == format_lineage(lineage[:-1]))
+                    & (reports[TRAINING_ITERATION] == epoch - 1)
+                ]
                 before = row_config(match.iloc[-1]) if not match.empty else {}
-            changed = {k: (before.get(k), after.get(k)) for k in MUTABLE_KEYS
-                       if k in after and before.get(k) != after.get(k)}
-            rows.append({"trial_id": trial.trial_id, "epoch": epoch, "donor": donor,
-                         "changed": changed})
+            changed = {
+                k: (before.get(k), after.get(k))
+                for k in MUTABLE_KEYS
+                if k in after and before.get(k) != after.get(k)
+            }
+            rows.append(
+                {"trial_id": trial.trial_id, "epoch": epoch, "donor": donor, "changed": changed}
+            )
     frame = pd.DataFrame(rows, columns=["trial_id", "epoch", "donor", "changed"])
     return frame.sort_values(["epoch", "trial_id"], ignore_index=True, kind="stable")
 
 
-def best_schedule(trials: list[TrialRecord], trial_id: str,
-                  epoch: int) -> tuple[str, list[tuple[int, dict[str, Any]]]] | None:
+def best_schedule(
+    trials: list[TrialRecord], trial_id: str, epoch: int
+) -> tuple[str, list[tuple[int, dict[str, Any]]]] | None:
     """(lineage, schedule) of the weights ``trial_id`` had at ``epoch`` (``path``,
     ``schedule``); None for trials not trained by a population."""
     trial = next((t for t in trials if t.trial_id == trial_id), None)
@@ -165,8 +185,7 @@ class ReplayPlan:
     epochs: int  # epochs to train: those asked for, else ``epoch``
 
 
-def replay_plan(folder: Path, trial_id: str | None = None,
-                epochs: int | None = None) -> ReplayPlan:
+def replay_plan(folder: Path, trial_id: str | None = None, epochs: int | None = None) -> ReplayPlan:
     """The schedule of the experiment's best trial (or ``trial_id``) up to its best epoch, on
     the experiment's data, for ``epochs`` (else to that epoch). One UsageError line for an
     experiment without results, a trial it does not have, or a search that was no population."""
@@ -182,13 +201,18 @@ def replay_plan(folder: Path, trial_id: str | None = None,
         found = best_row(trial) if trial is not None else None
         if found is None:
             known = ", ".join(t.trial_id for t in trials)
-            raise UsageError(f"--trial {trial_id}: no such trial with a result in "
-                             f"{shown(folder)} (trials: {known})")
+            raise UsageError(
+                f"--trial {trial_id}: no such trial with a result in "
+                f"{shown(folder)} (trials: {known})"
+            )
         epoch = int(found[0][TRAINING_ITERATION])
     planned = best_schedule(trials, trial_id, epoch)
     if planned is None:
-        raise UsageError(f"experiment {shown(folder)} was not a --scheduler pbt/pb2 search: its "
-                         "trials kept their configurations; train one with --config")
+        raise UsageError(
+            f"experiment {shown(folder)} was not a --scheduler pbt/pb2 search: its "
+            "trials kept their configurations; train one with --config"
+        )
     lineage, steps = planned
-    return ReplayPlan(trial_id, epoch, lineage, schedule_configs(steps), DataSpec(**spec["data"]),
-                      epochs or epoch)
+    return ReplayPlan(
+        trial_id, epoch, lineage, schedule_configs(steps), DataSpec(**spec["data"]), epochs or epoch
+    )

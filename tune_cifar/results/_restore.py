@@ -47,13 +47,16 @@ def resolve_checkpoint(target: Path, scope: str = "best") -> Path:
         if best is None:
             raise UsageError(f"experiment {target} has no trial with a result yet")
         if best.checkpoint is None:
-            raise UsageError(f"the checkpoint of trial {best.trial_id} epoch {best.epoch} "
-                             "was not kept")
+            raise UsageError(
+                f"the checkpoint of trial {best.trial_id} epoch {best.epoch} was not kept"
+            )
         return best.checkpoint
     fetch_checkpoint(target)  # a checkpoint of an experiment in object storage comes down now
     if target.is_dir() and not (target / STATE_FILE).is_file():
-        raise UsageError(f"{target} is neither a tune-cifar experiment (no {SPEC_FILE}) nor a "
-                         f"checkpoint folder (no {STATE_FILE})")
+        raise UsageError(
+            f"{target} is neither a tune-cifar experiment (no {SPEC_FILE}) nor a "
+            f"checkpoint folder (no {STATE_FILE})"
+        )
     return target
 
 
@@ -79,8 +82,9 @@ def load_model(checkpoint: Path, device: str = "cpu") -> RestoredModel:
     model = build_model(config)
     model.load_state_dict(state["model"])
     model.to(pick_device(device)).eval()
-    return RestoredModel(model, config, int(state["epoch"]), list(state["history"]),
-                         Path(checkpoint))
+    return RestoredModel(
+        model, config, int(state["epoch"]), list(state["history"]), Path(checkpoint)
+    )
 
 
 @dataclass
@@ -102,15 +106,22 @@ def evaluation_data(target: Path, data_spec: DataSpec | None) -> tuple[DataSpec,
     if data_spec is not None:
         return data_spec, "data from the command's flags"
     if experiment is None:
-        raise UsageError(f"{target} is not inside an experiment: pass the data flags "
-                         "(--data, --data-dir, ...) to say what to evaluate on")
+        raise UsageError(
+            f"{target} is not inside an experiment: pass the data flags "
+            "(--data, --data-dir, ...) to say what to evaluate on"
+        )
     spec = DataSpec(**read_spec(experiment)["data"])
     return spec, f"data as in experiment {experiment.name}"
 
 
-def evaluate_checkpoint(target: Path, split: str = "test", data_spec: DataSpec | None = None,
-                        scope: str = "best", device: str = "cpu",
-                        tta: bool | None = None) -> Evaluation:
+def evaluate_checkpoint(
+    target: Path,
+    split: str = "test",
+    data_spec: DataSpec | None = None,
+    scope: str = "best",
+    device: str = "cpu",
+    tta: bool | None = None,
+) -> Evaluation:
     if split not in ("test", "val"):
         raise UsageError(f"--split must be test or val, not {split!r}")
     checkpoint = resolve_checkpoint(target, scope)
@@ -126,10 +137,21 @@ def evaluate_checkpoint(target: Path, split: str = "test", data_spec: DataSpec |
     predicted = probs.argmax(1)
     confusion = np.zeros((len(CLASSES), len(CLASSES)), dtype=np.int64)
     np.add.at(confusion, (labels, predicted), 1)
-    per_class = {c: float(confusion[i, i] / max(confusion[i].sum(), 1))
-                 for i, c in enumerate(CLASSES)}
-    return Evaluation(split, float((predicted == labels).mean()), per_class, confusion,
-                      images, labels, probs, restored, f"{note}: {bundle.describe()}", tta)
+    per_class = {
+        c: float(confusion[i, i] / max(confusion[i].sum(), 1)) for i, c in enumerate(CLASSES)
+    }
+    return Evaluation(
+        split,
+        float((predicted == labels).mean()),
+        per_class,
+        confusion,
+        images,
+        labels,
+        probs,
+        restored,
+        f"{note}: {bundle.describe()}",
+        tta,
+    )
 
 
 def load_images(paths: list[Path]) -> tuple[torch.Tensor, list[str]]:
@@ -150,13 +172,19 @@ def load_images(paths: list[Path]) -> tuple[torch.Tensor, list[str]]:
     return torch.from_numpy(np.stack(arrays)), notes
 
 
-def predict_images(target: Path, paths: list[Path], scope: str = "best",
-                   device: str = "cpu") -> tuple[list[dict[str, Any]], list[str], Path]:
+def predict_images(
+    target: Path, paths: list[Path], scope: str = "best", device: str = "cpu"
+) -> tuple[list[dict[str, Any]], list[str], Path]:
     """Per image: file, predicted class and every class probability; plus notes, checkpoint."""
     images, notes = load_images(paths)
     checkpoint = resolve_checkpoint(target, scope)
     probs = load_model(checkpoint, device).probabilities(images).numpy()
-    rows = [{"file": str(path), "predicted": CLASSES[int(p.argmax())],
-             "probabilities": {c: float(v) for c, v in zip(CLASSES, p, strict=True)}}
-            for path, p in zip(paths, probs, strict=True)]
+    rows = [
+        {
+            "file": str(path),
+            "predicted": CLASSES[int(p.argmax())],
+            "probabilities": {c: float(v) for c, v in zip(CLASSES, p, strict=True)},
+        }
+        for path, p in zip(paths, probs, strict=True)
+    ]
     return rows, notes, checkpoint

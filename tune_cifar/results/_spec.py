@@ -38,7 +38,7 @@ def experiment_root(place: Place) -> tuple[Place, str] | None:
     root = place
     for _ in range(EXPERIMENT_DEPTH + 1):
         if root.child(SPEC_FILE).exists():
-            return root, place.path[len(root.path):].strip("/")
+            return root, place.path[len(root.path) :].strip("/")
         parent = root.parent()
         if not parent.path or parent.path == root.path:
             break
@@ -61,8 +61,10 @@ def local_target(location: str | Path) -> Path:
         return place.local
     found = experiment_root(place)
     if found is None:
-        raise UsageError(f"{location} is not in a tune-cifar experiment (no {SPEC_FILE} there "
-                         f"or in the {EXPERIMENT_DEPTH} folders above it)")
+        raise UsageError(
+            f"{location} is not in a tune-cifar experiment (no {SPEC_FILE} there "
+            f"or in the {EXPERIMENT_DEPTH} folders above it)"
+        )
     root, relative = found
     folder = local_copy(root)
     return folder / relative if relative else folder
@@ -75,13 +77,22 @@ def package_versions() -> dict[str, str]:
 
     import tune_cifar
 
-    return {"tune_cifar": tune_cifar.__version__, "torch": torch.__version__,
-            "ray": ray.__version__, "optuna": optuna.__version__,
-            "python": platform.python_version()}
+    return {
+        "tune_cifar": tune_cifar.__version__,
+        "torch": torch.__version__,
+        "ray": ray.__version__,
+        "optuna": optuna.__version__,
+        "python": platform.python_version(),
+    }
 
 
-def write_spec(folder: Path, options: dict[str, Any], data: dict[str, Any],
-               space: dict[str, Any], argv: list[str] | None) -> Path:
+def write_spec(
+    folder: Path,
+    options: dict[str, Any],
+    data: dict[str, Any],
+    space: dict[str, Any],
+    argv: list[str] | None,
+) -> Path:
     """Record what was asked: the search's ``options`` and ``data`` (as their dataclasses'
     fields), its ``space`` (name, source, description, summary and ``distributions``:
     ``encode_distributions`` of the searched keys), the command line and the versions."""
@@ -106,8 +117,9 @@ def read_spec(folder: Path) -> dict[str, Any]:
         spec = json.loads(path.read_text())
     except json.JSONDecodeError as exc:
         raise UsageError(f"{path} is not valid JSON: {exc}") from None
-    missing = [k for k in ("options", "data", "space")
-               if not isinstance(spec, dict) or k not in spec]
+    missing = [
+        k for k in ("options", "data", "space") if not isinstance(spec, dict) or k not in spec
+    ]
     if missing:
         raise UsageError(f"{path} is not a tune-cifar spec file (no {', '.join(missing)})")
     return spec

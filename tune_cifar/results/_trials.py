@@ -74,8 +74,11 @@ class TrialRecord:
 def row_config(row: pd.Series) -> dict[str, Any]:
     """The configuration a report was trained under, from its flattened ``config/*`` columns
     (a key missing from this report, NaN in a frame of several, left out)."""
-    return {c.removeprefix(CONFIG_PREFIX): plain(v) for c, v in row.items()
-            if c.startswith(CONFIG_PREFIX) and not (isinstance(v, float) and pd.isna(v))}
+    return {
+        c.removeprefix(CONFIG_PREFIX): plain(v)
+        for c, v in row.items()
+        if c.startswith(CONFIG_PREFIX) and not (isinstance(v, float) and pd.isna(v))
+    }
 
 
 def load_trial(trial_dir: Path) -> TrialRecord | None:
@@ -100,9 +103,15 @@ def load_trial(trial_dir: Path) -> TrialRecord | None:
     # A trial resumed from an older checkpoint (killed driver, lost node) reports some epochs
     # again; the last report of an epoch is the one its history continued from.
     metrics = frame.drop(columns=config_cols).drop_duplicates(TRAINING_ITERATION, keep="last")
-    return TrialRecord(trial_dir, str(frame[TRIAL_ID].iloc[0]), config,
-                       metrics.reset_index(drop=True), read_error(trial_dir), frame,
-                       (trial_dir / STOPPED_FILE).is_file())
+    return TrialRecord(
+        trial_dir,
+        str(frame[TRIAL_ID].iloc[0]),
+        config,
+        metrics.reset_index(drop=True),
+        read_error(trial_dir),
+        frame,
+        (trial_dir / STOPPED_FILE).is_file(),
+    )
 
 
 def read_error(trial_dir: Path) -> str | None:
@@ -183,5 +192,3 @@ def format_value(value: Any, digits: int = 4) -> str:
     if isinstance(value, float):
         return f"{value:.{digits}g}"
     return str(value)
-
-

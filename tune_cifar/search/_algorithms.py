@@ -28,8 +28,9 @@ def tpe_startup_trials(opts: SearchOptions) -> int:
     return opts.tpe_startup_trials(default.default)
 
 
-def build_search(opts: SearchOptions, space: SearchSpace,
-                 warm: WarmStart | None = None) -> tuple[Any, dict[str, Any], int]:
+def build_search(
+    opts: SearchOptions, space: SearchSpace, warm: WarmStart | None = None
+) -> tuple[Any, dict[str, Any], int]:
     """(search algorithm, param space, num_samples) for the requested search; with ``warm``
     (Optuna only), the earlier trials and first configurations it starts from."""
     from ray import tune
@@ -46,38 +47,56 @@ def build_search(opts: SearchOptions, space: SearchSpace,
     repeats = opts.num_samples or 1
     if space.points is not None:
         if opts.search == "optuna":
-            raise UsageError(f"space {space.name!r} is a fixed list of configurations; "
-                             "use --search random or grid")
+            raise UsageError(
+                f"space {space.name!r} is a fixed list of configurations; "
+                "use --search random or grid"
+            )
         # Tune only fills in keys its param space has, so each point is spelled out in full
         # (presets resolved; a replayed schedule kept, where any point has one) and the param
         # space holds every key.
         scheduled = {SCHEDULE_KEY: ""} if any(p.get(SCHEDULE_KEY) for p in space.points) else {}
-        points = [{**split_schedule({**p, "seed": int(p.get("seed", opts.seed)) + r})[0]
-                   .to_dict(), **scheduled, **{k: v for k, v in p.items() if k in scheduled}}
-                  for r in range(repeats) for p in space.points]
-        return (BasicVariantGenerator(points_to_evaluate=points, **variants),
-                {**TrialConfig(seed=opts.seed).to_dict(), **scheduled}, len(points))
+        points = [
+            {
+                **split_schedule({**p, "seed": int(p.get("seed", opts.seed)) + r})[0].to_dict(),
+                **scheduled,
+                **{k: v for k, v in p.items() if k in scheduled},
+            }
+            for r in range(repeats)
+            for p in space.points
+        ]
+        return (
+            BasicVariantGenerator(points_to_evaluate=points, **variants),
+            {**TrialConfig(seed=opts.seed).to_dict(), **scheduled},
+            len(points),
+        )
     if opts.search == "grid":
         seeds = [opts.seed + r for r in range(repeats)]
-        return (BasicVariantGenerator(**variants),
-                {"seed": tune.grid_search(seeds) if repeats > 1 else opts.seed,
-                 **as_grid(space)}, 1)
+        return (
+            BasicVariantGenerator(**variants),
+            {"seed": tune.grid_search(seeds) if repeats > 1 else opts.seed, **as_grid(space)},
+            1,
+        )
     num_samples = opts.num_samples or DEFAULT_SAMPLES
     if opts.search == "random":
         return BasicVariantGenerator(**variants), {**seed, **space.params}, num_samples
     import optuna
 
-    sampler = optuna.samplers.TPESampler(seed=opts.seed, multivariate=True,
-                                         n_startup_trials=tpe_startup_trials(opts))
+    sampler = optuna.samplers.TPESampler(
+        seed=opts.seed, multivariate=True, n_startup_trials=tpe_startup_trials(opts)
+    )
     warm = warm or WarmStart()
     # --objective val_acc,COST: Optuna's multi-objective TPE over (val_acc, the cost)
     metric: Any = [METRIC, COSTS[opts.cost]] if opts.cost else METRIC
     mode: Any = [MODE, "min"] if opts.cost else MODE
-    searcher: Any = AshaAwareOptunaSearch(metric=metric, mode=mode, sampler=sampler,
-                                          max_epochs=opts.max_epochs,
-                                          stopped_as=opts.stopped_as,
-                                          points_to_evaluate=warm.enqueued or None,
-                                          evaluated=warm.evaluated)
+    searcher: Any = AshaAwareOptunaSearch(
+        metric=metric,
+        mode=mode,
+        sampler=sampler,
+        max_epochs=opts.max_epochs,
+        stopped_as=opts.stopped_as,
+        points_to_evaluate=warm.enqueued or None,
+        evaluated=warm.evaluated,
+    )
     if opts.max_concurrent:
         searcher = ConcurrencyLimiter(searcher, max_concurrent=opts.max_concurrent)
     return searcher, {**seed, **as_sampled(space)}, num_samples
@@ -85,7 +104,8 @@ def build_search(opts: SearchOptions, space: SearchSpace,
 
 def planned_trials(param_space: dict[str, Any], num_samples: int) -> int:
     """How many trials Tune will run: every grid axis multiplies ``num_samples``."""
-    return num_samples * math.prod(len(v["grid_search"]) for v in param_space.values()
-                                   if isinstance(v, dict) and "grid_search" in v)
-
-
+    return num_samples * math.prod(
+        len(v["grid_search"])
+        for v in param_space.values()
+        if isinstance(v, dict) and "grid_search" in v
+    )

@@ -80,21 +80,29 @@ def _without_seed(config: dict[str, Any]) -> tuple:
     """A configuration as every key resolves (defaults and presets filled in), with each
     configuration of its schedule if it carries one, seed aside."""
     _, schedule = split_schedule({k: v for k, v in config.items() if k != "seed"})
-    return tuple((epoch, tuple(sorted((k, v) for k, v in cfg.to_dict().items() if k != "seed")))
-                 for epoch, cfg in sorted(schedule.items()))
+    return tuple(
+        (epoch, tuple(sorted((k, v) for k, v in cfg.to_dict().items() if k != "seed")))
+        for epoch, cfg in sorted(schedule.items())
+    )
 
 
-def write_points_space(path: Path, folder: Path, points: list[dict[str, Any]], top: int,
-                       seeds: list[int]) -> None:
+def write_points_space(
+    path: Path, folder: Path, points: list[dict[str, Any]], top: int, seeds: list[int]
+) -> None:
     """The configurations to re-train as a JSON space file (data: nothing in it is run)."""
     what = "schedules" if any(p.get(SCHEDULE_KEY) for p in points) else "configurations"
     description = f"tune-cifar confirm: the top {top} {what} of {folder.name} x seeds {seeds}"
     path.write_text(json.dumps({"description": description, "points": points}, indent=1) + "\n")
 
 
-def run_confirmation(location: Path | str, top: int = 3, seeds: int = 3,
-                     overwrite: bool = False, bundle: DataBundle | None = None,
-                     argv: list[str] | None = None) -> Confirmation:
+def run_confirmation(
+    location: Path | str,
+    top: int = 3,
+    seeds: int = 3,
+    overwrite: bool = False,
+    bundle: DataBundle | None = None,
+    argv: list[str] | None = None,
+) -> Confirmation:
     """Re-train the top configurations with new seeds, then test each selected checkpoint;
     ``location``: the experiment's folder or its ``s3://`` / ``gs://`` URI."""
     for flag, value in (("--top", top), ("--seeds", seeds)):
@@ -108,9 +116,16 @@ def run_confirmation(location: Path | str, top: int = 3, seeds: int = 3,
         return _confirm(place, folder, spec, top, seeds, overwrite, bundle, argv)
 
 
-def _confirm(place: Place, folder: Path, spec: dict[str, Any], top: int, seeds: int,
-             overwrite: bool, bundle: DataBundle | None,
-             argv: list[str] | None) -> Confirmation:
+def _confirm(
+    place: Place,
+    folder: Path,
+    spec: dict[str, Any],
+    top: int,
+    seeds: int,
+    overwrite: bool,
+    bundle: DataBundle | None,
+    argv: list[str] | None,
+) -> Confirmation:
     from tune_cifar.search._run import run_search  # (it runs confirmations too)
 
     chosen = top_configs(folder, top)
@@ -118,8 +133,10 @@ def _confirm(place: Place, folder: Path, spec: dict[str, Any], top: int, seeds: 
         raise UsageError(f"experiment {place.uri} has no trial with a result yet")
     target_place = place.child(CONFIRM_DIR)
     if target_place.exists() and not overwrite:
-        raise UsageError(f"{target_place.uri} already exists: this experiment was confirmed "
-                         "before; pass --overwrite to run it again")
+        raise UsageError(
+            f"{target_place.uri} already exists: this experiment was confirmed "
+            "before; pass --overwrite to run it again"
+        )
     opts = SearchOptions.from_record(spec["options"])
     seed_list = [opts.seed + 1 + i for i in range(seeds)]  # not the search's seed
     points = [{**config, "seed": s} for _, _, config in chosen for s in seed_list]
@@ -130,12 +147,22 @@ def _confirm(place: Place, folder: Path, spec: dict[str, Any], top: int, seeds: 
     data_spec = DataSpec(**spec["data"])
     bundle = bundle or load_data(data_spec)
     confirm_opts = SearchOptions(
-        space=str(space_file), search="random", scheduler="fifo", max_epochs=opts.max_epochs,
-        max_concurrent=opts.max_concurrent, cpus_per_trial=opts.cpus_per_trial,
-        gpus_per_trial=opts.gpus_per_trial, storage_path=place.uri, name=CONFIRM_DIR,
-        seed=opts.seed, address=opts.address, keep_checkpoints=1,
-        max_failures=opts.max_failures, overwrite=overwrite,
-        progress_interval=opts.progress_interval)
+        space=str(space_file),
+        search="random",
+        scheduler="fifo",
+        max_epochs=opts.max_epochs,
+        max_concurrent=opts.max_concurrent,
+        cpus_per_trial=opts.cpus_per_trial,
+        gpus_per_trial=opts.gpus_per_trial,
+        storage_path=place.uri,
+        name=CONFIRM_DIR,
+        seed=opts.seed,
+        address=opts.address,
+        keep_checkpoints=1,
+        max_failures=opts.max_failures,
+        overwrite=overwrite,
+        progress_interval=opts.progress_interval,
+    )
     run_search(confirm_opts, data_spec, argv=argv, bundle=bundle)
     target = local_copy(target_place)
     runs = test_runs(target, chosen, bundle)
@@ -148,16 +175,19 @@ def _confirm(place: Place, folder: Path, spec: dict[str, Any], top: int, seeds: 
     return result
 
 
-def test_runs(target: Path, chosen: list[tuple[str, float, dict[str, Any]]],
-              bundle: DataBundle) -> pd.DataFrame:
+def test_runs(
+    target: Path, chosen: list[tuple[str, float, dict[str, Any]]], bundle: DataBundle
+) -> pd.DataFrame:
     """One row per confirmation run: its source configuration, seed, best holdout val_acc and
     epoch, and the test accuracy of that epoch's checkpoint."""
     import torch
 
     from tune_cifar.results import load_model
 
-    source = {_without_seed(config): (rank, trial_id, value)
-              for rank, (trial_id, value, config) in enumerate(chosen, start=1)}
+    source = {
+        _without_seed(config): (rank, trial_id, value)
+        for rank, (trial_id, value, config) in enumerate(chosen, start=1)
+    }
     images = torch.from_numpy(np.ascontiguousarray(bundle.test_x))
     rows = []
     for record in load_trials(target):
@@ -167,11 +197,17 @@ def test_runs(target: Path, chosen: list[tuple[str, float, dict[str, Any]]],
         row, checkpoint = found
         rank, trial_id, search_value = source[_without_seed(record.config)]
         probs = load_model(checkpoint, device="auto").probabilities(images)
-        rows.append({"rank": rank, "source_trial": trial_id, "search_val_acc": search_value,
-                     "seed": int(record.config["seed"]), "trial_id": record.trial_id,
-                     "val_acc": float(row[METRIC]), "epoch": int(row[TRAINING_ITERATION]),
-                     "test_acc": float((probs.argmax(1).numpy() == bundle.test_y).mean()),
-                     "checkpoint": str(checkpoint)})
+        rows.append(
+            {
+                "rank": rank,
+                "source_trial": trial_id,
+                "search_val_acc": search_value,
+                "seed": int(record.config["seed"]),
+                "trial_id": record.trial_id,
+                "val_acc": float(row[METRIC]),
+                "epoch": int(row[TRAINING_ITERATION]),
+                "test_acc": float((probs.argmax(1).numpy() == bundle.test_y).mean()),
+                "checkpoint": str(checkpoint),
+            }
+        )
     return pd.DataFrame(rows).sort_values(["rank", "seed"]).reset_index(drop=True)
-
-

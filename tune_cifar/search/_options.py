@@ -32,16 +32,35 @@ DEFAULT_SAMPLES = 8  # --num-samples of a random or Optuna search
 RENAMED = {"mutations": "mutate", "progress_interval_s": "progress_interval"}
 
 
-def option(default: Any, help: str, *, group: str, metavar: str | None = None,
-           choices: tuple[Any, ...] | None = None, default_text: str | None = None,
-           positive: bool = False, sep: str | None = None, nargs: str | None = None) -> Any:
+def option(
+    default: Any,
+    help: str,
+    *,
+    group: str,
+    metavar: str | None = None,
+    choices: tuple[Any, ...] | None = None,
+    default_text: str | None = None,
+    positive: bool = False,
+    sep: str | None = None,
+    nargs: str | None = None,
+) -> Any:
     """A SearchOptions field and its flag: ``help`` (the default is added to it, as
     ``default_text`` where the default is computed), its ``group`` in ``--help``, and what
     the flag takes: a ``metavar``, ``choices``, a list in one argument (``sep``) or in several
     (``nargs``); ``positive``: a value given must be above 0 (and finite)."""
-    return field(default=default, metadata={
-        "help": help, "group": group, "metavar": metavar, "choices": choices,
-        "default_text": default_text, "positive": positive, "sep": sep, "nargs": nargs})
+    return field(
+        default=default,
+        metadata={
+            "help": help,
+            "group": group,
+            "metavar": metavar,
+            "choices": choices,
+            "default_text": default_text,
+            "positive": positive,
+            "sep": sep,
+            "nargs": nargs,
+        },
+    )
 
 
 @dataclass(frozen=True)
@@ -113,100 +132,200 @@ class SearchOptions:
 
     # -- what to search
     space: str = option(
-        "full", "a built-in space (see 'tune-cifar spaces'), a .py file, or a .json file of "
-        "fixed configurations ({\"description\": ..., \"points\": [{...}, ...]})",
-        group="search", metavar="NAME|PATH")
+        "full",
+        "a built-in space (see 'tune-cifar spaces'), a .py file, or a .json file of "
+        'fixed configurations ({"description": ..., "points": [{...}, ...]})',
+        group="search",
+        metavar="NAME|PATH",
+    )
     search: str = option(
-        "random", "random or grid: Ray's variant generator (grid combines every choice); "
-        "optuna: seeded multivariate Optuna TPE", group="search", choices=SEARCHES)
+        "random",
+        "random or grid: Ray's variant generator (grid combines every choice); "
+        "optuna: seeded multivariate Optuna TPE",
+        group="search",
+        choices=SEARCHES,
+    )
     scheduler: str = option(
-        "asha", "asha: Ray's ASHAScheduler stops weak trials at its rungs; asha-promote: a "
+        "asha",
+        "asha: Ray's ASHAScheduler stops weak trials at its rungs; asha-promote: a "
         "trial waits, paused, at each rung until it ranks in the top 1/N there (ASHA's "
         "paper); fifo: every trial to the end; pbt / pb2: population-based training, weak "
         "trials restart from strong ones' checkpoints with mutated hyperparameters (PB2: a "
-        "GP bandit picks the new values)", group="search", choices=SCHEDULERS)
+        "GP bandit picks the new values)",
+        group="search",
+        choices=SCHEDULERS,
+    )
     objective: tuple[str, ...] = option(
-        (METRIC,), "what the search optimises: val_acc, or val_acc and a cost to minimise at "
+        (METRIC,),
+        "what the search optimises: val_acc, or val_acc and a cost to minimise at "
         f"once ({', '.join(COSTS)}): Optuna's multi-objective TPE with --search optuna, ASHA "
         "still judging by val_acc; analyze and best show the Pareto front",
-        group="search", metavar="val_acc[,COST]", sep=",")
+        group="search",
+        metavar="val_acc[,COST]",
+        sep=",",
+    )
     num_samples: int | None = option(
-        None, "trials to run; for a grid or a fixed list: repeats of every configuration, "
-        "the r-th with seed + r (a new training run each)", group="search", metavar="N",
-        default_text=f"{DEFAULT_SAMPLES}; grid and fixed lists: 1", positive=True)
-    max_epochs: int = option(10, "epochs per trial at most (ASHA's max_t)", group="search",
-                             metavar="N", positive=True)
-    seed: int = option(0, "seed of the search algorithm and of every trial", group="search",
-                       metavar="N")
+        None,
+        "trials to run; for a grid or a fixed list: repeats of every configuration, "
+        "the r-th with seed + r (a new training run each)",
+        group="search",
+        metavar="N",
+        default_text=f"{DEFAULT_SAMPLES}; grid and fixed lists: 1",
+        positive=True,
+    )
+    max_epochs: int = option(
+        10, "epochs per trial at most (ASHA's max_t)", group="search", metavar="N", positive=True
+    )
+    seed: int = option(
+        0, "seed of the search algorithm and of every trial", group="search", metavar="N"
+    )
     startup_trials: int | None = option(
-        None, "--search optuna: trials TPE samples at random before it models the results "
-        "(Optuna's n_startup_trials)", group="search", metavar="N",
-        default_text="Optuna's 10, or half of --num-samples under 20")
+        None,
+        "--search optuna: trials TPE samples at random before it models the results "
+        "(Optuna's n_startup_trials)",
+        group="search",
+        metavar="N",
+        default_text="Optuna's 10, or half of --num-samples under 20",
+    )
     stopped_as: str = option(
-        "pruned", "--search optuna with asha: tell TPE that a trial ASHA stopped was pruned, "
+        "pruned",
+        "--search optuna with asha: tell TPE that a trial ASHA stopped was pruned, "
         "or complete with its last value (Ray's OptunaSearch, for comparison)",
-        group="search", choices=STOPPED_AS)
+        group="search",
+        choices=STOPPED_AS,
+    )
     warm_start: tuple[str, ...] = option(
-        (), "--search optuna: tell TPE the finished trials of these earlier experiments "
+        (),
+        "--search optuna: tell TPE the finished trials of these earlier experiments "
         "(folders or s3:// URIs) before it suggests, or 'seed': run the seed study's "
-        "configurations first", group="search", metavar="EXP", nargs="+")
+        "configurations first",
+        group="search",
+        metavar="EXP",
+        nargs="+",
+    )
     # -- early stopping and population-based training
-    grace_period: int = option(1, "asha, asha-promote: epochs before a trial may be stopped",
-                               group="scheduler", metavar="N", positive=True)
-    reduction_factor: int = option(3, "asha, asha-promote: keep 1/N of the trials at each "
-                                   "rung", group="scheduler", metavar="N")
+    grace_period: int = option(
+        1,
+        "asha, asha-promote: epochs before a trial may be stopped",
+        group="scheduler",
+        metavar="N",
+        positive=True,
+    )
+    reduction_factor: int = option(
+        3, "asha, asha-promote: keep 1/N of the trials at each rung", group="scheduler", metavar="N"
+    )
     perturbation_interval: int = option(
-        2, "pbt, pb2: epochs between a trial's exploit/explore steps", group="scheduler",
-        metavar="EPOCHS")
+        2,
+        "pbt, pb2: epochs between a trial's exploit/explore steps",
+        group="scheduler",
+        metavar="EPOCHS",
+    )
     mutate: tuple[str, ...] = option(
-        (), "pbt, pb2: the keys that may change while a trial trains ('tune-cifar keys' marks "
-        "them)", group="scheduler", metavar="KEY[,KEY...]", sep=",",
-        default_text="every mutable key the space varies")
+        (),
+        "pbt, pb2: the keys that may change while a trial trains ('tune-cifar keys' marks them)",
+        group="scheduler",
+        metavar="KEY[,KEY...]",
+        sep=",",
+        default_text="every mutable key the space varies",
+    )
     # -- budgets
     time_budget: float | None = option(
-        None, "end the search in order after this long (unfinished trials stay resumable)",
-        group="budget", metavar="SECONDS", positive=True)
+        None,
+        "end the search in order after this long (unfinished trials stay resumable)",
+        group="budget",
+        metavar="SECONDS",
+        positive=True,
+    )
     epoch_budget: int | None = option(
-        None, "end the search once its trials have trained this many epochs in all (the "
-        "seed study spent 340)", group="budget", metavar="TRIAL_EPOCHS", positive=True)
+        None,
+        "end the search once its trials have trained this many epochs in all (the "
+        "seed study spent 340)",
+        group="budget",
+        metavar="TRIAL_EPOCHS",
+        positive=True,
+    )
     # -- resources
-    max_concurrent: int | None = option(None, "trials running at once at most",
-                                        group="resources", metavar="N",
-                                        default_text="as resources allow", positive=True)
-    cpus_per_trial: int = option(1, "CPUs (and torch threads) per trial", group="resources",
-                                 metavar="N", positive=True)
+    max_concurrent: int | None = option(
+        None,
+        "trials running at once at most",
+        group="resources",
+        metavar="N",
+        default_text="as resources allow",
+        positive=True,
+    )
+    cpus_per_trial: int = option(
+        1, "CPUs (and torch threads) per trial", group="resources", metavar="N", positive=True
+    )
     gpus_per_trial: float | None = option(
-        None, "GPU share per trial, e.g. 0.25 (fractional below 1)", group="resources",
-        metavar="F", default_text="with GPUs: measured, as many trials per GPU as fit in its "
-        "memory and have a CPU core; else 0")
+        None,
+        "GPU share per trial, e.g. 0.25 (fractional below 1)",
+        group="resources",
+        metavar="F",
+        default_text="with GPUs: measured, as many trials per GPU as fit in its "
+        "memory and have a CPU core; else 0",
+    )
     cuda_graph: str = option(
-        "auto", "train the full batches of GPU trials by CUDA graph replay (auto: on for GPU "
-        "trials)", group="resources", choices=CUDA_GRAPH_CHOICES)
+        "auto",
+        "train the full batches of GPU trials by CUDA graph replay (auto: on for GPU trials)",
+        group="resources",
+        choices=CUDA_GRAPH_CHOICES,
+    )
     address: str | None = option(
-        None, "join an existing Ray cluster ('auto', or HOST:PORT)", group="resources",
-        metavar="ADDRESS", default_text="RAY_ADDRESS if set, else a Ray of the search's own")
+        None,
+        "join an existing Ray cluster ('auto', or HOST:PORT)",
+        group="resources",
+        metavar="ADDRESS",
+        default_text="RAY_ADDRESS if set, else a Ray of the search's own",
+    )
     # -- where results go
     storage_path: str = option(
-        DEFAULT_STORAGE, "where experiments go: a local folder, a shared path, a file:// URI "
-        "or object storage (s3://BUCKET/PREFIX, gs://...)", group="storage", metavar="PATH")
+        DEFAULT_STORAGE,
+        "where experiments go: a local folder, a shared path, a file:// URI "
+        "or object storage (s3://BUCKET/PREFIX, gs://...)",
+        group="storage",
+        metavar="PATH",
+    )
     name: str | None = option(
-        None, "experiment name: one folder name inside --storage-path", group="storage",
-        metavar="NAME", default_text="SPACE-YYYYmmdd-HHMMSS")
+        None,
+        "experiment name: one folder name inside --storage-path",
+        group="storage",
+        metavar="NAME",
+        default_text="SPACE-YYYYmmdd-HHMMSS",
+    )
     overwrite: bool = option(
-        False, "replace an existing experiment of that name (only a tune-cifar experiment, "
-        "and only when no search, resume or confirmation runs in it)", group="storage")
+        False,
+        "replace an existing experiment of that name (only a tune-cifar experiment, "
+        "and only when no search, resume or confirmation runs in it)",
+        group="storage",
+    )
     keep_checkpoints: int | None = option(
-        None, "checkpoints kept per trial: the best N by val_acc, plus the latest",
-        group="storage", metavar="N", default_text="2; pbt, pb2: 4", positive=True)
+        None,
+        "checkpoints kept per trial: the best N by val_acc, plus the latest",
+        group="storage",
+        metavar="N",
+        default_text="2; pbt, pb2: 4",
+        positive=True,
+    )
     checkpoint_every: int | None = option(
-        None, "checkpoint a trial every N epochs and at its last (a resumed trial goes back to "
-        "its last checkpoint)", group="storage", metavar="N", default_text="1", positive=True)
-    max_failures: int = option(2, "retries of a crashed trial from its last checkpoint",
-                               group="storage", metavar="N")
+        None,
+        "checkpoint a trial every N epochs and at its last (a resumed trial goes back to "
+        "its last checkpoint)",
+        group="storage",
+        metavar="N",
+        default_text="1",
+        positive=True,
+    )
+    max_failures: int = option(
+        2, "retries of a crashed trial from its last checkpoint", group="storage", metavar="N"
+    )
     # -- output
     progress_interval: float = option(
-        30.0, "seconds between progress lines when nothing changes", group="output",
-        metavar="SECONDS", positive=True)
+        30.0,
+        "seconds between progress lines when nothing changes",
+        group="output",
+        metavar="SECONDS",
+        positive=True,
+    )
 
     @classmethod
     def from_record(cls, record: Mapping[str, Any]) -> SearchOptions:
@@ -217,10 +336,15 @@ class SearchOptions:
         known = {f.name: f for f in option_fields()}
         unknown = sorted(set(values) - set(known))
         if unknown:
-            raise UsageError(f"the spec file records options this release does not know: "
-                             f"{', '.join(unknown)}")
-        return cls(**{k: tuple(v) if known[k].type is tuple and v is not None else v
-                      for k, v in values.items()})
+            raise UsageError(
+                f"the spec file records options this release does not know: {', '.join(unknown)}"
+            )
+        return cls(
+            **{
+                k: tuple(v) if known[k].type is tuple and v is not None else v
+                for k, v in values.items()
+            }
+        )
 
     @property
     def population(self) -> bool:
@@ -275,15 +399,17 @@ class SearchOptions:
         for f in option_fields():
             value = getattr(self, f.name)
             if f.choices is not None and value not in f.choices:
-                raise UsageError(f"{f.flag} must be one of {', '.join(map(str, f.choices))}, "
-                                 f"not {value!r}")
+                raise UsageError(
+                    f"{f.flag} must be one of {', '.join(map(str, f.choices))}, not {value!r}"
+                )
             if f.type in (int, float) and value is not None:
                 check_finite(f.flag, value)
                 if f.positive and value <= 0:
                     raise UsageError(f"{f.flag} must be positive, got {value}")
         if self.scheduler in RUNG_SCHEDULERS and self.grace_period > self.max_epochs:
-            raise UsageError(f"--grace-period {self.grace_period} is above --max-epochs "
-                             f"{self.max_epochs}")
+            raise UsageError(
+                f"--grace-period {self.grace_period} is above --max-epochs {self.max_epochs}"
+            )
         if self.reduction_factor < 2:
             raise UsageError(f"--reduction-factor must be at least 2, got {self.reduction_factor}")
         if self.gpus_per_trial is not None and self.gpus_per_trial < 0:
@@ -299,16 +425,19 @@ class SearchOptions:
         self.check_objective()
         if self.startup_trials is not None:
             if self.search != "optuna":
-                raise UsageError("--startup-trials needs --search optuna (TPE's random first "
-                                 "trials); random and grid searches are all random already")
+                raise UsageError(
+                    "--startup-trials needs --search optuna (TPE's random first "
+                    "trials); random and grid searches are all random already"
+                )
             if self.startup_trials < 1:
                 raise UsageError(f"--startup-trials must be positive, got {self.startup_trials}")
         if self.scheduler == "asha-promote":
             self.check_promotion()
         if self.warm_start and self.search != "optuna":
-            raise UsageError("--warm-start needs --search optuna: random and grid searches do "
-                             "not learn from earlier trials")
-
+            raise UsageError(
+                "--warm-start needs --search optuna: random and grid searches do "
+                "not learn from earlier trials"
+            )
 
     @property
     def cost(self) -> str | None:
@@ -316,43 +445,63 @@ class SearchOptions:
         return self.objective[1] if len(self.objective) > 1 else None
 
     def check_objective(self) -> None:
-        if not self.objective or self.objective[0] != METRIC or len(self.objective) > 2 or (
-                len(self.objective) == 2 and self.objective[1] not in COSTS):
-            raise UsageError(f"--objective must be {METRIC} or {METRIC},COST with COST one of "
-                             f"{', '.join(COSTS)}; got {','.join(self.objective)!r}")
+        if (
+            not self.objective
+            or self.objective[0] != METRIC
+            or len(self.objective) > 2
+            or (len(self.objective) == 2 and self.objective[1] not in COSTS)
+        ):
+            raise UsageError(
+                f"--objective must be {METRIC} or {METRIC},COST with COST one of "
+                f"{', '.join(COSTS)}; got {','.join(self.objective)!r}"
+            )
         if self.cost and any(w != "seed" for w in self.warm_start):
-            raise UsageError("--warm-start EXP tells TPE earlier val_acc values only; it cannot "
-                             "start a multi-objective search (--warm-start seed can)")
+            raise UsageError(
+                "--warm-start EXP tells TPE earlier val_acc values only; it cannot "
+                "start a multi-objective search (--warm-start seed can)"
+            )
         if self.cost and self.population:
-            raise UsageError(f"--scheduler {self.scheduler} ranks its population by {METRIC} "
-                             "alone; use --objective with asha or fifo")
+            raise UsageError(
+                f"--scheduler {self.scheduler} ranks its population by {METRIC} "
+                "alone; use --objective with asha or fifo"
+            )
 
     def check_promotion(self) -> None:
         """asha-promote keeps trials waiting, paused, at its rungs: neither TPE (it learns from
         ended trials) nor a limit on live trials (waiting ones count) works beside that."""
         if self.search == "optuna":
-            raise UsageError("--scheduler asha-promote pauses trials at its rungs, and TPE "
-                             "learns only from ended trials; use --scheduler asha with "
-                             "--search optuna, or asha-promote with random or grid")
+            raise UsageError(
+                "--scheduler asha-promote pauses trials at its rungs, and TPE "
+                "learns only from ended trials; use --scheduler asha with "
+                "--search optuna, or asha-promote with random or grid"
+            )
         if self.max_concurrent is not None:
-            raise UsageError("--max-concurrent counts the trials asha-promote keeps waiting at "
-                             "its rungs, so they would fill it; limit trials at once with "
-                             "--cpus-per-trial")
+            raise UsageError(
+                "--max-concurrent counts the trials asha-promote keeps waiting at "
+                "its rungs, so they would fill it; limit trials at once with "
+                "--cpus-per-trial"
+            )
 
     def check_population(self) -> None:
         """PBT / PB2 flags: Ray's population schedulers take no search algorithm, and a
         trial copies another's checkpoint at each perturbation, so one must be there."""
         if self.search == "optuna":
-            raise UsageError(f"--scheduler {self.scheduler} chooses its own configurations "
-                             "(Ray refuses a search algorithm beside it); use --search random "
-                             "or grid for the initial population")
+            raise UsageError(
+                f"--scheduler {self.scheduler} chooses its own configurations "
+                "(Ray refuses a search algorithm beside it); use --search random "
+                "or grid for the initial population"
+            )
         if not 1 <= self.perturbation_interval < self.max_epochs:
-            raise UsageError(f"--perturbation-interval must be from 1 to --max-epochs - 1 "
-                             f"({self.max_epochs - 1}), got {self.perturbation_interval}")
+            raise UsageError(
+                f"--perturbation-interval must be from 1 to --max-epochs - 1 "
+                f"({self.max_epochs - 1}), got {self.perturbation_interval}"
+            )
         if self.perturbation_interval % self.checkpoint_interval:
-            raise UsageError(f"--perturbation-interval {self.perturbation_interval} must be a "
-                             f"multiple of --checkpoint-every {self.checkpoint_interval}: a trial "
-                             "copies another's checkpoint at each perturbation")
+            raise UsageError(
+                f"--perturbation-interval {self.perturbation_interval} must be a "
+                f"multiple of --checkpoint-every {self.checkpoint_interval}: a trial "
+                "copies another's checkpoint at each perturbation"
+            )
         check_mutable(self.mutate)
 
 
@@ -364,15 +513,24 @@ def check_finite(flag: str, value: float) -> None:
 def check_name(name: str) -> None:
     """An experiment name is one folder name inside --storage-path, never a path."""
     if name in ("", ".", "..") or "/" in name or os.sep in name or "\0" in name:
-        raise UsageError(f"--name {name!r} must be a single folder name (no '/', not '.' or "
-                         "'..'); choose the parent folder with --storage-path")
+        raise UsageError(
+            f"--name {name!r} must be a single folder name (no '/', not '.' or "
+            "'..'); choose the parent folder with --storage-path"
+        )
 
 
 def option_fields() -> list[OptionField]:
     """Every SearchOptions field with its flag, in the order ``--help`` shows them."""
-    return [OptionField(name=f.name, flag="--" + f.name.replace("_", "-"),
-                        type=_field_type(str(f.type)), default=f.default, **f.metadata)
-            for f in fields(SearchOptions)]
+    return [
+        OptionField(
+            name=f.name,
+            flag="--" + f.name.replace("_", "-"),
+            type=_field_type(str(f.type)),
+            default=f.default,
+            **f.metadata,
+        )
+        for f in fields(SearchOptions)
+    ]
 
 
 def options_from_flags(values: Mapping[str, Any]) -> SearchOptions:

@@ -44,9 +44,14 @@ from tune_cifar.search.ray import optuna_told, tell_optuna
 class AshaAwareOptunaSearch(OptunaSearch):
     """OptunaSearch that reports ASHA-stopped trials as pruned (see the module's text)."""
 
-    def __init__(self, *args: Any, max_epochs: int, stopped_as: str = "pruned",
-                 evaluated: list[tuple[dict[str, Any], float]] | None = None,
-                 **kwargs: Any) -> None:
+    def __init__(
+        self,
+        *args: Any,
+        max_epochs: int,
+        stopped_as: str = "pruned",
+        evaluated: list[tuple[dict[str, Any], float]] | None = None,
+        **kwargs: Any,
+    ) -> None:
         super().__init__(*args, **kwargs)
         # (params, value) of earlier trials, told to the study once Tune gives it its space
         self._evaluated = list(evaluated or [])
@@ -54,14 +59,15 @@ class AshaAwareOptunaSearch(OptunaSearch):
             raise ValueError(f"stopped_as must be pruned or complete, not {stopped_as!r}")
         self.max_epochs = max_epochs
         self.stopped_as = stopped_as
-        self._objectives = (list(self.metric), list(self.mode)) if isinstance(
-            self.metric, list) else None
+        self._objectives = (
+            (list(self.metric), list(self.mode)) if isinstance(self.metric, list) else None
+        )
         # each trial's best epoch (best_row's rule), with the cost there
-        self._best = RunningBest(METRIC, keep=self._objectives[0][1:] if self._objectives
-                                 else ())
+        self._best = RunningBest(METRIC, keep=self._objectives[0][1:] if self._objectives else ())
 
-    def set_search_properties(self, metric: str | None, mode: str | None, config: dict,
-                              **spec: Any) -> bool:
+    def set_search_properties(
+        self, metric: str | None, mode: str | None, config: dict, **spec: Any
+    ) -> bool:
         """Tune hands the searcher its space here, and Ray creates the study: then the earlier
         trials of a warm start are added to it as complete (``add_evaluated_point``)."""
         if self._objectives is not None:  # Tune's single metric would replace the two
@@ -77,14 +83,16 @@ class AshaAwareOptunaSearch(OptunaSearch):
         self._best.add(trial_id, result)
         super().on_trial_result(trial_id, result)  # (Ray skips it for two objectives)
 
-    def on_trial_complete(self, trial_id: str, result: dict | None = None,
-                          error: bool = False) -> None:
+    def on_trial_complete(
+        self, trial_id: str, result: dict | None = None, error: bool = False
+    ) -> None:
         if self.stopped_as == "complete" or optuna_told(self, trial_id):
             return super().on_trial_complete(trial_id, result, error)
         result = result or {}
         best = self._best.pop(trial_id)
-        status = ended_status(result.get(TRAINING_ITERATION, 0), self.max_epochs,
-                              bool(result.get(DIVERGED_FLAG)))
+        status = ended_status(
+            result.get(TRAINING_ITERATION, 0), self.max_epochs, bool(result.get(DIVERGED_FLAG))
+        )
         if error or best is None or status == DIVERGED:
             state, value = TrialState.FAIL, None
         elif status == STOPPED_EARLY:
@@ -94,8 +102,9 @@ class AshaAwareOptunaSearch(OptunaSearch):
             cost = best[self._objectives[0][1]] if self._objectives is not None else None
             state = TrialState.COMPLETE
             value = [best_value, cost] if self._objectives is not None else best_value
-            if self._objectives is not None and not (isinstance(cost, (int, float))
-                                                     and math.isfinite(cost)):
+            if self._objectives is not None and not (
+                isinstance(cost, (int, float)) and math.isfinite(cost)
+            ):
                 state, value = TrialState.FAIL, None  # no cost measured: nothing to rank
         tell_optuna(self, trial_id, value, state)
         return None

@@ -40,9 +40,15 @@ class PromotionASHA(FIFOScheduler):
     """Promotion-based asynchronous successive halving over ``time_attr`` (epochs). The
     metric and mode are Tune's (``TuneConfig``), or given here where no Tuner runs it."""
 
-    def __init__(self, max_t: int, grace_period: int, reduction_factor: int,
-                 time_attr: str = TRAINING_ITERATION, metric: str | None = None,
-                 mode: str | None = None) -> None:
+    def __init__(
+        self,
+        max_t: int,
+        grace_period: int,
+        reduction_factor: int,
+        time_attr: str = TRAINING_ITERATION,
+        metric: str | None = None,
+        mode: str | None = None,
+    ) -> None:
         super().__init__()
         self.time_attr, self.eta = time_attr, reduction_factor
         self.milestones = asha_rungs(grace_period, reduction_factor, max_t)
@@ -78,7 +84,8 @@ class PromotionASHA(FIFOScheduler):
             sign = -1.0 if self.rank_mode == "min" else 1.0
             # NaN (a diverged trial's val_acc) ranks last
             self.rungs[milestone][trial.trial_id] = (
-                sign * value if math.isfinite(value) else -math.inf)
+                sign * value if math.isfinite(value) else -math.inf
+            )
             if trial.trial_id in self._promotable(milestone, quota=self._quota(milestone)):
                 self.promoted[milestone].add(trial.trial_id)
                 return TrialScheduler.CONTINUE
@@ -91,8 +98,7 @@ class PromotionASHA(FIFOScheduler):
 
     def _promotable(self, milestone: int, quota: int) -> list[str]:
         """The rung's top ``quota`` trials not promoted yet, best first."""
-        ranked = sorted(self.rungs[milestone], key=self.rungs[milestone].__getitem__,
-                        reverse=True)
+        ranked = sorted(self.rungs[milestone], key=self.rungs[milestone].__getitem__, reverse=True)
         return [t for t in ranked[:quota] if t not in self.promoted[milestone]]
 
     def choose_trial_to_run(self, tune_controller: Any) -> Trial | None:
@@ -136,7 +142,8 @@ class PromotionASHA(FIFOScheduler):
     def debug_string(self) -> str:
         return "Promotion ASHA: " + ", ".join(
             f"epoch {m}: {len(self.promoted[m])} of {len(self.rungs[m])} promoted"
-            for m in self.milestones)
+            for m in self.milestones
+        )
 
 
 def mark_stopped(trial: Trial) -> None:
@@ -146,5 +153,8 @@ def mark_stopped(trial: Trial) -> None:
     fs, folder = trial_storage(trial)
     fs.create_dir(folder, recursive=True)
     with fs.open_output_stream(f"{folder}/{STOPPED_FILE}") as out:
-        out.write(json.dumps({"stopped_by": "asha-promote",
-                              "epoch": trial.last_result.get(TRAINING_ITERATION)}).encode())
+        out.write(
+            json.dumps(
+                {"stopped_by": "asha-promote", "epoch": trial.last_result.get(TRAINING_ITERATION)}
+            ).encode()
+        )

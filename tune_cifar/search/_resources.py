@@ -25,8 +25,9 @@ def resolve_gpus(opts: SearchOptions, cluster_gpus: float) -> float:
     return 1.0 if cluster_gpus > 0 else 0.0
 
 
-def pack_gpus(opts: SearchOptions, nodes: list[dict[str, float]], params: dict[str, Any],
-              bundle: DataBundle) -> tuple[float, str]:
+def pack_gpus(
+    opts: SearchOptions, nodes: list[dict[str, float]], params: dict[str, Any], bundle: DataBundle
+) -> tuple[float, str]:
     """(GPU share per trial, why): measured on this machine's GPU (``tune_cifar.train``);
     a share the user gave is checked against the same measurement."""
     import torch
@@ -35,14 +36,18 @@ def pack_gpus(opts: SearchOptions, nodes: list[dict[str, float]], params: dict[s
 
     if not torch.cuda.is_available():
         share = opts.gpus_per_trial or UNMEASURED_GPU_SHARE
-        return share, (f"{share:g} GPU per trial, not measured (no GPU on this machine to "
-                       "measure a trial on)")
-    probe = run_probe(heaviest_config(params), len(bundle.training.train_y),
-                    len(bundle.training.val_y))
+        return share, (
+            f"{share:g} GPU per trial, not measured (no GPU on this machine to measure a trial on)"
+        )
+    probe = run_probe(
+        heaviest_config(params), len(bundle.training.train_y), len(bundle.training.val_y)
+    )
     if opts.gpus_per_trial is not None:
         check_share(opts.gpus_per_trial, probe)
-        return opts.gpus_per_trial, (f"{opts.gpus_per_trial:g} GPU per trial as asked; one "
-                                     f"trial measured {probe.trial_bytes / 2**30:.1f} GiB")
+        return opts.gpus_per_trial, (
+            f"{opts.gpus_per_trial:g} GPU per trial as asked; one "
+            f"trial measured {probe.trial_bytes / 2**30:.1f} GiB"
+        )
     trials, why = packing(probe, cpus_per_gpu(nodes), opts.cpus_per_trial)
     return 1 / trials, f"{1 / trials:.4g} GPU per trial, {trials} trials per GPU: {why}"
 
@@ -63,29 +68,34 @@ def cluster_resources() -> list[dict[str, float]]:
     return [n["Resources"] for n in ray.nodes() if n.get("Alive")]
 
 
-def check_resources(opts: SearchOptions, nodes: list[dict[str, float]],
-                    where: str = "the Ray cluster") -> tuple[int, float]:
+def check_resources(
+    opts: SearchOptions, nodes: list[dict[str, float]], where: str = "the Ray cluster"
+) -> tuple[int, float]:
     """(cpus, gpus) per trial, refusing what no node of ``nodes`` can ever give."""
     max_cpus = max((n.get("CPU", 0) for n in nodes), default=0)
     max_gpus = max((n.get("GPU", 0) for n in nodes), default=0)
     gpus = resolve_gpus(opts, max_gpus)
     one = where if len(nodes) == 1 else f"any node of {where}"
     if opts.cpus_per_trial > max_cpus:
-        raise UsageError(f"--cpus-per-trial {opts.cpus_per_trial} is more than {one} has "
-                         f"({max_cpus:g} CPUs)")
+        raise UsageError(
+            f"--cpus-per-trial {opts.cpus_per_trial} is more than {one} has ({max_cpus:g} CPUs)"
+        )
     if gpus > max_gpus:
         have = "no GPUs" if max_gpus == 0 else f"at most {max_gpus:g} GPUs on a node"
         raise UsageError(f"--gpus-per-trial {gpus:g} cannot be met: {where} has {have}")
     if gpus > 1 and gpus != int(gpus):
         raise UsageError(f"--gpus-per-trial {gpus:g}: above 1, use a whole number of GPUs")
     if opts.cuda_graph == "on" and gpus == 0:
-        raise UsageError("--cuda-graph on needs GPU trials, and there are none: "
-                         f"{where} has no GPUs or --gpus-per-trial is 0")
+        raise UsageError(
+            "--cuda-graph on needs GPU trials, and there are none: "
+            f"{where} has no GPUs or --gpus-per-trial is 0"
+        )
     return opts.cpus_per_trial, gpus
 
 
-def start_and_check(opts: SearchOptions, params: dict[str, Any] | None,
-                    bundle: DataBundle) -> tuple[int, float]:
+def start_and_check(
+    opts: SearchOptions, params: dict[str, Any] | None, bundle: DataBundle
+) -> tuple[int, float]:
     """Check the resources asked for, start (or join) Ray, and check again with what Ray sees:
     a local run is checked against this machine before Ray starts; a cluster only once
     joined. With GPUs and a search space (``params``; a resume has its share recorded), the
@@ -95,8 +105,9 @@ def start_and_check(opts: SearchOptions, params: dict[str, Any] | None,
         check_resources(opts, local_resources(), "this machine")
     start_ray(address, named_by)
     nodes = cluster_resources()
-    cpus, gpus = check_resources(opts, nodes,
-                                 "this machine" if address is None else "the Ray cluster")
+    cpus, gpus = check_resources(
+        opts, nodes, "this machine" if address is None else "the Ray cluster"
+    )
     if params is not None and (0 < gpus < 1 or (gpus == 1 and opts.gpus_per_trial is None)):
         gpus, why = pack_gpus(opts, nodes, params, bundle)
         print(f"GPU share: {why}", flush=True)

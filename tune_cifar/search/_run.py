@@ -98,9 +98,11 @@ class Compute:
         unit, count = ("GPU", self.gpus) if self.gpus else ("CPU", self.cpus)
         per_minute = self.trial_epochs / (minutes * count) if minutes and count else 0.0
         images = self.trial_epochs * self.train_images / self.wall_s if self.wall_s else 0.0
-        return (f"compute: {self.trial_epochs} trial-epochs in {self.wall_s:.0f} s on "
-                f"{count:g} {unit}{'s' if count != 1 else ''}: {per_minute:.2f} trial-epochs "
-                f"per {unit}-minute, {images:,.0f} training images/s together")
+        return (
+            f"compute: {self.trial_epochs} trial-epochs in {self.wall_s:.0f} s on "
+            f"{count:g} {unit}{'s' if count != 1 else ''}: {per_minute:.2f} trial-epochs "
+            f"per {unit}-minute, {images:,.0f} training images/s together"
+        )
 
 
 def _show_data(bundle: DataBundle) -> None:
@@ -109,8 +111,12 @@ def _show_data(bundle: DataBundle) -> None:
         print(f"note: {note}", flush=True)
 
 
-def run_search(opts: SearchOptions, data_spec: DataSpec, argv: list[str] | None = None,
-               bundle: DataBundle | None = None) -> SearchOutcome:
+def run_search(
+    opts: SearchOptions,
+    data_spec: DataSpec,
+    argv: list[str] | None = None,
+    bundle: DataBundle | None = None,
+) -> SearchOutcome:
     """Validate everything, start Ray, run the search and return the best trial."""
     import ray
     from ray import tune
@@ -133,18 +139,29 @@ def run_search(opts: SearchOptions, data_spec: DataSpec, argv: list[str] | None 
         if not place.is_local:  # a new experiment: nothing of an old one of its name is kept
             shutil.rmtree(folder, ignore_errors=True)
         folder.mkdir(parents=True, exist_ok=True)
-        write_spec(folder, dataclasses.asdict(opts), dataclasses.asdict(data_spec),
-                   space_record(space), argv)
+        write_spec(
+            folder,
+            dataclasses.asdict(opts),
+            dataclasses.asdict(data_spec),
+            space_record(space),
+            argv,
+        )
         if place.is_local:
             write_reserve(folder)
         else:
             upload(folder / SPEC_FILE, place.child(SPEC_FILE))
-        startup = (f" (TPE, its first {tpe_startup_trials(opts)} trials random)"
-                   if opts.search == "optuna" else "")
-        print(f"search {place.name}: space {space.name} ({space.describe()}), "
-              f"{opts.search} search{startup}, {opts.scheduler} scheduler, "
-              f"{planned_trials(param_space, num_samples)} trials x "
-              f"up to {opts.max_epochs} epochs, {cpus} CPU + {gpus:g} GPU per trial", flush=True)
+        startup = (
+            f" (TPE, its first {tpe_startup_trials(opts)} trials random)"
+            if opts.search == "optuna"
+            else ""
+        )
+        print(
+            f"search {place.name}: space {space.name} ({space.describe()}), "
+            f"{opts.search} search{startup}, {opts.scheduler} scheduler, "
+            f"{planned_trials(param_space, num_samples)} trials x "
+            f"up to {opts.max_epochs} epochs, {cpus} CPU + {gpus:g} GPU per trial",
+            flush=True,
+        )
         for line in warm.lines:
             print(line, flush=True)
         print(f"watch it in a browser: tune-cifar dashboard {place.uri}", flush=True)
@@ -152,8 +169,12 @@ def run_search(opts: SearchOptions, data_spec: DataSpec, argv: list[str] | None 
             make_trainable(bundle, opts, cpus, gpus),
             param_space=param_space,
             tune_config=tune.TuneConfig(
-                metric=METRIC, mode=MODE, search_alg=search_alg, scheduler=scheduler,
-                num_samples=num_samples, trial_dirname_creator=trial_dirname,
+                metric=METRIC,
+                mode=MODE,
+                search_alg=search_alg,
+                scheduler=scheduler,
+                num_samples=num_samples,
+                trial_dirname_creator=trial_dirname,
                 reuse_actors=True,  # a new trial runs in the process of one that ended
             ),
             run_config=run_config(opts, place, folder, space),
@@ -169,8 +190,9 @@ def run_search(opts: SearchOptions, data_spec: DataSpec, argv: list[str] | None 
     return outcome_of(place, results, opts, compute)
 
 
-def resume_search(location: Path | str, retry_errored: bool = False,
-                  bundle: DataBundle | None = None) -> SearchOutcome:
+def resume_search(
+    location: Path | str, retry_errored: bool = False, bundle: DataBundle | None = None
+) -> SearchOutcome:
     """Continue an interrupted search (a local folder or an ``s3://`` / ``gs://`` URI) from
     our spec file and Tune's saved state: unfinished trials continue from their last
     checkpoints, finished ones stay finished, errored ones are retried from their last
@@ -194,8 +216,14 @@ def resume_search(location: Path | str, retry_errored: bool = False,
             release_reserve(folder)
 
 
-def _resume(place: Place, folder: Path, opts: SearchOptions, spec: dict[str, Any],
-            retry_errored: bool, bundle: DataBundle | None) -> SearchOutcome:
+def _resume(
+    place: Place,
+    folder: Path,
+    opts: SearchOptions,
+    spec: dict[str, Any],
+    retry_errored: bool,
+    bundle: DataBundle | None,
+) -> SearchOutcome:
     import ray
     from ray import tune
 
@@ -206,9 +234,12 @@ def _resume(place: Place, folder: Path, opts: SearchOptions, spec: dict[str, Any
         cpus, gpus = start_and_check(opts, None, bundle)
         print(f"resuming {place.name}", flush=True)
         tuner = tune.Tuner.restore(
-            place.path, trainable=make_trainable(bundle, opts, cpus, gpus),
-            resume_unfinished=True, resume_errored=retry_errored,
-            storage_filesystem=None if place.is_local else place.fs)
+            place.path,
+            trainable=make_trainable(bundle, opts, cpus, gpus),
+            resume_unfinished=True,
+            resume_errored=retry_errored,
+            storage_filesystem=None if place.is_local else place.fs,
+        )
         results, compute = fit_and_measure(tuner, place, bundle)
     finally:
         if not ray_was_running:
@@ -231,16 +262,24 @@ def fit_and_measure(tuner: Any, place: Place, bundle: DataBundle) -> tuple[Any, 
     delete_orphan_checkpoints(place.fs, place.path)  # a killed driver's deletions, done now
     wall = time.monotonic() - start
     nodes = cluster_resources()
-    return results, Compute(epochs_so_far(place) - before, wall,
-                            sum(n.get("GPU", 0) for n in nodes),
-                            sum(n.get("CPU", 0) for n in nodes), len(bundle.training.train_y))
+    return results, Compute(
+        epochs_so_far(place) - before,
+        wall,
+        sum(n.get("GPU", 0) for n in nodes),
+        sum(n.get("CPU", 0) for n in nodes),
+        len(bundle.training.train_y),
+    )
 
 
-def outcome_of(place: Place, results: Any, opts: SearchOptions,
-               compute: Compute | None = None) -> SearchOutcome:
+def outcome_of(
+    place: Place, results: Any, opts: SearchOptions, compute: Compute | None = None
+) -> SearchOutcome:
     folder = local_copy(place)
-    errors = [f"trial {r.metrics.get('trial_id', Path(r.path).name)}: {error_line(r.error)}"
-              for r in results if r.error]
+    errors = [
+        f"trial {r.metrics.get('trial_id', Path(r.path).name)}: {error_line(r.error)}"
+        for r in results
+        if r.error
+    ]
     # Unfinished: trials that never reported, and trials whose own epochs say they are not
     # done (Tune's "done" flag misses a trial that finished its last epoch just before the
     # driver was killed: on resume it has nothing left to report).
@@ -248,7 +287,8 @@ def outcome_of(place: Place, results: Any, opts: SearchOptions,
     on_disk = {t.trial_dir.name for t in records}  # trials with a complete epoch
     never_reported = sum(1 for r in results if not r.error and Path(r.path).name not in on_disk)
     unfinished = never_reported + sum(
-        1 for t in records if trial_status(t, opts.max_epochs)[0] == UNFINISHED)
+        1 for t in records if trial_status(t, opts.max_epochs)[0] == UNFINISHED
+    )
     epochs = trial_epochs(epochs_trained(t) for t in records)
     reason, detail = stop_reason()
     budget = None
@@ -257,10 +297,19 @@ def outcome_of(place: Place, results: Any, opts: SearchOptions,
     elif reason == TIME_BUDGET and unfinished:
         budget = "time budget"
     seed_style = read_spec(folder)["data"].get("val_source") == "test"
-    return SearchOutcome(folder if place.is_local else place.uri, best_of(records, METRIC),
-                         len(results), errors, unfinished,
-                         budget, epochs, compute, seed_style, reason == INTERRUPTED,
-                         detail if reason == STORAGE_FULL else None)
+    return SearchOutcome(
+        folder if place.is_local else place.uri,
+        best_of(records, METRIC),
+        len(results),
+        errors,
+        unfinished,
+        budget,
+        epochs,
+        compute,
+        seed_style,
+        reason == INTERRUPTED,
+        detail if reason == STORAGE_FULL else None,
+    )
 
 
 def raise_if_all_failed(outcome: SearchOutcome) -> None:

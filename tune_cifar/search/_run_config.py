@@ -41,10 +41,15 @@ def make_trainable(bundle: DataBundle, opts: SearchOptions, cpus: int, gpus: flo
     resources attached."""
     from ray import tune
 
-    settings = RunSettings(max_epochs=opts.max_epochs, threads=cpus,
-                           device="cuda" if gpus > 0 else "cpu", cuda_graph=opts.cuda_graph,
-                           checkpoint_every=opts.checkpoint_interval,
-                           checkpoint_epochs=opts.pause_epochs, population=opts.population)
+    settings = RunSettings(
+        max_epochs=opts.max_epochs,
+        threads=cpus,
+        device="cuda" if gpus > 0 else "cpu",
+        cuda_graph=opts.cuda_graph,
+        checkpoint_every=opts.checkpoint_interval,
+        checkpoint_epochs=opts.pause_epochs,
+        population=opts.population,
+    )
     return tune.with_resources(
         tune.with_parameters(train_cifar, data=bundle.training, settings=settings),
         {"cpu": cpus, "gpu": gpus},
@@ -69,8 +74,9 @@ class EpochBudget(Stopper):
         if LINEAGE in result:  # PBT: each report is an epoch trained (again, after a copy)
             self.epochs[trial_id] = self.epochs.get(trial_id, 0) + 1
         else:
-            self.epochs[trial_id] = max(self.epochs.get(trial_id, 0),
-                                        int(result.get(TRAINING_ITERATION, 0)))
+            self.epochs[trial_id] = max(
+                self.epochs.get(trial_id, 0), int(result.get(TRAINING_ITERATION, 0))
+            )
         return False
 
     def stop_all(self) -> bool:
@@ -86,12 +92,21 @@ def run_config(opts: SearchOptions, place: Place, folder: Path, space: SearchSpa
 
     remote = None if place.is_local else place.uri
     spec = read_spec(folder)
-    journal = JournalCallback(space_distributions(space), opts.max_epochs, study_attrs(spec),
-                              METRIC, remote, cost_metric(spec))
+    journal = JournalCallback(
+        space_distributions(space),
+        opts.max_epochs,
+        study_attrs(spec),
+        METRIC,
+        remote,
+        cost_metric(spec),
+    )
     journal.open(folder)
-    callbacks = [KeepResultFiles(place.uri),
-                 StopWatch(folder if place.is_local else None, opts.time_budget),
-                 LiveView(opts.max_epochs, METRIC, opts.progress_interval), journal]
+    callbacks = [
+        KeepResultFiles(place.uri),
+        StopWatch(folder if place.is_local else None, opts.time_budget),
+        LiveView(opts.max_epochs, METRIC, opts.progress_interval),
+        journal,
+    ]
     with contextlib.suppress(ImportError):  # no tensorboardX: no TensorBoard files, as Tune
         callbacks.append(ReadableTensorBoard())
     return tune.RunConfig(
@@ -99,8 +114,10 @@ def run_config(opts: SearchOptions, place: Place, folder: Path, space: SearchSpa
         storage_path=place.parent().path,
         storage_filesystem=None if place.is_local else place.fs,
         checkpoint_config=tune.CheckpointConfig(
-            num_to_keep=opts.kept_checkpoints, checkpoint_score_attribute=METRIC,
-            checkpoint_score_order=MODE),
+            num_to_keep=opts.kept_checkpoints,
+            checkpoint_score_attribute=METRIC,
+            checkpoint_score_order=MODE,
+        ),
         failure_config=tune.FailureConfig(max_failures=opts.max_failures),
         stop=EpochBudget(opts.epoch_budget, place.uri) if opts.epoch_budget else None,
         callbacks=callbacks,

@@ -31,10 +31,17 @@ def build_trial_scheduler(opts: SearchOptions, space: SearchSpace) -> Any:
     if opts.scheduler == "asha-promote":
         from tune_cifar.search._promotion import PromotionASHA
 
-        return PromotionASHA(max_t=opts.max_epochs, grace_period=opts.grace_period,
-                             reduction_factor=opts.reduction_factor)
-    return ASHAScheduler(time_attr=TRAINING_ITERATION, max_t=opts.max_epochs,
-                         grace_period=opts.grace_period, reduction_factor=opts.reduction_factor)
+        return PromotionASHA(
+            max_t=opts.max_epochs,
+            grace_period=opts.grace_period,
+            reduction_factor=opts.reduction_factor,
+        )
+    return ASHAScheduler(
+        time_attr=TRAINING_ITERATION,
+        max_t=opts.max_epochs,
+        grace_period=opts.grace_period,
+        reduction_factor=opts.reduction_factor,
+    )
 
 
 def mutations(opts: SearchOptions, space: SearchSpace) -> dict[str, Any]:
@@ -46,27 +53,38 @@ def mutations(opts: SearchOptions, space: SearchSpace) -> dict[str, Any]:
 
     flag = f"--scheduler {opts.scheduler}"
     if space.points is not None:
-        raise UsageError(f"{flag} needs a space of ranges and choices to mutate; space "
-                         f"{space.name!r} is a fixed list of configurations")
-    varied = {k: v for k, v in space.params.items()
-              if isinstance(v, (Categorical, Float, Integer)) or is_grid(v)}
+        raise UsageError(
+            f"{flag} needs a space of ranges and choices to mutate; space "
+            f"{space.name!r} is a fixed list of configurations"
+        )
+    varied = {
+        k: v
+        for k, v in space.params.items()
+        if isinstance(v, (Categorical, Float, Integer)) or is_grid(v)
+    }
     keys = opts.mutate or tuple(k for k in varied if k in MUTABLE_KEYS)
     check_mutable(keys)
     fixed = [k for k in keys if k not in varied]
     if fixed:
-        raise UsageError(f"--mutate {', '.join(fixed)}: space {space.name!r} has no range or "
-                         "choice for it to mutate within")
+        raise UsageError(
+            f"--mutate {', '.join(fixed)}: space {space.name!r} has no range or "
+            "choice for it to mutate within"
+        )
     if not keys:
-        raise UsageError(f"{flag}: space {space.name!r} varies none of the keys that can change "
-                         f"while a trial trains ({', '.join(MUTABLE_KEYS)})")
+        raise UsageError(
+            f"{flag}: space {space.name!r} varies none of the keys that can change "
+            f"while a trial trains ({', '.join(MUTABLE_KEYS)})"
+        )
     out: dict[str, Any] = {}
     for key in keys:
         domain = varied[key]
         if opts.scheduler == "pb2":
             if not isinstance(domain, (Float, Integer)):
-                raise UsageError(f"--scheduler pb2 mutates ranges only; space {space.name!r} "
-                                 f"key '{key}' is a choice (use --scheduler pbt, or leave it "
-                                 "out with --mutate)")
+                raise UsageError(
+                    f"--scheduler pb2 mutates ranges only; space {space.name!r} "
+                    f"key '{key}' is a choice (use --scheduler pbt, or leave it "
+                    "out with --mutate)"
+                )
             out[key] = [domain.lower, domain.upper]
         elif isinstance(domain, Categorical):
             out[key] = list(domain.categories)
@@ -95,10 +113,16 @@ def _population_scheduler(opts: SearchOptions, space: SearchSpace) -> Any:
     from ray.tune.search.sample import Float, Integer
 
     mutate = mutations(opts, space)
-    bounds = {k: (v.lower, v.upper - 1 if isinstance(v, Integer) else v.upper)
-              for k, v in space.params.items() if k in mutate and isinstance(v, (Float, Integer))}
-    common = {"time_attr": TRAINING_ITERATION, "perturbation_interval":
-              opts.perturbation_interval, "custom_explore_fn": ClipToSpace(bounds)}
+    bounds = {
+        k: (v.lower, v.upper - 1 if isinstance(v, Integer) else v.upper)
+        for k, v in space.params.items()
+        if k in mutate and isinstance(v, (Float, Integer))
+    }
+    common = {
+        "time_attr": TRAINING_ITERATION,
+        "perturbation_interval": opts.perturbation_interval,
+        "custom_explore_fn": ClipToSpace(bounds),
+    }
     if opts.scheduler == "pb2":
         import warnings
 

@@ -116,8 +116,10 @@ def _read_points_file(path: Path) -> tuple[Any, Any, str]:
     except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
         raise UsageError(f"space file {path} is not readable JSON: {exc}") from None
     if not isinstance(data, dict) or not isinstance(data.get("points"), list):
-        raise UsageError(f"space file {path} must hold an object with a 'points' list of "
-                         "configurations and a 'description'")
+        raise UsageError(
+            f"space file {path} must hold an object with a 'points' list of "
+            "configurations and a 'description'"
+        )
     return data["points"], data.get("description"), str(path.resolve())
 
 
@@ -161,8 +163,10 @@ def _values_to_check(key: str, value: Any) -> list[Any]:
     if isinstance(value, Integer):
         return [value.lower, value.upper - 1]  # randint's upper bound is exclusive
     if isinstance(value, (Function, Domain)):
-        raise UsageError(f"key '{key}': {type(value).__name__} domains cannot be checked; "
-                         "use choice, uniform, loguniform, randint or grid_search")
+        raise UsageError(
+            f"key '{key}': {type(value).__name__} domains cannot be checked; "
+            "use choice, uniform, loguniform, randint or grid_search"
+        )
     return [value]
 
 
@@ -202,8 +206,7 @@ def as_grid(space: SearchSpace) -> dict[str, Any]:
 
 def as_sampled(space: SearchSpace) -> dict[str, Any]:
     """Params for random or Optuna search: grid axes become uniform choices."""
-    return {k: tune.choice(v["grid_search"]) if is_grid(v) else v
-            for k, v in space.params.items()}
+    return {k: tune.choice(v["grid_search"]) if is_grid(v) else v for k, v in space.params.items()}
 
 
 def space_distributions(space: SearchSpace) -> dict[str, BaseDistribution]:
@@ -218,6 +221,10 @@ def space_distributions(space: SearchSpace) -> dict[str, BaseDistribution]:
 
 def space_record(space: SearchSpace) -> dict[str, Any]:
     """The space as the spec file records it (``tune_cifar.results.write_spec``)."""
-    return {"name": space.name, "source": space.source, "description": space.description,
-            "summary": space.describe(),
-            "distributions": encode_distributions(space_distributions(space))}
+    return {
+        "name": space.name,
+        "source": space.source,
+        "description": space.description,
+        "summary": space.describe(),
+        "distributions": encode_distributions(space_distributions(space)),
+    }

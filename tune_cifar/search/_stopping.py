@@ -74,8 +74,10 @@ def check_free_space(folder: Path) -> None:
     need = RESERVE_BYTES + MIN_FREE_BYTES
     have = shutil.disk_usage(folder).free + _reserve_size(folder)
     if have < need:
-        raise UsageError(f"storage path {folder} has {have / 2**20:.0f} MiB free; a search "
-                         f"needs at least {need / 2**20:.0f} MiB (and room for its checkpoints)")
+        raise UsageError(
+            f"storage path {folder} has {have / 2**20:.0f} MiB free; a search "
+            f"needs at least {need / 2**20:.0f} MiB (and room for its checkpoints)"
+        )
 
 
 def _reserve_size(folder: Path) -> int:
@@ -130,8 +132,9 @@ class StopWatch(Callback):
             release_reserve(self.folder)
         request_stop(STORAGE_FULL, detail)
 
-    def on_trial_result(self, iteration: int, trials: list, trial: Any, result: dict,
-                        **info: Any) -> None:
+    def on_trial_result(
+        self, iteration: int, trials: list, trial: Any, result: dict, **info: Any
+    ) -> None:
         if result.get(STORAGE_FULL_ERROR):
             self._storage_full(str(result[STORAGE_FULL_ERROR]))
 

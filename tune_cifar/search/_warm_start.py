@@ -44,8 +44,9 @@ class WarmStart:
     lines: list[str] = field(default_factory=list)
 
 
-def in_space(config: dict[str, Any], space: SearchSpace,
-             distributions: dict[str, Any]) -> dict[str, Any] | None:
+def in_space(
+    config: dict[str, Any], space: SearchSpace, distributions: dict[str, Any]
+) -> dict[str, Any] | None:
     """The searched keys of ``config`` if it is a configuration of ``space`` (each searched key
     within its distribution, every other key as the space sets it), else None."""
     from optuna.distributions import CategoricalDistribution
@@ -68,7 +69,8 @@ def in_space(config: dict[str, Any], space: SearchSpace,
     except UsageError:
         return None
     same = {k: v for k, v in theirs.to_dict().items() if k != "seed"} == {
-        k: v for k, v in ours.to_dict().items() if k != "seed"}
+        k: v for k, v in ours.to_dict().items() if k != "seed"
+    }
     return params if same else None
 
 
@@ -78,18 +80,28 @@ def plan_warm_start(opts: SearchOptions, space: SearchSpace, data: dict[str, Any
     if not opts.warm_start:
         return warm
     if space.points is not None:
-        raise UsageError("--warm-start needs a space of ranges and choices to search; "
-                         f"space {space.name!r} is a fixed list of configurations")
+        raise UsageError(
+            "--warm-start needs a space of ranges and choices to search; "
+            f"space {space.name!r} is a fixed list of configurations"
+        )
     distributions = space_distributions(space)
     for source in opts.warm_start:
         if source == SEED:
             points = load_space("seed_study").points or []
-            fitting = [p for p in (in_space(TrialConfig.from_dict(point).to_dict(), space,
-                                            distributions) for point in points) if p]
+            fitting = [
+                p
+                for p in (
+                    in_space(TrialConfig.from_dict(point).to_dict(), space, distributions)
+                    for point in points
+                )
+                if p
+            ]
             warm.enqueued += fitting
-            warm.lines.append(f"warm start: the seed study's {len(points)} configurations: "
-                              f"{len(fitting)} in this space run first, "
-                              f"{len(points) - len(fitting)} skipped (not in this space)")
+            warm.lines.append(
+                f"warm start: the seed study's {len(points)} configurations: "
+                f"{len(fitting)} in this space run first, "
+                f"{len(points) - len(fitting)} skipped (not in this space)"
+            )
             continue
         folder = local_target(source)
         spec = read_spec(folder)
@@ -103,15 +115,22 @@ def plan_warm_start(opts: SearchOptions, space: SearchSpace, data: dict[str, Any
                 continue
             warm.evaluated.append((params, float(found[0][METRIC])))
             told += 1
-        warm.lines.append(f"warm start: {told} finished trials of {folder.name} told to TPE, "
-                          f"{len(finished) - told} skipped (not in this space)")
-        other = [f"{k} {_shown(spec['data'].get(k))}, here {_shown(data.get(k))}"
-                 for k in FIDELITY_KEYS if spec["data"].get(k) != data.get(k)]
+        warm.lines.append(
+            f"warm start: {told} finished trials of {folder.name} told to TPE, "
+            f"{len(finished) - told} skipped (not in this space)"
+        )
+        other = [
+            f"{k} {_shown(spec['data'].get(k))}, here {_shown(data.get(k))}"
+            for k in FIDELITY_KEYS
+            if spec["data"].get(k) != data.get(k)
+        ]
         if max_epochs != opts.max_epochs:
             other.append(f"up to {max_epochs} epochs, not {opts.max_epochs}")
         if other:
-            warm.lines.append(f"note: {folder.name} was measured at another fidelity ("
-                              f"{', '.join(other)}): its values are not this search's")
+            warm.lines.append(
+                f"note: {folder.name} was measured at another fidelity ("
+                f"{', '.join(other)}): its values are not this search's"
+            )
     return warm
 
 

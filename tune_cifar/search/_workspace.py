@@ -40,11 +40,15 @@ def claim_folder(place: Place, overwrite: bool) -> Lock | None:
     if not place.exists():
         return None
     if not overwrite:
-        raise UsageError(f"experiment {place.uri} already exists; pick another --name, resume "
-                         "it with 'tune-cifar resume', or pass --overwrite")
+        raise UsageError(
+            f"experiment {place.uri} already exists; pick another --name, resume "
+            "it with 'tune-cifar resume', or pass --overwrite"
+        )
     if not place.child(SPEC_FILE).exists():
-        raise UsageError(f"--overwrite: {place.uri} is not a tune-cifar experiment (no "
-                         f"{SPEC_FILE}); only experiments are replaced, it is left untouched")
+        raise UsageError(
+            f"--overwrite: {place.uri} is not a tune-cifar experiment (no "
+            f"{SPEC_FILE}); only experiments are replaced, it is left untouched"
+        )
     return RemoteLease(place, "search")
 
 
@@ -80,15 +84,21 @@ def claim_local(folder: Path, overwrite: bool) -> ExperimentLock | None:
     lock = None
     if folder.exists() or folder.is_symlink():
         if not overwrite:
-            raise UsageError(f"experiment {folder} already exists; pick another --name, "
-                             "resume it with 'tune-cifar resume', or pass --overwrite")
+            raise UsageError(
+                f"experiment {folder} already exists; pick another --name, "
+                "resume it with 'tune-cifar resume', or pass --overwrite"
+            )
         if folder.is_symlink() or not folder.is_dir():
-            raise UsageError(f"--overwrite: {folder} is not a folder of its own (a file or a "
-                             "link); left untouched")
+            raise UsageError(
+                f"--overwrite: {folder} is not a folder of its own (a file or a "
+                "link); left untouched"
+            )
         if not (folder / SPEC_FILE).is_file() and any(folder.iterdir()):
-            raise UsageError(f"--overwrite: {folder} is not a tune-cifar experiment (no "
-                             f"{SPEC_FILE}); only experiments are replaced, this folder is left "
-                             "untouched")
+            raise UsageError(
+                f"--overwrite: {folder} is not a tune-cifar experiment (no "
+                f"{SPEC_FILE}); only experiments are replaced, this folder is left "
+                "untouched"
+            )
         lock = ExperimentLock(folder, "search")
     try:
         folder.parent.mkdir(parents=True, exist_ok=True)

@@ -56,15 +56,16 @@ def local_copy(place: Place) -> Path:
     check_storage(place, "experiment")
     target = cache_folder(place)
     try:
-        infos = place.fs.get_file_info(pafs.FileSelector(place.path, recursive=True,
-                                                         allow_not_found=True))
+        infos = place.fs.get_file_info(
+            pafs.FileSelector(place.path, recursive=True, allow_not_found=True)
+        )
     except OSError as exc:
         raise UsageError(f"experiment {place.uri}: {describe_s3_error(str(exc), '')}") from None
     target.mkdir(parents=True, exist_ok=True)
     (target / REMOTE_MARK).write_text(place.uri + "\n")
-    _forget_gone(target, {info.path[len(place.path):].lstrip("/") for info in infos})
+    _forget_gone(target, {info.path[len(place.path) :].lstrip("/") for info in infos})
     for info in infos:
-        relative = info.path[len(place.path):].lstrip("/")
+        relative = info.path[len(place.path) :].lstrip("/")
         parts = relative.split("/")
         if info.type == pafs.FileType.Directory:
             if parts[-1].startswith(CHECKPOINT_PREFIX):
@@ -80,8 +81,11 @@ def _forget_gone(target: Path, remote: set[str]) -> None:
     """Drop cached trial and checkpoint folders the storage no longer has (an experiment
     replaced with --overwrite, checkpoints retention deleted); local outputs (analysis/) stay."""
     for folder in sorted(target.rglob("*"), reverse=True):
-        if (folder.is_dir() and folder.name.startswith((TRIAL_PREFIX, CHECKPOINT_PREFIX))
-                and folder.relative_to(target).as_posix() not in remote):
+        if (
+            folder.is_dir()
+            and folder.name.startswith((TRIAL_PREFIX, CHECKPOINT_PREFIX))
+            and folder.relative_to(target).as_posix() not in remote
+        ):
             shutil.rmtree(folder, ignore_errors=True)
 
 
@@ -116,7 +120,7 @@ def fetch_checkpoint(folder: Path) -> Path:
     place = storage_place(mark.read_text().strip())
     for info in place.fs.get_file_info(pafs.FileSelector(place.path, recursive=True)):
         if info.type == pafs.FileType.File:
-            relative = info.path[len(place.path):].lstrip("/")
+            relative = info.path[len(place.path) :].lstrip("/")
             _download(place.fs, info.path, Path(folder) / relative, info.size)
     return Path(folder)
 

@@ -57,8 +57,10 @@ class ExperimentLock:
             handle.seek(0)
             holder = describe_holder(handle.read())
             handle.close()
-            raise UsageError(f"experiment {self.folder} is in use by {holder}; wait until it "
-                             "ends or stop it (Ctrl-C, kill) first") from None
+            raise UsageError(
+                f"experiment {self.folder} is in use by {holder}; wait until it "
+                "ends or stop it (Ctrl-C, kill) first"
+            ) from None
         handle.seek(0)
         handle.truncate()
         handle.write(json.dumps(_holder(purpose)) + "\n")
@@ -73,8 +75,13 @@ class ExperimentLock:
 
 
 def _holder(purpose: str) -> dict[str, Any]:
-    return {"pid": os.getpid(), "host": socket.gethostname(), "purpose": purpose,
-            "command": " ".join(sys.argv), "since": time.strftime("%Y-%m-%d %H:%M:%S")}
+    return {
+        "pid": os.getpid(),
+        "host": socket.gethostname(),
+        "purpose": purpose,
+        "command": " ".join(sys.argv),
+        "since": time.strftime("%Y-%m-%d %H:%M:%S"),
+    }
 
 
 class RemoteLease:
@@ -89,10 +96,12 @@ class RemoteLease:
             except (OSError, ValueError):
                 held = {}
             if float(held.get("expires", 0)) > time.time() and not _died_here(held):
-                raise UsageError(f"experiment {place.uri} is in use by "
-                                 f"{describe_holder(json.dumps(held))}; wait until it ends or "
-                                 f"stop it (Ctrl-C, kill) first (a holder that died frees it "
-                                 f"within {LEASE_S} s)")
+                raise UsageError(
+                    f"experiment {place.uri} is in use by "
+                    f"{describe_holder(json.dumps(held))}; wait until it ends or "
+                    f"stop it (Ctrl-C, kill) first (a holder that died frees it "
+                    f"within {LEASE_S} s)"
+                )
         self.info = _holder(purpose)
         self._stop = threading.Event()
         self._renew()
@@ -137,8 +146,10 @@ def describe_holder(text: str) -> str:
     """'a search (process 123 on host h, since ...: tune-cifar search ...)' from a lock file."""
     try:
         info = json.loads(text)
-        return (f"a {info['purpose']} (process {info['pid']} on host {info['host']}, since "
-                f"{info['since']}: {info['command']})")
+        return (
+            f"a {info['purpose']} (process {info['pid']} on host {info['host']}, since "
+            f"{info['since']}: {info['command']})"
+        )
     except (ValueError, KeyError, TypeError):
         return "another process (it has not written its name yet)"
 
@@ -146,8 +157,9 @@ def describe_holder(text: str) -> str:
 @contextlib.contextmanager
 def hold_experiment(folder: Path | Any, purpose: str) -> Iterator[ExperimentLock | RemoteLease]:
     """Hold an experiment (a local folder, or a ``Place``) for the ``with`` block."""
-    lock = ExperimentLock(folder, purpose) if isinstance(folder, Path) else hold_place(
-        folder, purpose)
+    lock = (
+        ExperimentLock(folder, purpose) if isinstance(folder, Path) else hold_place(folder, purpose)
+    )
     try:
         yield lock
     finally:

@@ -80,9 +80,11 @@ def s3_filesystem() -> Any:
     own (picklable to Ray's workers, each of which reads its own credentials)."""
     import pyarrow.fs as pafs
 
-    options: dict[str, Any] = {"connect_timeout": CONNECT_TIMEOUT_S,
-                               "request_timeout": REQUEST_TIMEOUT_S,
-                               "retry_strategy": pafs.AwsStandardS3RetryStrategy(ATTEMPTS)}
+    options: dict[str, Any] = {
+        "connect_timeout": CONNECT_TIMEOUT_S,
+        "request_timeout": REQUEST_TIMEOUT_S,
+        "retry_strategy": pafs.AwsStandardS3RetryStrategy(ATTEMPTS),
+    }
     if endpoint():
         options["endpoint_override"] = endpoint()
     region = os.environ.get("AWS_REGION") or os.environ.get("AWS_DEFAULT_REGION")
@@ -110,8 +112,9 @@ def storage_place(location: str | Path, what: str = "path") -> Place:
             raise UsageError(f"{what} {location}: {exc}") from None
         return Place(f"gs://{path.strip('/')}", fs, path.strip("/"))
     if "://" in text:
-        raise UsageError(f"{what} {location}: only local paths, file://, s3:// and gs:// URIs "
-                         "are supported")
+        raise UsageError(
+            f"{what} {location}: only local paths, file://, s3:// and gs:// URIs are supported"
+        )
     path = Path(text).expanduser().resolve()
     return Place(str(path), pafs.LocalFileSystem(), str(path))
 
@@ -139,10 +142,19 @@ def describe_s3_error(text: str, where: str) -> str:
     if "NETWORK_CONNECTION" in text or "curlCode" in text:
         return f"the storage endpoint{where or ' (AWS S3)'} does not answer"
     if not has_credentials():
-        return ("no credentials: set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY, or "
-                f"AWS_PROFILE, or run where an instance role gives them (refused{where})")
-    refused = ("InvalidAccessKeyId", "SignatureDoesNotMatch", "ACCESS_DENIED", "AccessDenied",
-               "403", "INVALID_ACCESS_KEY_ID", "SIGNATURE_DOES_NOT_MATCH")
+        return (
+            "no credentials: set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY, or "
+            f"AWS_PROFILE, or run where an instance role gives them (refused{where})"
+        )
+    refused = (
+        "InvalidAccessKeyId",
+        "SignatureDoesNotMatch",
+        "ACCESS_DENIED",
+        "AccessDenied",
+        "403",
+        "INVALID_ACCESS_KEY_ID",
+        "SIGNATURE_DOES_NOT_MATCH",
+    )
     if any(r in text for r in refused):
         return f"the storage refused these credentials{where}"
     return text.splitlines()[0][:300]
@@ -150,11 +162,17 @@ def describe_s3_error(text: str, where: str) -> str:
 
 def has_credentials() -> bool:
     """Whether a credential source the AWS tools read is set (an instance role aside)."""
-    names = ("AWS_ACCESS_KEY_ID", "AWS_PROFILE", "AWS_WEB_IDENTITY_TOKEN_FILE",
-             "AWS_CONTAINER_CREDENTIALS_RELATIVE_URI", "AWS_CONTAINER_CREDENTIALS_FULL_URI")
-    files = [os.environ.get("AWS_SHARED_CREDENTIALS_FILE", "~/.aws/credentials"),
-             os.environ.get("AWS_CONFIG_FILE", "~/.aws/config")]
+    names = (
+        "AWS_ACCESS_KEY_ID",
+        "AWS_PROFILE",
+        "AWS_WEB_IDENTITY_TOKEN_FILE",
+        "AWS_CONTAINER_CREDENTIALS_RELATIVE_URI",
+        "AWS_CONTAINER_CREDENTIALS_FULL_URI",
+    )
+    files = [
+        os.environ.get("AWS_SHARED_CREDENTIALS_FILE", "~/.aws/credentials"),
+        os.environ.get("AWS_CONFIG_FILE", "~/.aws/config"),
+    ]
     return any(os.environ.get(n) for n in names) or any(
-        Path(f).expanduser().is_file() for f in files)
-
-
+        Path(f).expanduser().is_file() for f in files
+    )

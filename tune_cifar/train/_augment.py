@@ -48,8 +48,14 @@ def random_crop(x: torch.Tensor, padding: int, gen: torch.Generator) -> torch.Te
 
 
 def erasing_boxes(
-    n: int, h: int, w: int, p: float, scale: tuple[float, float], ratio: tuple[float, float],
-    gen: torch.Generator, device: torch.device,
+    n: int,
+    h: int,
+    w: int,
+    p: float,
+    scale: tuple[float, float],
+    ratio: tuple[float, float],
+    gen: torch.Generator,
+    device: torch.device,
 ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
     """Per image: (erase?, top, left, height, width), as torchvision's RandomErasing draws them.
 
@@ -58,7 +64,8 @@ def erasing_boxes(
     # Area uniform in scale * H*W, aspect ratio log-uniform in ratio (RandomErasing.get_params).
     area = torch.empty(n, ERASE_ATTEMPTS, device=device).uniform_(*scale, generator=gen) * (h * w)
     log_ratio = torch.empty(n, ERASE_ATTEMPTS, device=device).uniform_(
-        math.log(ratio[0]), math.log(ratio[1]), generator=gen)
+        math.log(ratio[0]), math.log(ratio[1]), generator=gen
+    )
     aspect = torch.exp(log_ratio)
     # A box of that area and aspect (height / width): h*w = area, h/w = aspect.
     eh = torch.round(torch.sqrt(area * aspect)).long()
@@ -75,7 +82,10 @@ def erasing_boxes(
 
 
 def random_erasing(
-    x: torch.Tensor, p: float, scale: tuple[float, float], ratio: tuple[float, float],
+    x: torch.Tensor,
+    p: float,
+    scale: tuple[float, float],
+    ratio: tuple[float, float],
     gen: torch.Generator,
 ) -> torch.Tensor:
     n, _, h, w = x.shape
@@ -83,8 +93,12 @@ def random_erasing(
     # Each image's box as a (N, H, W) mask: rows in [top, top + eh), columns in [left, left + ew).
     ys = torch.arange(h, device=x.device)[None, :, None]
     xs = torch.arange(w, device=x.device)[None, None, :]
-    inside = ((ys >= top[:, None, None]) & (ys < (top + eh)[:, None, None])
-              & (xs >= left[:, None, None]) & (xs < (left + ew)[:, None, None]))
+    inside = (
+        (ys >= top[:, None, None])
+        & (ys < (top + eh)[:, None, None])
+        & (xs >= left[:, None, None])
+        & (xs < (left + ew)[:, None, None])
+    )
     mask = inside & erase[:, None, None]
     return x.masked_fill(mask[:, None], 0.0)
 
@@ -93,7 +107,9 @@ class Augmenter:
     """The training-time augmentation a trial config asks for, applied to whole batches."""
 
     def __init__(
-        self, cfg: TrialConfig, generator: torch.Generator,
+        self,
+        cfg: TrialConfig,
+        generator: torch.Generator,
         normalize: Callable[[torch.Tensor], torch.Tensor],
     ) -> None:
         self.cfg = cfg
@@ -108,6 +124,11 @@ class Augmenter:
             x = random_crop(x, cfg.crop_padding, self.gen)
         x = self.normalize(x)
         if cfg.erase_p > 0:
-            x = random_erasing(x, cfg.erase_p, (cfg.erase_scale_min, cfg.erase_scale_max),
-                               (cfg.erase_ratio_min, cfg.erase_ratio_max), self.gen)
+            x = random_erasing(
+                x,
+                cfg.erase_p,
+                (cfg.erase_scale_min, cfg.erase_scale_max),
+                (cfg.erase_ratio_min, cfg.erase_ratio_max),
+                self.gen,
+            )
         return x

@@ -58,6 +58,8 @@ def load_state(path: Path) -> dict[str, Any]:
     version = state.get("version")
     if version not in READABLE_CHECKPOINT_VERSIONS:
         readable = ", ".join(map(str, READABLE_CHECKPOINT_VERSIONS))
-        raise UsageError(f"{path} is a tune-cifar checkpoint of format version {version}; "
-                         f"this release reads versions {readable}")
+        raise UsageError(
+            f"{path} is a tune-cifar checkpoint of format version {version}; "
+            f"this release reads versions {readable}"
+        )
     return state

@@ -87,12 +87,18 @@ def packing(probe: Probe, cpus_per_gpu: float, cpus_per_trial: int) -> tuple[int
     by_cpus = int(cpus_per_gpu // cpus_per_trial)
     trials = max(1, min(by_memory, by_cpus))
     margin = 1 - trials * probe.trial_bytes / probe.gpu_bytes
-    parts = (f" ({probe.overhead_bytes / 2**30:.2f} GiB of it beyond PyTorch's allocator, "
-             f"from {probe.source})" if probe.source else "")
-    why = (f"one trial of this space measured {probe.trial_bytes / 2**30:.1f} GiB{parts} of "
-           f"the {probe.gpu_name}'s {probe.gpu_bytes / 2**30:.0f} GiB ({by_memory} fit in "
-           f"{MEMORY_USE:.0%}); {cpus_per_gpu:g} CPU cores per GPU at {cpus_per_trial} per "
-           f"trial drive {by_cpus}; {trials} trials leave {margin:.0%} of its memory free")
+    parts = (
+        f" ({probe.overhead_bytes / 2**30:.2f} GiB of it beyond PyTorch's allocator, "
+        f"from {probe.source})"
+        if probe.source
+        else ""
+    )
+    why = (
+        f"one trial of this space measured {probe.trial_bytes / 2**30:.1f} GiB{parts} of "
+        f"the {probe.gpu_name}'s {probe.gpu_bytes / 2**30:.0f} GiB ({by_memory} fit in "
+        f"{MEMORY_USE:.0%}); {cpus_per_gpu:g} CPU cores per GPU at {cpus_per_trial} per "
+        f"trial drive {by_cpus}; {trials} trials leave {margin:.0%} of its memory free"
+    )
     return trials, why
 
 
@@ -107,31 +113,50 @@ def check_share(share: float, probe: Probe) -> None:
             f"--gpus-per-trial {share:g} packs {packed} trials per GPU, but one trial of this "
             f"space needs up to {probe.trial_bytes / 2**30:.1f} GiB (measured) of the "
             f"{probe.gpu_name}'s {probe.gpu_bytes / 2**30:.0f} GiB: at most {fit} fit; use "
-            f"--gpus-per-trial {1 / max(fit, 1):.3g} or more")
+            f"--gpus-per-trial {1 / max(fit, 1):.3g} or more"
+        )
 
 
 def run_probe(config: dict[str, Any], n_train: int, n_val: int) -> Probe:
     """Run the probe in a separate process (the driver keeps no CUDA context of its own)."""
     try:
         done = subprocess.run(
-            [sys.executable, "-m", "tune_cifar.train._gpu_share", json.dumps(config), str(n_train),
-             str(n_val)], capture_output=True, text=True, timeout=PROBE_TIMEOUT_S)
+            [
+                sys.executable,
+                "-m",
+                "tune_cifar.train._gpu_share",
+                json.dumps(config),
+                str(n_train),
+                str(n_val),
+            ],
+            capture_output=True,
+            text=True,
+            timeout=PROBE_TIMEOUT_S,
+        )
     except subprocess.TimeoutExpired:
         raise UsageError(f"the GPU memory probe took over {PROBE_TIMEOUT_S} s") from None
     if done.returncode != 0:
         last = (done.stderr.strip().splitlines() or ["no output"])[-1]
         raise UsageError(f"the GPU memory probe failed: {last}")
     result = json.loads(done.stdout.strip().splitlines()[-1])
-    return Probe(int(result["trial_bytes"]), int(result["gpu_bytes"]), result["gpu_name"],
-                 int(result["overhead_bytes"]), result["source"])
+    return Probe(
+        int(result["trial_bytes"]),
+        int(result["gpu_bytes"]),
+        result["gpu_name"],
+        int(result["overhead_bytes"]),
+        result["source"],
+    )
 
 
 def process_gpu_bytes(pid: int) -> int | None:
     """The GPU memory the driver counts for process ``pid`` (nvidia-smi), None if unknown."""
     try:
-        done = subprocess.run(["nvidia-smi", "--query-compute-apps=pid,used_memory",
-                               "--format=csv,noheader,nounits"], capture_output=True,
-                              text=True, timeout=30)
+        done = subprocess.run(
+            ["nvidia-smi", "--query-compute-apps=pid,used_memory", "--format=csv,noheader,nounits"],
+            capture_output=True,
+            text=True,
+            timeout=30,
+        )
     except (OSError, subprocess.TimeoutExpired):
         return None
     for line in done.stdout.splitlines():
@@ -155,14 +180,18 @@ def _probe(config: dict[str, Any], n_train: int, n_val: int) -> dict[str, Any]:
     cfg = TrialConfig.from_dict(config)
     steps = WARMUP_STEPS + 3  # warm-up, capture, replays
     n_probe = min(n_train, cfg.batch_size * steps)
-    data = TrainingData(np.zeros((n_train, 3, 32, 32), np.uint8), np.zeros(n_train, np.int64),
-                        np.zeros((n_val, 3, 32, 32), np.uint8), np.zeros(n_val, np.int64))
+    data = TrainingData(
+        np.zeros((n_train, 3, 32, 32), np.uint8),
+        np.zeros(n_train, np.int64),
+        np.zeros((n_val, 3, 32, 32), np.uint8),
+        np.zeros(n_val, np.int64),
+    )
     trainer = Trainer(cfg, data, max_epochs=1, device="cuda")
     trainer.model.train()
     order = torch.arange(n_probe, device="cuda")
     for start in range(0, n_probe - cfg.batch_size + 1, cfg.batch_size):
-        trainer.full_batch_step(order[start:start + cfg.batch_size])
-    trainer.evaluate(trainer.val_x[:EVAL_BATCH["cuda"]], trainer.val_y[:EVAL_BATCH["cuda"]])
+        trainer.full_batch_step(order[start : start + cfg.batch_size])
+    trainer.evaluate(trainer.val_x[: EVAL_BATCH["cuda"]], trainer.val_y[: EVAL_BATCH["cuda"]])
     torch.cuda.synchronize()
     # Now that every library handle and kernel a trial uses exists: what the process holds
     # beyond the allocator's reservation.
@@ -171,9 +200,14 @@ def _probe(config: dict[str, Any], n_train: int, n_val: int) -> dict[str, Any]:
     if held is None:
         held, source = total - free, "the GPU's used memory (assumed otherwise idle)"
     overhead = max(0, held - torch.cuda.memory_reserved())
-    return {"trial_bytes": overhead + torch.cuda.max_memory_reserved(), "gpu_bytes": total,
-            "gpu_name": torch.cuda.get_device_name(0), "overhead_bytes": overhead,
-            "source": source, TRAIN_STEP: trainer.step_mode}
+    return {
+        "trial_bytes": overhead + torch.cuda.max_memory_reserved(),
+        "gpu_bytes": total,
+        "gpu_name": torch.cuda.get_device_name(0),
+        "overhead_bytes": overhead,
+        "source": source,
+        TRAIN_STEP: trainer.step_mode,
+    }
 
 
 if __name__ == "__main__":

@@ -40,8 +40,7 @@ from tune_cifar.train._trainer import Trainer
 
 # Per epoch: the trainer's metrics, then when the epoch ended (Unix seconds) and how many
 # images it trained, so that trainings run side by side can be added up over one wall window.
-HISTORY_COLUMNS = (EPOCH, *EPOCH_METRICS, DIVERGED_FLAG, TRAIN_STEP, "finished_at",
-                   "train_images")
+HISTORY_COLUMNS = (EPOCH, *EPOCH_METRICS, DIVERGED_FLAG, TRAIN_STEP, "finished_at", "train_images")
 
 
 def read_config_file(path: Path) -> dict[str, Any]:
@@ -73,8 +72,10 @@ def prepare_out(out: Path, overwrite: bool) -> None:
         if not overwrite:
             raise UsageError(f"--out {out} is not empty; pick another folder or pass --overwrite")
         if not all((out / name).is_file() for name in (TRAIN_HISTORY_FILE, TRAIN_CONFIG_FILE)):
-            raise UsageError(f"--overwrite: {out} is not the output of 'tune-cifar train' (no "
-                             f"{TRAIN_HISTORY_FILE} and {TRAIN_CONFIG_FILE}); it is left untouched")
+            raise UsageError(
+                f"--overwrite: {out} is not the output of 'tune-cifar train' (no "
+                f"{TRAIN_HISTORY_FILE} and {TRAIN_CONFIG_FILE}); it is left untouched"
+            )
         for name in (TRAIN_HISTORY_FILE, TRAIN_CONFIG_FILE):
             (out / name).unlink()
         shutil.rmtree(out / TRAIN_CHECKPOINT_DIR, ignore_errors=True)
@@ -91,10 +92,16 @@ def write_history(rows: list[dict[str, Any]], path: Path) -> None:
         writer.writerows(rows)
 
 
-def train_one(cfg: TrialConfig, bundle: DataBundle, epochs: int, out: Path,
-              threads: int | None = None, device: str = "auto", cuda_graph: str = "auto",
-              schedule: dict[int, TrialConfig] | None = None,
-              ) -> tuple[list[dict[str, Any]], int | None]:
+def train_one(
+    cfg: TrialConfig,
+    bundle: DataBundle,
+    epochs: int,
+    out: Path,
+    threads: int | None = None,
+    device: str = "auto",
+    cuda_graph: str = "auto",
+    schedule: dict[int, TrialConfig] | None = None,
+) -> tuple[list[dict[str, Any]], int | None]:
     """Train ``cfg`` for ``epochs``, printing one line per epoch and keeping the best epoch's
     checkpoint in ``out/checkpoint``; returns the history and the epoch that checkpoint holds
     (None if no epoch had a finite val_acc). ``schedule``: {epoch: configuration it trains
@@ -105,28 +112,40 @@ def train_one(cfg: TrialConfig, bundle: DataBundle, epochs: int, out: Path,
     (out / TRAIN_CONFIG_FILE).write_text(json.dumps(cfg.to_dict(), indent=2) + "\n")
     schedule = {e: c for e, c in (schedule or {}).items() if e > 1}
     if schedule:
-        (out / TRAIN_SCHEDULE_FILE).write_text(json.dumps(
-            [{"from_epoch": 1, "config": cfg.to_dict()}]
-            + [{"from_epoch": e, "config": c.to_dict()} for e, c in sorted(schedule.items())],
-            indent=2) + "\n")
+        (out / TRAIN_SCHEDULE_FILE).write_text(
+            json.dumps(
+                [{"from_epoch": 1, "config": cfg.to_dict()}]
+                + [{"from_epoch": e, "config": c.to_dict()} for e, c in sorted(schedule.items())],
+                indent=2,
+            )
+            + "\n"
+        )
     trainer = Trainer(cfg, bundle.training, epochs, device, cuda_graph)
-    print(f"{bundle.describe()}; training on {trainer.device} for {epochs} epochs "
-          f"({'CUDA graph' if trainer.graph is not None else 'eager'} steps)", flush=True)
+    print(
+        f"{bundle.describe()}; training on {trainer.device} for {epochs} epochs "
+        f"({'CUDA graph' if trainer.graph is not None else 'eager'} steps)",
+        flush=True,
+    )
     mode = trainer.step_mode
     best_epoch, best_value = None, -math.inf
     rows: list[dict[str, Any]] = []
     while not trainer.finished:
         before = trainer.follow(schedule)
         if before is not None:
-            changes = ", ".join(f"{k} {getattr(before, k):g} -> {v:g}"
-                                for k, v in trainer.cfg.to_dict().items()
-                                if k != "seed" and v != getattr(before, k))
+            changes = ", ".join(
+                f"{k} {getattr(before, k):g} -> {v:g}"
+                for k, v in trainer.cfg.to_dict().items()
+                if k != "seed" and v != getattr(before, k)
+            )
             print(f"epoch {trainer.epoch + 1}: {changes or 'no change'}", flush=True)
         m = trainer.run_epoch()
         rows.append({**m, "finished_at": time.time(), "train_images": len(trainer.train_y)})
-        print(f"epoch [{m['epoch']}/{epochs}] loss: {m['train_loss']:.5f} acc: "
-              f"{m['train_acc']:.5f} val_loss: {m['val_loss']:.5f} val_acc: {m['val_acc']:.5f} "
-              f"({m['epoch_time_s']:.1f}s, {m['images_per_s']:.0f} img/s)", flush=True)
+        print(
+            f"epoch [{m['epoch']}/{epochs}] loss: {m['train_loss']:.5f} acc: "
+            f"{m['train_acc']:.5f} val_loss: {m['val_loss']:.5f} val_acc: {m['val_acc']:.5f} "
+            f"({m['epoch_time_s']:.1f}s, {m['images_per_s']:.0f} img/s)",
+            flush=True,
+        )
         if m[TRAIN_STEP] != mode and "failed" in m[TRAIN_STEP]:  # the graph was given up
             print(f"note: full batches now train {m[TRAIN_STEP]}", flush=True)
         mode = m[TRAIN_STEP]

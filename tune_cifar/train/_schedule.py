@@ -1,8 +1,8 @@
 """A PBT schedule as a trial's config carries it: the codec of ``SCHEDULE_KEY``.
 
-    steps = [(1, first_config), (5, {**first_config, "lr": 0.0012})]   # a trial's schedule
-    config = {**steps[0][1], SCHEDULE_KEY: encode_schedule(steps)}      # as a trial's config
-    first, by_epoch = split_schedule(config)    # TrialConfig, {1: first, 5: changed}
+steps = [(1, first_config), (5, {**first_config, "lr": 0.0012})]   # a trial's schedule
+config = {**steps[0][1], SCHEDULE_KEY: encode_schedule(steps)}      # as a trial's config
+first, by_epoch = split_schedule(config)    # TrialConfig, {1: first, 5: changed}
 """
 
 from __future__ import annotations
@@ -43,13 +43,16 @@ def split_schedule(config: Mapping[str, Any]) -> tuple[TrialConfig, dict[int, Tr
         steps = json.loads(text) if text else []
         pairs = [(int(epoch), dict(changes)) for epoch, changes in steps]
     except (TypeError, ValueError) as exc:
-        raise UsageError(f"config: {SCHEDULE_KEY} must be JSON [[epoch, {{key: value}}], ...], "
-                         f"got {text!r} ({exc})") from None
+        raise UsageError(
+            f"config: {SCHEDULE_KEY} must be JSON [[epoch, {{key: value}}], ...], "
+            f"got {text!r} ({exc})"
+        ) from None
     current = first
     for epoch, changes in pairs:
         if epoch <= max(schedule):
-            raise UsageError(f"config: {SCHEDULE_KEY} epochs must rise from 2, got {epoch} "
-                             f"after {max(schedule)}")
+            raise UsageError(
+                f"config: {SCHEDULE_KEY} epochs must rise from 2, got {epoch} after {max(schedule)}"
+            )
         check_mutable(list(changes))
         current = TrialConfig.from_dict({**current.to_dict(), **changes})
         schedule[epoch] = current

@@ -69,9 +69,14 @@ def build_optimizer(cfg: TrialConfig, model: nn.Module) -> torch.optim.Optimizer
     params = list(model.parameters())
     fused = {"fused": True} if params[0].is_cuda else {}
     if cfg.optimizer == "sgd":
-        return torch.optim.SGD(params, lr=cfg.peak_lr, momentum=cfg.momentum,
-                               nesterov=cfg.nesterov and cfg.momentum > 0,
-                               weight_decay=cfg.weight_decay, **fused)
+        return torch.optim.SGD(
+            params,
+            lr=cfg.peak_lr,
+            momentum=cfg.momentum,
+            nesterov=cfg.nesterov and cfg.momentum > 0,
+            weight_decay=cfg.weight_decay,
+            **fused,
+        )
     if cfg.optimizer == "adam":
         return torch.optim.Adam(params, lr=cfg.peak_lr, weight_decay=cfg.weight_decay, **fused)
     return torch.optim.AdamW(params, lr=cfg.peak_lr, weight_decay=cfg.weight_decay, **fused)
@@ -88,20 +93,20 @@ def build_lr_schedule(
     if cfg.lr_schedule == "cosine":
         return torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, T_max=total_steps)
     if cfg.lr_schedule == "onecycle":
-        return torch.optim.lr_scheduler.OneCycleLR(optimizer, max_lr=cfg.peak_lr,
-                                                   total_steps=total_steps,
-                                                   cycle_momentum=False)
+        return torch.optim.lr_scheduler.OneCycleLR(
+            optimizer, max_lr=cfg.peak_lr, total_steps=total_steps, cycle_momentum=False
+        )
     return None
 
 
 def use_cuda_graph(setting: str, device: torch.device) -> bool:
     """Whether a trial on ``device`` trains its full batches by CUDA graph replay."""
     if setting not in CUDA_GRAPH_CHOICES:
-        raise UsageError(f"--cuda-graph must be one of {', '.join(CUDA_GRAPH_CHOICES)}, "
-                         f"not {setting!r}")
+        raise UsageError(
+            f"--cuda-graph must be one of {', '.join(CUDA_GRAPH_CHOICES)}, not {setting!r}"
+        )
     if setting == "on" and device.type != "cuda":
-        raise UsageError("--cuda-graph on needs a CUDA device; this trial trains on "
-                         f"{device.type}")
+        raise UsageError(f"--cuda-graph on needs a CUDA device; this trial trains on {device.type}")
     return setting != "off" and device.type == "cuda"
 
 
@@ -114,13 +119,15 @@ def _shared_tensor(array: np.ndarray) -> torch.Tensor:
 
 
 def _autocast(device: torch.device) -> torch.autocast:
-    return torch.autocast(device_type=device.type, dtype=torch.bfloat16,
-                          enabled=device.type == "cuda")
+    return torch.autocast(
+        device_type=device.type, dtype=torch.bfloat16, enabled=device.type == "cuda"
+    )
 
 
 @torch.no_grad()
-def predict_logits(model: nn.Module, x: torch.Tensor, normalize: Normalizer,
-                   tta: bool = False) -> torch.Tensor:
+def predict_logits(
+    model: nn.Module, x: torch.Tensor, normalize: Normalizer, tta: bool = False
+) -> torch.Tensor:
     """Logits for uint8 images (N, 3, 32, 32), in eval mode, in batches, on the model's device;
     with ``tta``, the mean of the logits of each image and of its mirror image."""
     model.eval()
@@ -128,7 +135,7 @@ def predict_logits(model: nn.Module, x: torch.Tensor, normalize: Normalizer,
     out = []
     size = EVAL_BATCH.get(device.type, EVAL_BATCH["cpu"])
     for start in range(0, len(x), size):
-        batch = normalize(Normalizer.to_unit(x[start:start + size].to(device)))
+        batch = normalize(Normalizer.to_unit(x[start : start + size].to(device)))
         batch = batch.contiguous(memory_format=torch.channels_last)
         with _autocast(device):
             logits = model(batch).float()
@@ -138,13 +145,16 @@ def predict_logits(model: nn.Module, x: torch.Tensor, normalize: Normalizer,
     return torch.cat(out)
 
 
-def evaluate(model: nn.Module, x: torch.Tensor, y: torch.Tensor,
-             normalize: Normalizer, tta: bool = False) -> dict[str, float]:
+def evaluate(
+    model: nn.Module, x: torch.Tensor, y: torch.Tensor, normalize: Normalizer, tta: bool = False
+) -> dict[str, float]:
     """Mean cross-entropy and accuracy of ``model`` on uint8 images ``x`` with labels ``y``."""
     logits = predict_logits(model, x, normalize, tta)
     y = y.to(logits.device)
-    return {"loss": F.cross_entropy(logits, y).item(),
-            "acc": (logits.argmax(1) == y).float().mean().item()}
+    return {
+        "loss": F.cross_entropy(logits, y).item(),
+        "acc": (logits.argmax(1) == y).float().mean().item(),
+    }
 
 
 class Trainer:
@@ -156,7 +166,11 @@ class Trainer:
     ``close()`` releases the trial's device memory when it ends."""
 
     def __init__(
-        self, cfg: TrialConfig, data: TrainingData, max_epochs: int, device: str = "auto",
+        self,
+        cfg: TrialConfig,
+        data: TrainingData,
+        max_epochs: int,
+        device: str = "auto",
         cuda_graph: str = "auto",
     ) -> None:
         self.cfg = cfg
@@ -187,8 +201,11 @@ class Trainer:
         # Full batches by CUDA graph replay on CUDA (_cuda_graph): after WARMUP_STEPS
         # eager steps on a side stream, one capture, then replays; eager for good if capture
         # fails.
-        self.graph = (CudaGraph(cfg.batch_size, self.device, self.generator)
-                      if use_cuda_graph(cuda_graph, self.device) else None)
+        self.graph = (
+            CudaGraph(cfg.batch_size, self.device, self.generator)
+            if use_cuda_graph(cuda_graph, self.device)
+            else None
+        )
         self.warmup_left = WARMUP_STEPS
         self.epoch = 0
         self.history: list[dict[str, float]] = []
@@ -257,8 +274,18 @@ class Trainer:
         if self.graph is not None:
             self.graph.release()
         self.graph = None
-        for name in ("train_x", "train_y", "val_x", "val_y", "model", "optimizer", "scheduler",
-                     "augment", "loss_sum", "correct"):
+        for name in (
+            "train_x",
+            "train_y",
+            "val_x",
+            "val_y",
+            "model",
+            "optimizer",
+            "scheduler",
+            "augment",
+            "loss_sum",
+            "correct",
+        ):
             setattr(self, name, None)
         if self.device.type == "cuda":
             torch.cuda.empty_cache()
@@ -271,7 +298,7 @@ class Trainer:
         self.loss_sum.zero_()
         self.correct.zero_()
         for start in range(0, n, self.cfg.batch_size):
-            idx = order[start:start + self.cfg.batch_size]
+            idx = order[start : start + self.cfg.batch_size]
             if len(idx) == self.cfg.batch_size:
                 self.full_batch_step(idx)
             else:
@@ -299,8 +326,7 @@ class Trainer:
             "images_per_s": len(self.train_y) / train_time,
             "params": self.params,
             "inference_ms": 1000 * val_time / len(self.val_y),  # per image, batched
-            DIVERGED_FLAG: not (math.isfinite(train["train_loss"])
-                             and math.isfinite(val["loss"])),
+            DIVERGED_FLAG: not (math.isfinite(train["train_loss"]) and math.isfinite(val["loss"])),
             TRAIN_STEP: self.step_mode,
         }
         self.history.append(metrics)
@@ -329,8 +355,7 @@ class Trainer:
         shape and its position and is scaled to the new peak: lr(step) = new peak lr x the
         schedule's factor at that step (cosine and OneCycle alike; constant: the new lr)."""
         old = self.cfg
-        check_mutable([k for k, v in cfg.to_dict().items()
-                       if k != "seed" and v != getattr(old, k)])
+        check_mutable([k for k, v in cfg.to_dict().items() if k != "seed" and v != getattr(old, k)])
         ratio = cfg.peak_lr / old.peak_lr
         for group in self.optimizer.param_groups:
             # Every lr the schedules keep in a group (OneCycle's initial/max/min too) scales.
@@ -369,8 +394,9 @@ class Trainer:
         continues under this trainer's, which may differ in the mutable keys only."""
         saved, wanted = TrialConfig.from_dict(state["config"]), self.cfg
         if saved != wanted:
-            check_mutable([k for k, v in saved.to_dict().items()
-                           if k != "seed" and v != getattr(wanted, k)])
+            check_mutable(
+                [k for k, v in saved.to_dict().items() if k != "seed" and v != getattr(wanted, k)]
+            )
         self.model.load_state_dict(state["model"])
         self.optimizer.load_state_dict(state["optimizer"])
         if self.scheduler is not None:

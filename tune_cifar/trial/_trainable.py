@@ -92,8 +92,12 @@ def _train(trainer: Trainer, settings: RunSettings, schedule: dict[int, TrialCon
     while not trainer.finished:
         trainer.follow(schedule)
         metrics = {**trainer.run_epoch(), NODE_ID: node_id, **extra}
-        if (trainer.epoch % settings.checkpoint_every == 0 or trainer.finished
-                or trainer.epoch in settings.checkpoint_epochs or metrics[DIVERGED_FLAG]):
+        if (
+            trainer.epoch % settings.checkpoint_every == 0
+            or trainer.finished
+            or trainer.epoch in settings.checkpoint_epochs
+            or metrics[DIVERGED_FLAG]
+        ):
             with tempfile.TemporaryDirectory() as folder:
                 save_state({**trainer.state_dict(), LINEAGE: lineage}, Path(folder))
                 try:

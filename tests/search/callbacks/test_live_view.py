@@ -43,7 +43,8 @@ def test_a_line_per_change_and_the_best_over_every_epoch(capsys, monkeypatch):
     view.on_step_end(1, trials)
     view.on_step_end(2, trials)  # nothing changed: no second line
     assert lines(capsys) == [
-        "[00:00:05] 1 running, 1 pending, 0 done, 0 errored | best val_acc 0.5500 (a)"]
+        "[00:00:05] 1 running, 1 pending, 0 done, 0 errored | best val_acc 0.5500 (a)"
+    ]
 
     a.status = Trial.TERMINATED  # ran all 3 epochs
     b.status, b.last_result = Trial.TERMINATED, {"training_iteration": 1, "val_acc": 0.1}
@@ -52,7 +53,8 @@ def test_a_line_per_change_and_the_best_over_every_epoch(capsys, monkeypatch):
     view.on_step_end(3, trials)
     view.on_experiment_end(trials)  # the same counts: not printed twice
     assert lines(capsys) == [
-        "[00:00:06] 0 running, 1 stopped early, 1 done, 0 errored | best val_acc 0.5500 (a)"]
+        "[00:00:06] 0 running, 1 stopped early, 1 done, 0 errored | best val_acc 0.5500 (a)"
+    ]
 
     now[0] += 30  # nothing changed, but the interval passed
     view.on_step_end(4, trials)
@@ -62,9 +64,14 @@ def test_a_line_per_change_and_the_best_over_every_epoch(capsys, monkeypatch):
 def test_diverged_and_errored_trials_are_named(capsys):
     view = LiveView(max_epochs=5)
     view.setup()
-    trials = [FakeTrial("a", Trial.TERMINATED, {"training_iteration": 1, "diverged": True,
-                                                 "val_acc": float("nan")}),
-              FakeTrial("b", Trial.ERROR)]
+    trials = [
+        FakeTrial(
+            "a",
+            Trial.TERMINATED,
+            {"training_iteration": 1, "diverged": True, "val_acc": float("nan")},
+        ),
+        FakeTrial("b", Trial.ERROR),
+    ]
     view.on_step_end(0, trials)
     assert "0 running, 0 done, 1 diverged, 1 errored" in lines(capsys)[0]
 

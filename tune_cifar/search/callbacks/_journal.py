@@ -45,9 +45,15 @@ class JournalCallback(Callback):
     opened on first use, in the folder the trials live in (a moved experiment writes where
     it is now)."""
 
-    def __init__(self, distributions: dict[str, BaseDistribution], max_epochs: int,
-                 attrs: dict[str, Any], metric: str = METRIC, remote: str | None = None,
-                 cost: str | None = None) -> None:
+    def __init__(
+        self,
+        distributions: dict[str, BaseDistribution],
+        max_epochs: int,
+        attrs: dict[str, Any],
+        metric: str = METRIC,
+        remote: str | None = None,
+        cost: str | None = None,
+    ) -> None:
         self.remote = remote  # the experiment's URI when it lives in object storage
         self.cost = cost  # a multi-objective search's reported cost metric
         self._uploaded = 0.0
@@ -65,8 +71,14 @@ class JournalCallback(Callback):
     def open(self, folder: Path) -> None:
         """Write the study now, before any trial starts: a dashboard opened at once finds the
         live journal instead of building one from Tune's files."""
-        self._safely("the study", lambda: setattr(self, "_recorder", JournalRecorder(
-            folder, self.distributions, self.metric, self.attrs, self.cost)))
+        self._safely(
+            "the study",
+            lambda: setattr(
+                self,
+                "_recorder",
+                JournalRecorder(folder, self.distributions, self.metric, self.attrs, self.cost),
+            ),
+        )
 
     def trial_dir(self, trial: Trial) -> Path:
         """The trial's folder to read here: Tune's, or its local copy for object storage."""
@@ -76,8 +88,9 @@ class JournalCallback(Callback):
 
     def recorder(self, trial: Trial) -> JournalRecorder:
         if self._recorder is None:
-            self._recorder = JournalRecorder(self.trial_dir(trial).parent, self.distributions,
-                                             self.metric, self.attrs, self.cost)
+            self._recorder = JournalRecorder(
+                self.trial_dir(trial).parent, self.distributions, self.metric, self.attrs, self.cost
+            )
         return self._recorder
 
     def upload(self, now: bool = False) -> None:
@@ -86,8 +99,10 @@ class JournalCallback(Callback):
             return
         self._uploaded = time.monotonic()
         place = storage_place(self.remote)
-        self._safely("its upload", lambda: upload(cache_folder(place) / JOURNAL_FILE,
-                                                  place.child(JOURNAL_FILE)))
+        self._safely(
+            "its upload",
+            lambda: upload(cache_folder(place) / JOURNAL_FILE, place.child(JOURNAL_FILE)),
+        )
 
     def on_step_end(self, iteration: int, trials: list[Trial], **info: Any) -> None:
         self.upload()
@@ -103,57 +118,88 @@ class JournalCallback(Callback):
         except Exception as exc:
             if not self._warned:
                 self._warned = True
-                print(f"tune-cifar: warning: the Optuna journal could not record {what} "
-                      f"({type(exc).__name__}: {exc}); the search goes on", file=sys.stderr)
+                print(
+                    f"tune-cifar: warning: the Optuna journal could not record {what} "
+                    f"({type(exc).__name__}: {exc}); the search goes on",
+                    file=sys.stderr,
+                )
 
     def trial_record(self, trial: Trial, error: str | None = None) -> TrialRecord:
         """The trial as the epochs seen here describe it (Tune's result.json may lag)."""
-        rows = [self._epochs.get(trial.trial_id, {})[e]
-                for e in sorted(self._epochs.get(trial.trial_id, {}))]
-        metrics = pd.DataFrame(rows) if rows else pd.DataFrame(
-            columns=[TRAINING_ITERATION, self.metric])
+        rows = [
+            self._epochs.get(trial.trial_id, {})[e]
+            for e in sorted(self._epochs.get(trial.trial_id, {}))
+        ]
+        metrics = (
+            pd.DataFrame(rows) if rows else pd.DataFrame(columns=[TRAINING_ITERATION, self.metric])
+        )
         return TrialRecord(self.trial_dir(trial), trial.trial_id, trial.config, metrics, error)
 
-    def on_trial_start(self, iteration: int, trials: list[Trial], trial: Trial,
-                       **info: Any) -> None:
+    def on_trial_start(
+        self, iteration: int, trials: list[Trial], trial: Trial, **info: Any
+    ) -> None:
         if trial.trial_id not in self._epochs:  # restored by a resume: its epochs so far
             folder = self.trial_dir(trial)
             earlier = load_trial(folder) if folder.is_dir() else None
             self._epochs[trial.trial_id] = (
-                {} if earlier is None else
-                {int(r[TRAINING_ITERATION]): r.to_dict() for _, r in earlier.metrics.iterrows()})
-        self._safely(f"trial {trial.trial_id}'s start", lambda: self.recorder(trial).start(
-            trial.trial_id, trial.config, self.trial_dir(trial)))
+                {}
+                if earlier is None
+                else {
+                    int(r[TRAINING_ITERATION]): r.to_dict() for _, r in earlier.metrics.iterrows()
+                }
+            )
+        self._safely(
+            f"trial {trial.trial_id}'s start",
+            lambda: self.recorder(trial).start(trial.trial_id, trial.config, self.trial_dir(trial)),
+        )
 
-    def on_trial_result(self, iteration: int, trials: list[Trial], trial: Trial,
-                        result: dict, **info: Any) -> None:
+    def on_trial_result(
+        self, iteration: int, trials: list[Trial], trial: Trial, result: dict, **info: Any
+    ) -> None:
         epoch = int(result[TRAINING_ITERATION])
         self._epochs.setdefault(trial.trial_id, {})[epoch] = {
-            TRAINING_ITERATION: epoch, self.metric: result.get(self.metric),
+            TRAINING_ITERATION: epoch,
+            self.metric: result.get(self.metric),
             CHECKPOINT_DIR_NAME: result.get(CHECKPOINT_DIR_NAME),
-            **({self.cost: result.get(self.cost)} if self.cost else {})}
-        self._safely(f"trial {trial.trial_id}'s epoch {epoch}", lambda: self.recorder(
-            trial).epoch(trial.trial_id, epoch, result.get(self.metric)))
+            **({self.cost: result.get(self.cost)} if self.cost else {}),
+        }
+        self._safely(
+            f"trial {trial.trial_id}'s epoch {epoch}",
+            lambda: self.recorder(trial).epoch(trial.trial_id, epoch, result.get(self.metric)),
+        )
 
-    def on_trial_complete(self, iteration: int, trials: list[Trial], trial: Trial,
-                          **info: Any) -> None:
+    def on_trial_complete(
+        self, iteration: int, trials: list[Trial], trial: Trial, **info: Any
+    ) -> None:
         result = trial.last_result or {}
-        status = ended_status(result.get(TRAINING_ITERATION, 0), self.max_epochs,
-                              bool(result.get(DIVERGED_FLAG)))
+        status = ended_status(
+            result.get(TRAINING_ITERATION, 0), self.max_epochs, bool(result.get(DIVERGED_FLAG))
+        )
         self._checkpoints_of(trial)
-        self._safely(f"trial {trial.trial_id}'s end", lambda: self.recorder(trial).end(
-            trial.trial_id, status, trial_end_attrs(self.trial_record(trial), cost=self.cost)))
+        self._safely(
+            f"trial {trial.trial_id}'s end",
+            lambda: self.recorder(trial).end(
+                trial.trial_id, status, trial_end_attrs(self.trial_record(trial), cost=self.cost)
+            ),
+        )
 
     def _checkpoints_of(self, trial: Trial) -> None:
         """For object storage: the names of the trial's kept checkpoints, into its local copy
         (which epoch is best depends on which checkpoints are kept)."""
         if self.remote is not None:
-            self._safely(f"trial {trial.trial_id}'s checkpoints", lambda: local_copy(
-                storage_place(self.remote).child(Path(trial.path).name)))
+            self._safely(
+                f"trial {trial.trial_id}'s checkpoints",
+                lambda: local_copy(storage_place(self.remote).child(Path(trial.path).name)),
+            )
 
-    def on_trial_error(self, iteration: int, trials: list[Trial], trial: Trial,
-                       **info: Any) -> None:
+    def on_trial_error(
+        self, iteration: int, trials: list[Trial], trial: Trial, **info: Any
+    ) -> None:
         error = trial.get_error()
         record = self.trial_record(trial, error_line(error) if error is not None else None)
-        self._safely(f"trial {trial.trial_id}'s end", lambda: self.recorder(trial).end(
-            trial.trial_id, ERRORED, trial_end_attrs(record, cost=self.cost)))
+        self._safely(
+            f"trial {trial.trial_id}'s end",
+            lambda: self.recorder(trial).end(
+                trial.trial_id, ERRORED, trial_end_attrs(record, cost=self.cost)
+            ),
+        )

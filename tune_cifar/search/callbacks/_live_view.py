@@ -66,10 +66,15 @@ def trial_state(trial: Trial, max_epochs: int, stopped: bool = False) -> str:
         return UNFINISHED
     if trial.status == Trial.TERMINATED:
         result = trial.last_result or {}
-        return ended_status(result.get(TRAINING_ITERATION, 0), max_epochs,
-                            bool(result.get(DIVERGED_FLAG)))
-    return {Trial.RUNNING: "running", Trial.PENDING: "pending", Trial.PAUSED: "paused",
-            Trial.ERROR: ERRORED}.get(trial.status, trial.status.lower())
+        return ended_status(
+            result.get(TRAINING_ITERATION, 0), max_epochs, bool(result.get(DIVERGED_FLAG))
+        )
+    return {
+        Trial.RUNNING: "running",
+        Trial.PENDING: "pending",
+        Trial.PAUSED: "paused",
+        Trial.ERROR: ERRORED,
+    }.get(trial.status, trial.status.lower())
 
 
 def format_elapsed(seconds: float) -> str:
@@ -102,21 +107,24 @@ class LiveView(Callback):
     def setup(self, **info: Any) -> None:
         self._reset()  # a resumed search starts its clock and its view afresh
 
-    def on_trial_result(self, iteration: int, trials: list[Trial], trial: Trial,
-                        result: dict, **info: Any) -> None:
+    def on_trial_result(
+        self, iteration: int, trials: list[Trial], trial: Trial, result: dict, **info: Any
+    ) -> None:
         self.best.add(trial.trial_id, result)
 
-    def on_trial_complete(self, iteration: int, trials: list[Trial], trial: Trial,
-                          **info: Any) -> None:
+    def on_trial_complete(
+        self, iteration: int, trials: list[Trial], trial: Trial, **info: Any
+    ) -> None:
         self.ended.add(trial.trial_id)
 
     def line(self, trials: list[Trial], stopped: bool = False) -> str:
         """The counts and the best so far; ``stopped``: the search was stopped, so terminated
         trials that never completed are unfinished."""
-        counts = Counter(trial_state(t, self.max_epochs, stopped and t.trial_id not in self.ended)
-                         for t in trials)
-        parts = [f"{counts[s]} {s}" for s in ORDER
-                 if counts[s] or s in ("running", DONE, ERRORED)]
+        counts = Counter(
+            trial_state(t, self.max_epochs, stopped and t.trial_id not in self.ended)
+            for t in trials
+        )
+        parts = [f"{counts[s]} {s}" for s in ORDER if counts[s] or s in ("running", DONE, ERRORED)]
         text = f"[{format_elapsed(time.monotonic() - self.start)}] " + ", ".join(parts)
         for trial in trials:  # trials restored by a resume report their last result only
             if trial.trial_id not in self.best:
@@ -135,9 +143,14 @@ class LiveView(Callback):
         # A new line when a trial starts for the first time or ends (not when it queues, nor
         # when PBT pauses and restarts it), or after interval_s.
         self.started.update(t.trial_id for t in trials if t.status == Trial.RUNNING)
-        key = (len(self.started), *sorted((s, n) for s, n in Counter(
-            trial_state(t, self.max_epochs) for t in trials).items()
-            if s not in ("pending", "running", "paused")))
+        key = (
+            len(self.started),
+            *sorted(
+                (s, n)
+                for s, n in Counter(trial_state(t, self.max_epochs) for t in trials).items()
+                if s not in ("pending", "running", "paused")
+            ),
+        )
         if key != self._last_key or time.monotonic() - self._last_time >= self.interval_s:
             self._last_key, self._last_time = key, time.monotonic()
             self._last_line = self.line(trials)

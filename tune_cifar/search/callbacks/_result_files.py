@@ -40,15 +40,15 @@ class KeepResultFiles(Callback):
         place = storage_place(self.location)
         # a local experiment: the trial's folder where Tune has it now (a resumed experiment
         # may have been moved since this callback was pickled with it)
-        place = storage_place(trial.path) if place.is_local else place.child(
-            Path(trial.path).name)
+        place = storage_place(trial.path) if place.is_local else place.child(Path(trial.path).name)
         staged = Path(trial.local_path)
         for name in names:
             target = place.child(name)
             # only ever longer: these files grow, and a copy that is not longer than the
             # stored one (a restored trial's, say) has nothing to add
             if (staged / name).is_file() and (staged / name).stat().st_size > (
-                    target.fs.get_file_info(target.path).size or 0):
+                target.fs.get_file_info(target.path).size or 0
+            ):
                 target.fs.create_dir(place.path, recursive=True)
                 upload(staged / name, target)
 
@@ -60,12 +60,16 @@ class KeepResultFiles(Callback):
         except Exception as exc:
             if not self._warned:
                 self._warned = True
-                print(f"tune-cifar: warning: the result files of trial {trial.trial_id} could "
-                      f"not be copied into the experiment ({type(exc).__name__}: {exc}); the "
-                      "search goes on", file=sys.stderr)
+                print(
+                    f"tune-cifar: warning: the result files of trial {trial.trial_id} could "
+                    f"not be copied into the experiment ({type(exc).__name__}: {exc}); the "
+                    "search goes on",
+                    file=sys.stderr,
+                )
 
-    def on_trial_start(self, iteration: int, trials: list[Trial], trial: Trial,
-                       **info: Any) -> None:
+    def on_trial_start(
+        self, iteration: int, trials: list[Trial], trial: Trial, **info: Any
+    ) -> None:
         self._safely(trial, GROWING)
 
     def on_experiment_end(self, trials: list[Trial], **info: Any) -> None:

@@ -67,8 +67,11 @@ def delete_unnamed_checkpoints(everything: bool = False) -> None:
     them with ``everything``, once Tune's last state of a run is saved)."""
     from ray.train._internal import checkpoint_manager
 
-    delete = getattr(checkpoint_manager._delete_fs_path, "tune_cifar_original",
-                     checkpoint_manager._delete_fs_path)
+    delete = getattr(
+        checkpoint_manager._delete_fs_path,
+        "tune_cifar_original",
+        checkpoint_manager._delete_fs_path,
+    )
     waiting = []
     for fs, fs_path in _pending:
         if everything or not _named_by_saved_state(fs, fs_path):
@@ -87,17 +90,23 @@ def delete_orphan_checkpoints(fs: Any, experiment: str) -> int:
     import pyarrow.fs as pafs
     from ray.train._internal import checkpoint_manager
 
-    delete = getattr(checkpoint_manager._delete_fs_path, "tune_cifar_original",
-                     checkpoint_manager._delete_fs_path)
+    delete = getattr(
+        checkpoint_manager._delete_fs_path,
+        "tune_cifar_original",
+        checkpoint_manager._delete_fs_path,
+    )
     try:
         infos = fs.get_file_info(pafs.FileSelector(experiment, recursive=True))
     except OSError:
         return 0
     trials: dict[str, list[str]] = {}
     for info in infos:
-        parts = info.path[len(experiment):].strip("/").split("/")
-        if (info.type == pafs.FileType.Directory and len(parts) == 2
-                and parts[1].startswith(CHECKPOINT_PREFIX)):
+        parts = info.path[len(experiment) :].strip("/").split("/")
+        if (
+            info.type == pafs.FileType.Directory
+            and len(parts) == 2
+            and parts[1].startswith(CHECKPOINT_PREFIX)
+        ):
             trials.setdefault(parts[0], []).append(info.path)
     deleted = 0
     for checkpoints in trials.values():
@@ -123,8 +132,14 @@ def _named_by_saved_state(fs: Any, checkpoint: str) -> bool:
         infos = fs.get_file_info(pafs.FileSelector(experiment))
     except OSError:
         return True
-    states = sorted((i for i in infos if i.base_name.startswith(EXPERIMENT_STATE_PREFIX)
-                     and i.base_name.endswith(".json")), key=lambda i: i.base_name)
+    states = sorted(
+        (
+            i
+            for i in infos
+            if i.base_name.startswith(EXPERIMENT_STATE_PREFIX) and i.base_name.endswith(".json")
+        ),
+        key=lambda i: i.base_name,
+    )
     if not states:  # named by start time: the newest is the last
         return False
     text = _read_state(fs, states[-1])
@@ -166,8 +181,9 @@ def optuna_told(searcher: Any, trial_id: str) -> bool:
     return trial_id in _optuna_parts(searcher)[2]
 
 
-def tell_optuna(searcher: Any, trial_id: str, value: float | list[float] | None,
-                state: Any) -> None:
+def tell_optuna(
+    searcher: Any, trial_id: str, value: float | list[float] | None, state: Any
+) -> None:
     """Tell the study behind a Ray OptunaSearch how Tune trial ``trial_id`` ended, once."""
     study, trials, told = _optuna_parts(searcher)
     study.tell(trials[trial_id], value, state=state)
@@ -178,8 +194,9 @@ def _written_for(what: str) -> TuneCifarError:
     """The one line for a Ray that lacks what tune-cifar uses of it."""
     import ray
 
-    return TuneCifarError(f"tune-cifar was written for {WRITTEN_FOR}; this Ray "
-                          f"({ray.__version__}) {what}")
+    return TuneCifarError(
+        f"tune-cifar was written for {WRITTEN_FOR}; this Ray ({ray.__version__}) {what}"
+    )
 
 
 def trial_storage(trial: Any) -> tuple[Any, str]:

@@ -57,17 +57,21 @@ ray.init(address=sys.argv[1], log_to_driver=False, logging_level=logging.ERROR,
          include_dashboard=False)
 ray.shutdown()
 """
-_SHORT_TRIES = {"RAY_gcs_server_port_wait_time_s": "1",
-                "RAY_gcs_rpc_server_connect_timeout_s": str(CONNECT_TIMEOUT_S),
-                "RAY_py_gcs_connect_timeout_s": str(CONNECT_TIMEOUT_S)}
+_SHORT_TRIES = {
+    "RAY_gcs_server_port_wait_time_s": "1",
+    "RAY_gcs_rpc_server_connect_timeout_s": str(CONNECT_TIMEOUT_S),
+    "RAY_py_gcs_connect_timeout_s": str(CONNECT_TIMEOUT_S),
+}
 
 
 def check_cluster(address: str, named_by: str = "") -> None:
     """Fail within JOIN_TIMEOUT_S, in one line, when no Ray cluster answers at ``address``
     (``named_by``: where the address came from, when not from --address)."""
+
     def refuse(reason: str) -> NoReturn:
-        raise UsageError(f"cannot join the Ray cluster at {cluster_name(address, named_by)}: "
-                         f"{reason}")
+        raise UsageError(
+            f"cannot join the Ray cluster at {cluster_name(address, named_by)}: {reason}"
+        )
 
     host, _, port = address.rpartition(":")
     if host and port.isdigit() and "://" not in address:
@@ -77,9 +81,13 @@ def check_cluster(address: str, named_by: str = "") -> None:
         except OSError as exc:
             refuse(f"{exc.strerror or 'no answer'} (is 'ray start --head' running there?)")
     try:
-        probe = subprocess.run([sys.executable, "-c", _JOIN_PROBE, address], text=True,
-                               capture_output=True, timeout=JOIN_TIMEOUT_S,
-                               env={**os.environ, **_SHORT_TRIES})
+        probe = subprocess.run(
+            [sys.executable, "-c", _JOIN_PROBE, address],
+            text=True,
+            capture_output=True,
+            timeout=JOIN_TIMEOUT_S,
+            env={**os.environ, **_SHORT_TRIES},
+        )
     except subprocess.TimeoutExpired:
         refuse(f"no Ray cluster answered within {JOIN_TIMEOUT_S} s")
     if probe.returncode != 0:
@@ -104,13 +112,18 @@ def start_ray(address: str | None, named_by: str = "") -> None:
     try:
         # "local": without it, ray.init() joins whatever cluster /tmp/ray/ray_current_cluster
         # names (left by 'ray start' or ray.cluster_utils), trials and all.
-        ray.init(address=address or "local", log_to_driver=False, logging_level=logging.ERROR,
-                 include_dashboard=False)
+        ray.init(
+            address=address or "local",
+            log_to_driver=False,
+            logging_level=logging.ERROR,
+            include_dashboard=False,
+        )
     except (ConnectionError, RuntimeError, ValueError) as exc:
         if address is None:
             raise UsageError(f"cannot start Ray on this machine: {exc}") from None
-        raise UsageError(f"cannot join the Ray cluster at {cluster_name(address, named_by)}: "
-                         f"{exc}") from None
+        raise UsageError(
+            f"cannot join the Ray cluster at {cluster_name(address, named_by)}: {exc}"
+        ) from None
     stop_on_sigterm()
 
 
