@@ -269,8 +269,9 @@ def plot_importance(exp: Experiment, path: Path) -> Path | None:
         ax = plot_param_importances(study, evaluator=precomputed_evaluator(exp.importances))
         ax.set_title("", loc="left")
         ax.set_title("")
-        if ax.get_legend() is not None:
-            ax.get_legend().remove()
+        legend = ax.get_legend()
+        if legend is not None:
+            legend.remove()
         ax.set_xlabel("importance for best validation accuracy (fANOVA, sums to 1)")
         return ax
 

@@ -13,6 +13,7 @@ import html
 import os
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import pandas as pd
 
@@ -65,7 +66,7 @@ PLOT_CAPTIONS = {
 @dataclass
 class Block:
     kind: str  # "h1" | "h2" | "p" | "list" | "table" | "image"
-    content: object
+    content: Any  # text; a list of lines; a DataFrame; an image's path
     caption: str = ""
 
 
@@ -176,7 +177,7 @@ def build_blocks(exp: Experiment, plots: dict[str, Path]) -> list[Block]:
         ),
     ]
     if exp.cost is not None:
-        blocks += pareto_blocks(exp)
+        blocks += pareto_blocks(exp, exp.cost)
     stability = rank_stability(exp)
     if opts.get("scheduler") in POPULATION_SCHEDULERS:
         blocks += population_blocks(exp, best)
@@ -197,9 +198,9 @@ def build_blocks(exp: Experiment, plots: dict[str, Path]) -> list[Block]:
     return blocks
 
 
-def pareto_blocks(exp: Experiment) -> list[Block]:
-    """The 'Accuracy and cost' section of a multi-objective search: its Pareto front."""
-    cost = exp.cost
+def pareto_blocks(exp: Experiment, cost: str) -> list[Block]:
+    """The 'Accuracy and cost' section of a multi-objective search (``cost``: the trials
+    frame's column of what it minimised): its Pareto front."""
     front = pareto_front(exp.trials, cost)
     seeds = seed_trials(exp)
     label = COST_LABELS[cost]

@@ -127,7 +127,8 @@ def top_trials_study(exp: Experiment, top: int) -> optuna.Study | None:
         return None
     import optuna
 
-    best = sorted(exp.study.trials, key=lambda t: t.value, reverse=True)[:top]
+    # (every trial of it has a value: as_optuna_study adds finished trials only)
+    best = sorted(exp.study.trials, key=lambda t: t.value or 0.0, reverse=True)[:top]
     study = optuna.create_study(direction="maximize")
     study.add_trials(best)
     return study

@@ -39,14 +39,20 @@ class Key:
     low: float | None = None
     high: float | None = None
 
+    @property
+    def bounds(self) -> tuple[float, float]:
+        """(low, high) of a numeric key."""
+        if self.low is None or self.high is None:
+            raise TypeError(f"config key '{self.name}' has no numeric range")
+        return self.low, self.high
+
     def describe_range(self) -> str:
         if self.choices is not None:
             return " / ".join(str(c) for c in self.choices)
         if self.type is bool:
             return "true / false"
-        if self.type is int:
-            return f"[{int(self.low)}, {int(self.high)}]"
-        return f"[{self.low:g}, {self.high:g}]"
+        low, high = self.bounds
+        return f"[{int(low)}, {int(high)}]" if self.type is int else f"[{low:g}, {high:g}]"
 
     def check(self, value: Any) -> Any:
         """Return ``value`` coerced to this key's type, or raise a one-line UsageError."""
@@ -55,18 +61,19 @@ class Key:
                 raise UsageError(f"config key '{self.name}': {value!r} is not true/false")
             return bool(value)
         if self.type is str:
-            if value not in self.choices:
+            if value not in (self.choices or ()):
                 raise UsageError(
                     f"config key '{self.name}': {value!r} is not one of {self.describe_range()}"
                 )
             return value
         if isinstance(value, (bool, np.bool_)) or not isinstance(value, numbers.Real):
             raise UsageError(f"config key '{self.name}': {value!r} is not a number")
-        if not math.isfinite(value) or not self.low <= value <= self.high:
+        number, (low, high) = float(value), self.bounds
+        if not math.isfinite(number) or not low <= number <= high:
             raise UsageError(
                 f"config key '{self.name}': {value!r} is outside {self.describe_range()}"
             )
-        if self.type is int and float(value) != int(value):
+        if self.type is int and number != int(number):
             raise UsageError(f"config key '{self.name}': {value!r} is not a whole number")
         return self.type(value)
 
@@ -212,11 +219,11 @@ class TrialConfig:
             if low > high:
                 raise UsageError(f"config: {stem}_min {low} > {stem}_max {high}")
         lr_key = KEYS_BY_NAME["lr"]
-        if self.peak_lr > lr_key.high:
+        if self.peak_lr > lr_key.bounds[1]:
             raise UsageError(
                 f"config: lr {self.lr:g} scaled to batch_size {self.batch_size} "
                 f"(lr_ref_batch {self.lr_ref_batch}) is {self.peak_lr:g}, above "
-                f"{lr_key.high:g}"
+                f"{lr_key.bounds[1]:g}"
             )
 
     @property
@@ -262,7 +269,7 @@ _TYPES = {"bool": bool, "int": int, "float": float, "str": str}
 # The table of keys, read from TrialConfig's fields (annotations are strings here, as
 # ``from __future__ import annotations`` leaves them).
 KEYS: tuple[Key, ...] = tuple(
-    Key(f.name, _TYPES[f.type], f.default, **f.metadata) for f in fields(TrialConfig)
+    Key(f.name, _TYPES[str(f.type)], f.default, **f.metadata) for f in fields(TrialConfig)
 )
 KEYS_BY_NAME: dict[str, Key] = {k.name: k for k in KEYS}
 
@@ -281,7 +288,7 @@ def check_space_range(name: str, low: float, high: float) -> None:
     key = KEYS_BY_NAME[name]
     if key.low is None:
         raise UsageError(f"config key '{name}' takes {key.describe_range()}, not a numeric range")
-    if low < key.low or high > key.high:
+    if low < key.bounds[0] or high > key.bounds[1]:
         raise UsageError(
             f"config key '{name}': search range [{low:g}, {high:g}] is outside "
             f"{key.describe_range()}"

@@ -13,7 +13,6 @@ not here: the parser, ``--help``, ``keys`` and a refused search flag start witho
 
 from __future__ import annotations
 
-import argparse
 import sys
 import traceback
 from collections.abc import Sequence
@@ -25,7 +24,7 @@ from tune_cifar.cli._train import add_keys_parser, add_train_parser
 from tune_cifar.errors import TuneCifarError
 
 
-def build_parser() -> argparse.ArgumentParser:
+def build_parser() -> Parser:
     parser = Parser(
         prog="tune-cifar",
         description="Hyperparameter search for the seed study's CIFAR-10 CNNs on Ray Tune.",

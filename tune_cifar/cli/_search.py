@@ -94,8 +94,9 @@ def report_outcome(outcome: SearchOutcome) -> int:
     resume = f"tune-cifar resume {outcome.experiment_path}"
     interrupted = outcome.unfinished and (outcome.interrupted or outcome.budget is None)
     if outcome.storage_full is not None:
+        where = storage_place(outcome.experiment_path).parent()
         print(
-            f"search stopped: the storage at {outcome.experiment_path.parent} is full "
+            f"search stopped: the storage at {where} is full "
             f"({outcome.storage_full}); {outcome.unfinished} trials unfinished, every "
             f"complete checkpoint kept. Free space there, then continue with: {resume}",
             file=sys.stderr,
@@ -118,8 +119,8 @@ def report_outcome(outcome: SearchOutcome) -> int:
         )
     elif outcome.budget == "epoch budget":
         print(f"epoch budget reached: {outcome.trial_epochs} trial-epochs", file=sys.stderr)
-    raise_if_all_failed(outcome)
-    print(f"{outcome.num_trials} trials; " + outcome.best.summary())
+    best = raise_if_all_failed(outcome)
+    print(f"{outcome.num_trials} trials; " + best.summary())
     if outcome.seed_style:
         print(
             "  seed-style: validation was the test set, so this val_acc is a test accuracy "

@@ -31,7 +31,7 @@ from __future__ import annotations
 import math
 import warnings
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeGuard
 
 from tune_cifar.constants import JOURNAL_FILE, SPEC_FILE, TRAINING_ITERATION
 from tune_cifar.metrics import COSTS, DONE, METRIC, STOPPED_EARLY, UNFINISHED
@@ -232,5 +232,6 @@ def study_attrs(spec: dict[str, Any]) -> dict[str, Any]:
     }
 
 
-def _finite(value: Any) -> bool:
+def _finite(value: Any) -> TypeGuard[float]:
+    """A finite number (not a bool, not NaN or inf)."""
     return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)

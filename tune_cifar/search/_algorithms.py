@@ -41,7 +41,10 @@ def build_search(
     seed = {"seed": opts.seed}
     # --max-concurrent is applied here: Tune's own max_concurrent_trials is ignored (with a
     # warning only) when the search algorithm is a BasicVariantGenerator passed in, as ours is.
-    variants = {"random_state": opts.seed, "max_concurrent": opts.max_concurrent or 0}
+    variants: dict[str, Any] = {
+        "random_state": opts.seed,
+        "max_concurrent": opts.max_concurrent or 0,
+    }
     # For a fixed list or a grid, --num-samples K means K repeats of every configuration, the
     # r-th with seed + r (a point's own seed, else --seed), so repeats are new training runs.
     repeats = opts.num_samples or 1

@@ -192,9 +192,9 @@ def test_runs(
     rows = []
     for record in load_trials(target):
         found = best_row(record)
-        if found is None or found[1] is None:
+        row, checkpoint = found if found is not None else (None, None)
+        if row is None or checkpoint is None:
             continue  # a run that failed, or kept no checkpoint: counted as missing
-        row, checkpoint = found
         rank, trial_id, search_value = source[_without_seed(record.config)]
         probs = load_model(checkpoint, device="auto").probabilities(images)
         rows.append(

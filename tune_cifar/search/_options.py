@@ -339,12 +339,11 @@ class SearchOptions:
             raise UsageError(
                 f"the spec file records options this release does not know: {', '.join(unknown)}"
             )
-        return cls(
-            **{
-                k: tuple(v) if known[k].type is tuple and v is not None else v
-                for k, v in values.items()
-            }
-        )
+        kwargs: dict[str, Any] = {
+            k: tuple(v) if known[k].type is tuple and v is not None else v
+            for k, v in values.items()
+        }
+        return cls(**kwargs)
 
     @property
     def population(self) -> bool:

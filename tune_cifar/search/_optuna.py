@@ -71,7 +71,7 @@ class AshaAwareOptunaSearch(OptunaSearch):
         """Tune hands the searcher its space here, and Ray creates the study: then the earlier
         trials of a warm start are added to it as complete (``add_evaluated_point``)."""
         if self._objectives is not None:  # Tune's single metric would replace the two
-            metric, mode = self._objectives  # type: ignore[assignment]
+            metric, mode = self._objectives
         ready = super().set_search_properties(metric, mode, config, **spec)
         if ready:
             for params, value in self._evaluated:

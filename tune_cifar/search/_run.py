@@ -312,7 +312,9 @@ def outcome_of(
     )
 
 
-def raise_if_all_failed(outcome: SearchOutcome) -> None:
+def raise_if_all_failed(outcome: SearchOutcome) -> BestTrial:
+    """The search's best trial; a one-line TuneCifarError when no trial reported a result."""
     if outcome.best is None:
         detail = outcome.errors[0] if outcome.errors else "no trial reported a result"
         raise TuneCifarError(f"the search finished without a result: {detail}")
+    return outcome.best

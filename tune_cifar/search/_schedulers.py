@@ -118,7 +118,7 @@ def _population_scheduler(opts: SearchOptions, space: SearchSpace) -> Any:
         for k, v in space.params.items()
         if k in mutate and isinstance(v, (Float, Integer))
     }
-    common = {
+    common: dict[str, Any] = {
         "time_attr": TRAINING_ITERATION,
         "perturbation_interval": opts.perturbation_interval,
         "custom_explore_fn": ClipToSpace(bounds),

@@ -109,7 +109,7 @@ class StopWatch(Callback):
         self._start = time.monotonic()
         self._next_space_check = 0.0
 
-    def setup(self, **info: Any) -> None:
+    def setup(self, *args: Any, **info: Any) -> None:
         reset_stop()
         self._start = time.monotonic()  # a resume gets its time budget afresh
         if threading.current_thread() is threading.main_thread():

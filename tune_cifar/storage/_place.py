@@ -115,8 +115,8 @@ def storage_place(location: str | Path, what: str = "path") -> Place:
         raise UsageError(
             f"{what} {location}: only local paths, file://, s3:// and gs:// URIs are supported"
         )
-    path = Path(text).expanduser().resolve()
-    return Place(str(path), pafs.LocalFileSystem(), str(path))
+    local = str(Path(text).expanduser().resolve())
+    return Place(local, pafs.LocalFileSystem(), local)
 
 
 def check_storage(place: Place, what: str = "--storage-path") -> None:

@@ -43,6 +43,8 @@ class Dropout(nn.Dropout):
 class CifarCNN(nn.Module):
     """VGG-style CNN for 3x32x32 inputs; ``width`` scales every channel count."""
 
+    dropout4: Dropout  # (conv1..6, bn1..6 and dropout1..4 are set by name in __init__)
+
     def __init__(
         self,
         batch_norm: bool = True,

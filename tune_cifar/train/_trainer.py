@@ -67,7 +67,7 @@ def build_optimizer(cfg: TrialConfig, model: nn.Module) -> torch.optim.Optimizer
     """The optimizer a config asks for; on CUDA in its fused form (a few kernels per step for
     all parameters, instead of several per parameter)."""
     params = list(model.parameters())
-    fused = {"fused": True} if params[0].is_cuda else {}
+    fused: dict[str, Any] = {"fused": True} if params[0].is_cuda else {}
     if cfg.optimizer == "sgd":
         return torch.optim.SGD(
             params,
@@ -184,7 +184,8 @@ class Trainer:
         with torch.random.fork_rng(devices=[]):
             torch.default_generator.manual_seed(cfg.seed)
             model = build_model(cfg, self.generator)
-        self.model = model.to(self.device, memory_format=torch.channels_last)
+        # (Module.to takes a memory format; torch's type stubs lack that overload)
+        self.model = model.to(self.device, memory_format=torch.channels_last)  # type: ignore[call-overload]
         self.params = sum(p.numel() for p in self.model.parameters())
         self.optimizer = build_optimizer(cfg, self.model)
         self.steps_per_epoch = math.ceil(len(data.train_y) / cfg.batch_size)
@@ -208,7 +209,7 @@ class Trainer:
         )
         self.warmup_left = WARMUP_STEPS
         self.epoch = 0
-        self.history: list[dict[str, float]] = []
+        self.history: list[dict[str, Any]] = []  # run_epoch's metrics, one per epoch
 
     @property
     def finished(self) -> bool:
@@ -308,7 +309,7 @@ class Trainer:
     def evaluate(self, x: torch.Tensor, y: torch.Tensor) -> dict[str, float]:
         return evaluate(self.model, x, y, self.normalize, self.cfg.tta)
 
-    def run_epoch(self) -> dict[str, float]:
+    def run_epoch(self) -> dict[str, Any]:
         """Train one epoch, validate, append to the history and return the epoch's metrics."""
         start = time.perf_counter()
         train = self.train_epoch()

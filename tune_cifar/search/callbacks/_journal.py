@@ -29,6 +29,7 @@ from tune_cifar.constants import (
 from tune_cifar.errors import error_line
 from tune_cifar.metrics import ERRORED, METRIC, ended_status
 from tune_cifar.results import JournalRecorder, TrialRecord, load_trial, trial_end_attrs
+from tune_cifar.search.callbacks._result_files import trial_folder
 from tune_cifar.storage import cache_folder, local_copy, storage_place, upload
 
 if TYPE_CHECKING:
@@ -83,8 +84,8 @@ class JournalCallback(Callback):
     def trial_dir(self, trial: Trial) -> Path:
         """The trial's folder to read here: Tune's, or its local copy for object storage."""
         if self.remote is None:
-            return Path(trial.path)
-        return cache_folder(storage_place(self.remote)) / Path(trial.path).name
+            return trial_folder(trial)
+        return cache_folder(storage_place(self.remote)) / trial_folder(trial).name
 
     def recorder(self, trial: Trial) -> JournalRecorder:
         if self._recorder is None:
@@ -110,7 +111,7 @@ class JournalCallback(Callback):
     def on_experiment_end(self, trials: list[Trial], **info: Any) -> None:
         self.upload(now=True)
 
-    def _safely(self, what: str, write: Callable[[], None]) -> None:
+    def _safely(self, what: str, write: Callable[[], object]) -> None:
         """The journal is a record beside the search: a failure to write it is said once, on
         stderr, and the search goes on (Tune would count it as the trial's failure)."""
         try:
@@ -186,10 +187,11 @@ class JournalCallback(Callback):
     def _checkpoints_of(self, trial: Trial) -> None:
         """For object storage: the names of the trial's kept checkpoints, into its local copy
         (which epoch is best depends on which checkpoints are kept)."""
-        if self.remote is not None:
+        remote = self.remote
+        if remote is not None:
             self._safely(
                 f"trial {trial.trial_id}'s checkpoints",
-                lambda: local_copy(storage_place(self.remote).child(Path(trial.path).name)),
+                lambda: local_copy(storage_place(remote).child(trial_folder(trial).name)),
             )
 
     def on_trial_error(

@@ -104,7 +104,7 @@ class LiveView(Callback):
         self.started: set[str] = set()  # trials seen running
         self._began = False
 
-    def setup(self, **info: Any) -> None:
+    def setup(self, *args: Any, **info: Any) -> None:
         self._reset()  # a resumed search starts its clock and its view afresh
 
     def on_trial_result(

@@ -23,9 +23,19 @@ from ray.tune import Callback
 from ray.tune.experiment import Trial
 
 from tune_cifar.constants import PROGRESS_FILE, RESULT_FILE
+from tune_cifar.errors import TuneCifarError
 from tune_cifar.storage import RESULT_FILES, storage_place, upload
 
 GROWING = (RESULT_FILE, PROGRESS_FILE)  # what a restarted trial's loggers append to
+
+
+def trial_folder(trial: Trial, staged: bool = False) -> Path:
+    """The trial's folder in the experiment (its path or URI path), or with ``staged`` the
+    driver's staging copy of it; every trial the controller reports on has both."""
+    path = trial.local_path if staged else trial.path
+    if path is None:
+        raise TuneCifarError(f"trial {trial.trial_id} has no folder yet")
+    return Path(path)
 
 
 class KeepResultFiles(Callback):
@@ -38,10 +48,11 @@ class KeepResultFiles(Callback):
 
     def keep(self, trial: Trial, names: tuple[str, ...]) -> None:
         place = storage_place(self.location)
+        folder = trial_folder(trial)
         # a local experiment: the trial's folder where Tune has it now (a resumed experiment
         # may have been moved since this callback was pickled with it)
-        place = storage_place(trial.path) if place.is_local else place.child(Path(trial.path).name)
-        staged = Path(trial.local_path)
+        place = storage_place(folder) if place.is_local else place.child(folder.name)
+        staged = trial_folder(trial, staged=True)
         for name in names:
             target = place.child(name)
             # only ever longer: these files grow, and a copy that is not longer than the
