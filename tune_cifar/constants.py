@@ -51,6 +51,24 @@ STORAGE_FULL_ERROR = "storage_full"
 """The error line of a checkpoint that could not be written for lack of space; the search
 then stops in order (``tune_cifar.search`` watches for it)."""
 
+# -- Keys a searcher may add to a trial's config beside its hyperparameters -----------------
+
+SAMPLED_FROM = "sampled_from"
+"""``--search priorband``: where the trial's configuration was drawn from: "prior",
+"uniform" or "incumbent"."""
+
+SAMPLING_WEIGHTS = "sampling_weights"
+"""``--search priorband``: the weights of the three when it was drawn ("prior 0.500, uniform
+0.500, incumbent 0.000")."""
+
+SAMPLE_NUMBER = "sample_number"
+"""``--search priorband``: which of the searcher's draws it was (1, 2, ...; trial ids of a
+searcher's trials do not say their order)."""
+
+ANNOTATIONS = (SAMPLED_FROM, SAMPLING_WEIGHTS, SAMPLE_NUMBER)
+"""The config keys that say how a configuration was chosen, not how it trains: the trial
+drops them before it builds its configuration, and readers keep them apart."""
+
 # -- Files and folders Ray Tune writes (``ray.tune.result``) -------------------------------
 
 RESULT_FILE = "result.json"

@@ -21,6 +21,7 @@ import numpy as np
 import pandas as pd
 
 from tune_cifar.constants import (
+    ANNOTATIONS,
     CHECKPOINT_DIR_NAME,
     CONFIG_PREFIX,
     DIVERGED_FLAG,
@@ -55,6 +56,8 @@ class TrialRecord:
     # reported again (a resume, a PBT copy) is here each time (``_population`` reads it).
     reports: pd.DataFrame = dataclasses.field(default_factory=pd.DataFrame)
     stopped: bool = False  # its scheduler stopped it while it waited (STOPPED_FILE)
+    # how its searcher chose the configuration (constants.ANNOTATIONS), kept out of config
+    annotations: dict[str, Any] = dataclasses.field(default_factory=dict)
 
     def config_at(self, epoch: int) -> dict[str, Any]:
         """The configuration the trial trained ``epoch`` under (its last report of it)."""
@@ -73,11 +76,14 @@ class TrialRecord:
 
 def row_config(row: pd.Series) -> dict[str, Any]:
     """The configuration a report was trained under, from its flattened ``config/*`` columns
-    (a key missing from this report, NaN in a frame of several, left out)."""
+    (a key missing from this report, NaN in a frame of several, left out; the searcher's
+    annotations too)."""
     return {
-        c.removeprefix(CONFIG_PREFIX): plain(v)
+        key: plain(v)
         for c, v in row.items()
-        if c.startswith(CONFIG_PREFIX) and not (isinstance(v, float) and pd.isna(v))
+        if c.startswith(CONFIG_PREFIX)
+        and (key := c.removeprefix(CONFIG_PREFIX)) not in ANNOTATIONS
+        and not (isinstance(v, float) and pd.isna(v))
     }
 
 
@@ -100,6 +106,7 @@ def load_trial(trial_dir: Path) -> TrialRecord | None:
         return None
     config_cols = [c for c in frame.columns if c.startswith(CONFIG_PREFIX)]
     config = {c.removeprefix(CONFIG_PREFIX): plain(frame[c].iloc[-1]) for c in config_cols}
+    annotations = {k: config.pop(k) for k in ANNOTATIONS if k in config}
     # A trial resumed from an older checkpoint (killed driver, lost node) reports some epochs
     # again; the last report of an epoch is the one its history continued from.
     metrics = frame.drop(columns=config_cols).drop_duplicates(TRAINING_ITERATION, keep="last")
@@ -111,6 +118,7 @@ def load_trial(trial_dir: Path) -> TrialRecord | None:
         read_error(trial_dir),
         frame,
         (trial_dir / STOPPED_FILE).is_file(),
+        annotations,
     )
 
 

@@ -14,6 +14,7 @@ from tune_cifar.config import TrialConfig
 from tune_cifar.errors import UsageError
 from tune_cifar.metrics import COSTS, METRIC, MODE
 from tune_cifar.search._options import DEFAULT_SAMPLES, SearchOptions
+from tune_cifar.search._prior import Prior
 from tune_cifar.search._spaces import SearchSpace, as_grid, as_sampled
 from tune_cifar.search._warm_start import WarmStart
 from tune_cifar.train import SCHEDULE_KEY, split_schedule
@@ -29,10 +30,14 @@ def tpe_startup_trials(opts: SearchOptions) -> int:
 
 
 def build_search(
-    opts: SearchOptions, space: SearchSpace, warm: WarmStart | None = None
+    opts: SearchOptions,
+    space: SearchSpace,
+    warm: WarmStart | None = None,
+    prior: Prior | None = None,
 ) -> tuple[Any, dict[str, Any], int]:
     """(search algorithm, param space, num_samples) for the requested search; with ``warm``
-    (Optuna only), the earlier trials and first configurations it starts from."""
+    (Optuna only), the earlier trials and first configurations it starts from; ``prior``:
+    PriorBand's (``--search priorband``, where it is required)."""
     from ray import tune
     from ray.tune.search import BasicVariantGenerator, ConcurrencyLimiter
 
@@ -49,7 +54,7 @@ def build_search(
     # r-th with seed + r (a point's own seed, else --seed), so repeats are new training runs.
     repeats = opts.num_samples or 1
     if space.points is not None:
-        if opts.search == "optuna":
+        if opts.search in ("optuna", "priorband"):
             raise UsageError(
                 f"space {space.name!r} is a fixed list of configurations; "
                 "use --search random or grid"
@@ -82,6 +87,23 @@ def build_search(
     num_samples = opts.num_samples or DEFAULT_SAMPLES
     if opts.search == "random":
         return BasicVariantGenerator(**variants), {**seed, **space.params}, num_samples
+    if opts.search == "priorband":
+        from tune_cifar.search._priorband import PriorBandSearcher
+
+        if prior is None:
+            raise UsageError("--search priorband needs --prior")
+        searcher: Any = PriorBandSearcher(
+            prior,
+            grace_period=opts.grace_period,
+            reduction_factor=opts.reduction_factor,
+            max_epochs=opts.max_epochs,
+            metric=METRIC,
+            mode=MODE,
+            seed=opts.seed,
+        )
+        if opts.max_concurrent:
+            searcher = ConcurrencyLimiter(searcher, max_concurrent=opts.max_concurrent)
+        return searcher, {**seed, **as_sampled(space)}, num_samples
     import optuna
 
     sampler = optuna.samplers.TPESampler(
@@ -91,7 +113,7 @@ def build_search(
     # --objective val_acc,COST: Optuna's multi-objective TPE over (val_acc, the cost)
     metric: Any = [METRIC, COSTS[opts.cost]] if opts.cost else METRIC
     mode: Any = [MODE, "min"] if opts.cost else MODE
-    searcher: Any = AshaAwareOptunaSearch(
+    searcher = AshaAwareOptunaSearch(
         metric=metric,
         mode=mode,
         sampler=sampler,

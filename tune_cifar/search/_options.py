@@ -23,7 +23,8 @@ from tune_cifar.config import CUDA_GRAPH_CHOICES, check_mutable
 from tune_cifar.errors import UsageError
 from tune_cifar.metrics import COSTS, METRIC, POPULATION_SCHEDULERS, RUNG_SCHEDULERS, asha_rungs
 
-SEARCHES = ("random", "grid", "optuna")
+SEARCHES = ("random", "grid", "optuna", "priorband")
+PRIOR_CONFIDENCES = ("low", "medium", "high")
 SCHEDULERS = ("asha", "asha-promote", "fifo", *POPULATION_SCHEDULERS)
 STOPPED_AS = ("pruned", "complete")
 DEFAULT_STORAGE = "~/tune-cifar-results"
@@ -141,7 +142,8 @@ class SearchOptions:
     search: str = option(
         "random",
         "random or grid: Ray's variant generator (grid combines every choice); "
-        "optuna: seeded multivariate Optuna TPE",
+        "optuna: seeded multivariate Optuna TPE; priorband: PriorBand, from the --prior, "
+        "uniformly or around the best so far, weighted by the evidence",
         group="search",
         choices=SEARCHES,
     )
@@ -202,6 +204,22 @@ class SearchOptions:
         group="search",
         metavar="EXP",
         nargs="+",
+    )
+    prior: str | None = option(
+        None,
+        "--search priorband: where good configurations are believed to lie: 'seed' (the "
+        "seed study's best run, 6), 'seed:N' (its run N), an earlier experiment (its best "
+        'trial), or a .json file of {KEY: {"value": V, "confidence": '
+        '"low|medium|high"}}',
+        group="search",
+        metavar="seed|EXP|FILE",
+    )
+    prior_confidence: str = option(
+        "medium",
+        "--prior seed or EXP: how surely every searched key is believed (a file gives its "
+        "own per key): the spread of the prior around each value",
+        group="search",
+        choices=PRIOR_CONFIDENCES,
     )
     # -- early stopping and population-based training
     grace_period: int = option(
@@ -432,6 +450,7 @@ class SearchOptions:
                 raise UsageError(f"--startup-trials must be positive, got {self.startup_trials}")
         if self.scheduler == "asha-promote":
             self.check_promotion()
+        self.check_prior()
         if self.warm_start and self.search != "optuna":
             raise UsageError(
                 "--warm-start needs --search optuna: random and grid searches do "
@@ -465,6 +484,29 @@ class SearchOptions:
                 "alone; use --objective with asha or fifo"
             )
 
+    def check_prior(self) -> None:
+        """PriorBand needs a prior, draws its configurations itself (no warm start, no
+        population scheduler) and learns at the rungs of successive halving."""
+        if self.search == "priorband":
+            if self.prior is None:
+                raise UsageError(
+                    "--search priorband needs --prior: seed (the seed study's "
+                    "best run), seed:N, an earlier experiment, or a .json file"
+                )
+            if self.scheduler not in RUNG_SCHEDULERS:
+                raise UsageError(
+                    f"--search priorband learns at successive halving's rungs; "
+                    f"use --scheduler {' or '.join(RUNG_SCHEDULERS)}, not "
+                    f"{self.scheduler}"
+                )
+            if self.cost:
+                raise UsageError(
+                    "--search priorband ranks by val_acc alone; use --objective "
+                    "with --search optuna or random"
+                )
+        elif self.prior is not None:
+            raise UsageError("--prior is PriorBand's belief: give it with --search priorband")
+
     def check_promotion(self) -> None:
         """asha-promote keeps trials waiting, paused, at its rungs: neither TPE (it learns from
         ended trials) nor a limit on live trials (waiting ones count) works beside that."""
@@ -472,7 +514,7 @@ class SearchOptions:
             raise UsageError(
                 "--scheduler asha-promote pauses trials at its rungs, and TPE "
                 "learns only from ended trials; use --scheduler asha with "
-                "--search optuna, or asha-promote with random or grid"
+                "--search optuna, or asha-promote with random, grid or priorband"
             )
         if self.max_concurrent is not None:
             raise UsageError(

@@ -37,6 +37,7 @@ from tune_cifar.results import (
 )
 from tune_cifar.search._algorithms import build_search, planned_trials, tpe_startup_trials
 from tune_cifar.search._options import SearchOptions
+from tune_cifar.search._prior import load_prior
 from tune_cifar.search._resources import cluster_resources, start_and_check
 from tune_cifar.search._run_config import make_trainable, run_config, trial_dirname
 from tune_cifar.search._schedulers import build_trial_scheduler
@@ -124,7 +125,10 @@ def run_search(
     opts.check()
     space = load_space(opts.space)
     warm = plan_warm_start(opts, space, dataclasses.asdict(data_spec))
-    search_alg, param_space, num_samples = build_search(opts, space, warm)
+    prior, prior_lines = (
+        load_prior(opts.prior, space, opts.prior_confidence) if opts.prior else (None, [])
+    )
+    search_alg, param_space, num_samples = build_search(opts, space, warm, prior)
     scheduler = build_trial_scheduler(opts, space)
     place = experiment_place(opts, space)
     lock = claim_folder(place, opts.overwrite)
@@ -162,7 +166,7 @@ def run_search(
             f"up to {opts.max_epochs} epochs, {cpus} CPU + {gpus:g} GPU per trial",
             flush=True,
         )
-        for line in warm.lines:
+        for line in [*warm.lines, *prior_lines]:
             print(line, flush=True)
         print(f"watch it in a browser: tune-cifar dashboard {place.uri}", flush=True)
         tuner = tune.Tuner(

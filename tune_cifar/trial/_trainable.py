@@ -31,7 +31,13 @@ import torch
 from ray import tune
 
 from tune_cifar.config import TrialConfig
-from tune_cifar.constants import DIVERGED_FLAG, LINEAGE, NODE_ID, STORAGE_FULL_ERROR
+from tune_cifar.constants import (
+    ANNOTATIONS,
+    DIVERGED_FLAG,
+    LINEAGE,
+    NODE_ID,
+    STORAGE_FULL_ERROR,
+)
 from tune_cifar.data import TrainingData
 from tune_cifar.errors import error_line, is_storage_full
 from tune_cifar.metrics import format_lineage
@@ -56,7 +62,8 @@ def train_cifar(config: dict[str, Any], data: TrainingData, settings: RunSetting
     ``checkpoint_every`` epochs, at ``checkpoint_epochs``, at the last epoch, and when the loss
     diverges."""
     torch.set_num_threads(settings.threads)
-    first, schedule = split_schedule(config)
+    # (a searcher's annotations say how the configuration was chosen, not how it trains)
+    first, schedule = split_schedule({k: v for k, v in config.items() if k not in ANNOTATIONS})
     trainer = Trainer(first, data, settings.max_epochs, settings.device, settings.cuda_graph)
     try:
         _train(trainer, settings, schedule)
