@@ -117,6 +117,7 @@ def _trial_row(trial: TrialRecord, max_epochs: int) -> dict[str, Any]:
         "best_checkpoint": str(best[1] or "") if best is not None else "",
         "error": trial.error or "",
         "trial_dir": str(trial.trial_dir),
+        **trial.annotations,  # how a searcher drew the configuration (PriorBand), if it says
     }
     return row
 

@@ -14,7 +14,8 @@
   rungs (``_stability``);
 - ``confirmation``: the re-trained runs' test accuracy, after ``tune-cifar confirm``;
 - ``pareto``: best val_acc against the cost of a multi-objective search, its Pareto front;
-- ``population``: a PBT / PB2 search's trials, their mutations and who copied whom.
+- ``population``: a PBT / PB2 search's trials, their mutations and who copied whom;
+- ``sampling``: PriorBand's weights trial by trial, and where each configuration came from.
 
 A plot that needs more than the experiment has (importance with fewer than three finished
 trials, effects with no hyperparameter that varies, the last three outside their kind of
@@ -47,7 +48,14 @@ from tune_cifar.analysis._study import (
     precomputed_evaluator,
     top_trials_study,
 )
-from tune_cifar.constants import CONFIG_PREFIX, LINEAGE, TRAINING_ITERATION
+from tune_cifar.constants import (
+    CONFIG_PREFIX,
+    LINEAGE,
+    SAMPLE_NUMBER,
+    SAMPLED_FROM,
+    SAMPLING_WEIGHTS,
+    TRAINING_ITERATION,
+)
 from tune_cifar.metrics import (
     DIVERGED,
     DONE,
@@ -549,6 +557,58 @@ def plot_pareto(exp: Experiment, path: Path) -> Path | None:
     return _finish(fig, path)
 
 
+SOURCE_COLORS = {"prior": "tab:green", "uniform": "tab:gray", "incumbent": "tab:purple"}
+
+
+def sampling_weights(text: str) -> dict[str, float]:
+    """PriorBand's weights as a trial's annotation states them ("prior 0.500, uniform
+    0.500, incumbent 0.000")."""
+    pairs = (part.strip().rsplit(" ", 1) for part in str(text).split(","))
+    return {name: float(value) for name, value in pairs}
+
+
+def plot_sampling(exp: Experiment, path: Path) -> Path | None:
+    """PriorBand: the weights each configuration was drawn with, trial by trial, and each
+    trial's best val_acc coloured by where its configuration came from."""
+    if SAMPLED_FROM not in exp.trials:
+        return None
+    trials = exp.trials.dropna(subset=[SAMPLED_FROM]).sort_values(SAMPLE_NUMBER)
+    if trials.empty:
+        return None
+    order = trials[SAMPLE_NUMBER].astype(int).to_numpy()
+    weights = pd.DataFrame([sampling_weights(w) for w in trials[SAMPLING_WEIGHTS]])
+    fig, (top, bottom) = plt.subplots(2, 1, figsize=(9, 6.5), sharex=True, layout="constrained")
+    top.stackplot(
+        order,
+        *(weights[s] for s in SOURCE_COLORS),
+        step="mid",
+        alpha=0.75,
+        labels=list(SOURCE_COLORS),
+        colors=list(SOURCE_COLORS.values()),
+    )
+    top.set(
+        ylabel="probability",
+        ylim=(0, 1),
+        title="PriorBand: where each new configuration was drawn from, and how likely each way was",
+    )
+    top.legend(fontsize=8, loc="upper right")
+    for source, color in SOURCE_COLORS.items():
+        drawn = trials[SAMPLED_FROM] == source
+        bottom.scatter(
+            order[drawn.to_numpy()],
+            trials.loc[drawn, "best_val_acc"],
+            color=color,
+            s=30,
+            label=f"{source} ({int(drawn.sum())})",
+        )
+    bottom.set(xlabel="trial, in the order it was drawn", ylabel="best validation accuracy")
+    bottom.xaxis.set_major_locator(MaxNLocator(integer=True))
+    bottom.legend(fontsize=8, loc="lower right")
+    for ax in (top, bottom):
+        ax.grid(alpha=0.3)
+    return _finish(fig, path)
+
+
 PLOTS: dict[str, Callable[[Experiment, Path], Path | None]] = {
     "best_curves": plot_best_curves,
     "all_trials": plot_all_trials,
@@ -560,6 +620,7 @@ PLOTS: dict[str, Callable[[Experiment, Path], Path | None]] = {
     "rank_stability": plot_rank_stability,
     "population": plot_population,
     "pareto": plot_pareto,
+    "sampling": plot_sampling,
 }
 
 

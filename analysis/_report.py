@@ -21,6 +21,7 @@ from tune_cifar.analysis._diagnostics import diagnose
 from tune_cifar.analysis._frames import Experiment
 from tune_cifar.analysis._pareto import COST_LABELS, format_cost, pareto_front, seed_trials
 from tune_cifar.analysis._stability import MIN_TRIALS, rank_stability
+from tune_cifar.constants import SAMPLE_NUMBER, SAMPLED_FROM, SAMPLING_WEIGHTS
 from tune_cifar.metrics import POPULATION_SCHEDULERS
 from tune_cifar.results import (
     best_schedule,
@@ -57,6 +58,9 @@ PLOT_CAPTIONS = {
     "population": "Population-based training: each trial's validation accuracy and mutated "
     "hyperparameters per epoch as it reported them; a dashed line joins a trial "
     "to the stronger trial whose weights it continued.",
+    "sampling": "PriorBand: the probabilities of drawing a new configuration from the prior, "
+    "uniformly or around the best so far, trial by trial, and each trial's best validation "
+    "accuracy by where its configuration came from.",
     "rank_stability": "How well each epoch's ranking of the trials that ran every epoch "
     "predicts their final ranking (Spearman), against ASHA's rungs: a rung "
     "before the ranking settles stops trials on a guess.",
@@ -192,6 +196,7 @@ def build_blocks(exp: Experiment, plots: dict[str, Path]) -> list[Block]:
                 "compare the early epochs with.",
             ),
         ]
+    blocks += sampling_blocks(exp)
     blocks += confirmation_blocks(exp)
     blocks.append(Block("h2", "Plots"))
     blocks += [Block("image", path, PLOT_CAPTIONS[name]) for name, path in plots.items()]
@@ -287,6 +292,44 @@ def population_blocks(exp: Experiment, best: pd.Series) -> list[Block]:
             )
         )
     return blocks
+
+
+def sampling_blocks(exp: Experiment) -> list[Block]:
+    """PriorBand's section: where the configurations came from, and how the weights moved."""
+    if SAMPLED_FROM not in exp.trials:
+        return []
+    trials = exp.trials.dropna(subset=[SAMPLED_FROM]).sort_values(SAMPLE_NUMBER)
+    opts = exp.spec["options"]
+    table = (
+        trials.groupby(SAMPLED_FROM)["best_val_acc"]
+        .agg(trials="size", best="max", mean="mean")
+        .reset_index()
+        .rename(
+            columns={SAMPLED_FROM: "drawn from", "best": "best val_acc", "mean": "mean val_acc"}
+        )
+    )
+    weights = trials[SAMPLING_WEIGHTS].tolist()
+    numbers = trials[SAMPLE_NUMBER].astype(int).tolist()
+    shifted = next((i for i, w in enumerate(weights) if w != weights[0]), None)
+    moved = (
+        f"they first moved for its draw {numbers[shifted]} of {numbers[-1]}, to "
+        f"{weights[shifted]}, and were {weights[-1]} for the last"
+        if shifted
+        else "they never moved: the evidence PriorBand asks for (a trial at the full "
+        "budget, a successive-halving bracket's worth of epochs, and a rung with "
+        f"{opts.get('reduction_factor')} evaluations) was not there yet"
+    )
+    return [
+        Block("h2", "Where the configurations came from (PriorBand)"),
+        Block(
+            "p",
+            f"PriorBand drew each configuration from the prior "
+            f"(`--prior {opts.get('prior')}`, {opts.get('prior_confidence')} "
+            f"confidence), uniformly from the space, or around the best so far. "
+            f"The weights started at {weights[0]}; {moved}.",
+        ),
+        Block("table", table),
+    ]
 
 
 def confirmation_blocks(exp: Experiment) -> list[Block]:

@@ -84,3 +84,30 @@ def test_it_pickles_as_tune_saves_it_and_prints_through_live_output(capsys):
         view.on_step_end(0, [FakeTrial("a")])
     out = lines(capsys)
     assert out == ["[00:00:00] 0 running, 1 pending, 0 done, 0 errored"]
+
+
+def test_priorbands_draws_and_weights_are_said_when_they_change(capsys):
+    """A searcher's annotations (PriorBand): how many configurations came from where, and a
+    line when the weights of the newest draw differ from those last said."""
+    view = LiveView(max_epochs=3)
+    view.setup()
+    weights = ["prior 0.500, uniform 0.500, incumbent 0.000"] * 2 + [
+        "prior 0.100, uniform 0.500, incumbent 0.400"
+    ]
+    trials = [FakeTrial(f"t{i}", Trial.RUNNING) for i in range(3)]
+    for i, (trial, source) in enumerate(zip(trials, ("prior", "uniform", "prior"), strict=True)):
+        trial.config = {
+            "lr": 0.1,
+            "sampled_from": source,
+            "sampling_weights": weights[i],
+            "sample_number": i + 1,
+        }
+    view.on_step_end(0, trials[:2])
+    assert lines(capsys) == [
+        "[00:00:00] 2 running, 0 done, 0 errored | drawn from 1 prior, 1 uniform",
+        "PriorBand now draws new configurations: prior 0.500, uniform 0.500, incumbent 0.000",
+    ]
+    view.on_step_end(1, trials)
+    assert lines(capsys)[-1] == (
+        "PriorBand now draws new configurations: prior 0.100, uniform 0.500, incumbent 0.400"
+    )

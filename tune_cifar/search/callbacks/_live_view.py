@@ -24,7 +24,13 @@ from typing import Any, TextIO
 from ray.tune import Callback
 from ray.tune.experiment import Trial
 
-from tune_cifar.constants import DIVERGED_FLAG, TRAINING_ITERATION
+from tune_cifar.constants import (
+    DIVERGED_FLAG,
+    SAMPLE_NUMBER,
+    SAMPLED_FROM,
+    SAMPLING_WEIGHTS,
+    TRAINING_ITERATION,
+)
 from tune_cifar.metrics import (
     DIVERGED,
     DONE,
@@ -77,6 +83,12 @@ def trial_state(trial: Trial, max_epochs: int, stopped: bool = False) -> str:
     }.get(trial.status, trial.status.lower())
 
 
+def _annotation(trial: Trial, key: str) -> str | None:
+    """How a trial's configuration was drawn (a searcher's annotation), if it says."""
+    value = (getattr(trial, "config", None) or {}).get(key)
+    return str(value) if value else None
+
+
 def format_elapsed(seconds: float) -> str:
     minutes, secs = divmod(int(seconds), 60)
     hours, minutes = divmod(minutes, 60)
@@ -101,6 +113,7 @@ class LiveView(Callback):
         self._last_line = ""
         self.best = RunningBest(self.metric)  # each trial's best epoch, by best_row's rule
         self.ended: set[str] = set()  # trials Tune completed (done, stopped by ASHA)
+        self._weights = ""  # PriorBand's weights as last printed
         self.started: set[str] = set()  # trials seen running
         self._began = False
 
@@ -132,7 +145,23 @@ class LiveView(Callback):
         leader = self.best.leader()
         if leader is not None:
             text += f" | best {self.metric} {leader[1]:.4f} ({leader[0]})"
+        drawn = Counter(s for t in trials if (s := _annotation(t, SAMPLED_FROM)))
+        if drawn:  # PriorBand: where the configurations came from
+            text += " | drawn from " + ", ".join(f"{drawn[s]} {s}" for s in sorted(drawn))
         return text
+
+    def weights_line(self, trials: list[Trial]) -> str | None:
+        """PriorBand's weights when they changed since last said, for the newest trial."""
+        drawn = [
+            (int(n), _annotation(t, SAMPLING_WEIGHTS))
+            for t in trials
+            if (n := _annotation(t, SAMPLE_NUMBER))
+        ]
+        latest = max(drawn)[1] if drawn else None
+        if latest is None or latest == self._weights:
+            return None
+        self._weights = latest
+        return f"PriorBand now draws new configurations: {latest}"
 
     def on_step_begin(self, iteration: int, trials: list[Trial], **info: Any) -> None:
         if not self._began:  # a resume: the trials it restored as finished stay finished
@@ -155,6 +184,9 @@ class LiveView(Callback):
             self._last_key, self._last_time = key, time.monotonic()
             self._last_line = self.line(trials)
             _print(self._last_line)
+        weights = self.weights_line(trials)
+        if weights is not None:
+            _print(weights)
 
     def on_experiment_end(self, trials: list[Trial], **info: Any) -> None:
         from tune_cifar.search._stopping import stop_reason
