@@ -23,7 +23,11 @@ random process):
   PB2, perturbed every ``--perturbation-interval`` epochs, each trial up to budget /
   population epochs;
 - ``tpe-complete``: TPE + ASHA with Ray's OptunaSearch default (stopped trials told as
-  complete), for comparison.
+  complete), for comparison;
+- ``prior``: PriorBand under asha-promote (``--search priorband``), the seed study's best run
+  (6) as the prior at medium confidence;
+- ``prior-bad``: the same with a deliberately wrong prior, the seed's run 1 (CNN_v2, plain
+  SGD, no augmentation): it should do no worse than ``random-promote``.
 
 The default ``--space seed_ranges`` holds every seed configuration (so a search can find what
 the hand-tuner found) and makes every mutable key a range (so PBT and PB2 move them all).
@@ -56,6 +60,7 @@ import json
 import math
 import sys
 import time
+import warnings
 from pathlib import Path
 from typing import Any
 
@@ -160,6 +165,8 @@ ARMS: dict[str, dict[str, Any]] = {
     "pbt": {"search": "random", "scheduler": "pbt"},
     "pb2": {"search": "random", "scheduler": "pb2"},
     "tpe-complete": {"search": "optuna", "scheduler": "asha", "stopped_as": "complete"},
+    "prior": {"search": "priorband", "scheduler": "asha-promote", "prior": "seed"},
+    "prior-bad": {"search": "priorband", "scheduler": "asha-promote", "prior": "seed:1"},
 }
 DEFAULT_ARMS = ("seed", "random", "tpe", "tpe-warm", "pbt", "pb2")
 
@@ -230,6 +237,18 @@ def confirm(chosen: dict, bundle: DataBundle, seeds: list[int]) -> list[float]:
     return tests
 
 
+def best_so_far(curve: list[dict], budget: int) -> np.ndarray:
+    """A best-so-far step curve at every trial-epoch 1..budget (NaN before its first epoch;
+    the record's -1 means no val_acc yet)."""
+    frame = pd.DataFrame(curve)
+    grid = np.arange(1, budget + 1)
+    if frame.empty:
+        return np.full(len(grid), np.nan)
+    at = np.searchsorted(frame["trial_epochs"].to_numpy(), grid, side="right") - 1
+    values = np.where(at >= 0, frame["best_val_acc"].to_numpy()[np.maximum(at, 0)], np.nan)
+    return np.where(values < 0, np.nan, values)
+
+
 def plot_anytime(
     curves: dict[tuple[str, int], list[dict]],
     tests: dict[str, list[float]],
@@ -237,8 +256,9 @@ def plot_anytime(
     label: str,
     path: Path,
 ) -> None:
-    """Each arm-seed's best-so-far curve (one colour per arm), and each arm's confirmed test
-    accuracy (mean and sd over its seeds x confirmation seeds) beside the budget."""
+    """Each arm's mean best-so-far curve over its search seeds with the band from the lowest
+    to the highest seed (one colour per arm), and each arm's confirmed test accuracy (mean and
+    sd over its seeds x confirmation seeds) beside the budget."""
     import matplotlib
 
     matplotlib.use("Agg")
@@ -246,21 +266,24 @@ def plot_anytime(
 
     arms = list(dict.fromkeys(arm for arm, _ in curves))
     colors = {arm: f"C{i}" for i, arm in enumerate(arms)}
+    grid = np.arange(1, budget + 1)
     fig, ax = plt.subplots(figsize=(9.5, 6), layout="constrained")
-    for (arm, seed), curve in curves.items():
-        frame = pd.DataFrame(curve)
-        if frame.empty:
+    for arm in arms:
+        stack = np.array([best_so_far(c, budget) for (a, _), c in curves.items() if a == arm])
+        if not np.isfinite(stack).any():
             continue
-        first = seed == min(s for a, s in curves if a == arm)
+        with np.errstate(all="ignore"), warnings.catch_warnings():
+            warnings.simplefilter("ignore", RuntimeWarning)  # (columns before any epoch)
+            mean, low, high = (np.nanmean(stack, 0), np.nanmin(stack, 0), np.nanmax(stack, 0))
         ax.step(
-            frame["trial_epochs"],
-            frame["best_val_acc"],
+            grid,
+            mean,
             where="post",
             color=colors[arm],
-            alpha=0.7,
-            lw=1.2,
-            label=f"{arm}: best {label} so far" if first else None,
+            lw=1.6,
+            label=f"{arm}: best {label} so far, mean of {len(stack)} search seeds",
         )
+        ax.fill_between(grid, low, high, step="post", color=colors[arm], alpha=0.15)
     for i, arm in enumerate(arms):
         values = tests.get(arm) or []
         if values:
@@ -276,12 +299,21 @@ def plot_anytime(
     ax.set(
         xlabel="trial-epochs spent",
         ylabel="accuracy (fraction correct)",
-        title=f"Best {label} so far against compute, budget {budget} trial-epochs per arm-seed",
+        title=f"Best {label} so far, mean and range over search seeds ({budget} trial-epochs "
+        "per search)",
     )
     ax.grid(alpha=0.3)
     fig.legend(fontsize=8, loc="outside lower center", ncols=2)
     fig.savefig(path, dpi=110)
     plt.close(fig)
+
+
+def confirmation_key(chosen: dict[str, Any]) -> str:
+    """What a pick's re-trained runs depend on: its configuration (or schedule) and epochs
+    (training is deterministic per configuration, epochs and seed)."""
+    return json.dumps(
+        [chosen.get("schedule") or chosen["config"], chosen["epochs"]], sort_keys=True
+    )
 
 
 def run_arm_seed(
@@ -298,7 +330,9 @@ def run_arm_seed(
     record_file = args.out / f"{arm}-s{seed}.json"  # what it picked and measured (small)
     if args.reuse and record_file.is_file():
         print(f"{arm} (seed {seed}): read from {record_file}", flush=True)
-        return json.loads(record_file.read_text())
+        record = json.loads(record_file.read_text())
+        confirmed.setdefault(confirmation_key(record["chosen"]), record["tests"])
+        return record
     start = time.time()
     if arm == "seed":
         chosen, curve = seed_arm(args.budget, bundle, seed)
@@ -307,7 +341,7 @@ def run_arm_seed(
     wall = time.time() - start
     # Training is deterministic per (configuration or schedule, epochs, seed): a pick another
     # arm-seed made too gets the same re-trained runs, so they are trained once.
-    key = json.dumps([chosen.get("schedule") or chosen["config"], chosen["epochs"]], sort_keys=True)
+    key = confirmation_key(chosen)
     tests = confirmed[key] = confirmed.get(key) or confirm(chosen, bundle, confirm_seeds)
     record = {
         "arm": arm,
@@ -384,7 +418,7 @@ def main() -> None:
         "--smoke-test",
         action="store_true",
         help="100 images of the shipped sample, budget 6, 2 epochs, seed / tpe "
-        "/ pbt arms, 1 search seed, 2 confirm seeds",
+        "/ pbt / prior arms, 1 search seed, 2 confirm seeds",
     )
     args = parser.parse_args()
     arms = [a.strip() for a in args.arms.split(",") if a.strip()]
@@ -394,7 +428,7 @@ def main() -> None:
     if args.smoke_test:
         args.budget, args.max_epochs, args.grace_period, args.confirm_seeds = 6, 2, 1, 2
         args.search_seeds, args.population, args.perturbation_interval = 1, 2, 1
-        arms = ["seed", "tpe", "pbt"]
+        arms = ["seed", "tpe", "pbt", "prior"]
         data_spec = DataSpec(source="sample", train_subset=100)
     else:
         data_spec = DataSpec(
@@ -443,15 +477,23 @@ def main() -> None:
     write_results(records, args, label)
 
 
-def write_results(records: list[dict[str, Any]], args: argparse.Namespace, label: str) -> None:
-    """table.md / table.csv (one row per arm), runs.csv (every arm-seed's curve), anytime.png."""
-    tests = {
-        arm: [t for r in records if r["arm"] == arm for t in r["tests"]]
-        for arm in dict.fromkeys(r["arm"] for r in records)
-    }
+def seed_means(records: list[dict[str, Any]], arm: str) -> list[float]:
+    """Each of the arm's search seeds: the mean test accuracy of its pick's re-trained runs."""
+    return [float(np.mean(r["tests"])) for r in records if r["arm"] == arm]
+
+
+def arm_rows(records: list[dict[str, Any]], label: str) -> pd.DataFrame:
+    """One row per arm: its runs, and over its search seeds the mean re-trained test accuracy
+    with its standard error (sd of the seeds' means / sqrt(seeds)), the worst seed, and how
+    many seeds' picks beat the seed study's mean."""
+    arms = list(dict.fromkeys(r["arm"] for r in records))
+    reference = float(np.mean(seed_means(records, "seed"))) if "seed" in arms else math.nan
     rows = []
-    for arm, values in tests.items():
+    for arm in arms:
         mine = [r for r in records if r["arm"] == arm]
+        values = [t for r in mine for t in r["tests"]]
+        means = seed_means(records, arm)
+        se = float(np.std(means, ddof=1) / math.sqrt(len(means))) if len(means) > 1 else math.nan
         rows.append(
             {
                 "arm": arm,
@@ -462,9 +504,30 @@ def write_results(records: list[dict[str, Any]], args: argparse.Namespace, label
                 "re-trained runs": len(values),
                 "test mean": float(np.mean(values)),
                 "test sd": float(np.std(values, ddof=1)) if len(values) > 1 else math.nan,
+                "test se (over seeds)": se,
+                "worst seed": min(means),
+                "seeds above the seed study": (
+                    f"{sum(m > reference for m in means)} of {len(means)}"
+                    if arm != "seed" and math.isfinite(reference)
+                    else ""
+                ),
+                "(mean - seed study) / se": (
+                    (float(np.mean(means)) - reference) / se
+                    if arm != "seed" and math.isfinite(reference) and se > 0
+                    else math.nan
+                ),
             }
         )
-    table = pd.DataFrame(rows)
+    return pd.DataFrame(rows)
+
+
+def write_results(records: list[dict[str, Any]], args: argparse.Namespace, label: str) -> None:
+    """table.md / table.csv (one row per arm), runs.csv (every arm-seed's curve), anytime.png."""
+    tests = {
+        arm: [t for r in records if r["arm"] == arm for t in r["tests"]]
+        for arm in dict.fromkeys(r["arm"] for r in records)
+    }
+    table = arm_rows(records, label)
     table.to_csv(args.out / "table.csv", index=False)
     pd.DataFrame(
         [{"arm": r["arm"], "seed": r["seed"], **c} for r in records for c in r["curve"]]
