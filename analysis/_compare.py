@@ -44,11 +44,13 @@ def anytime_curve(trials: list[TrialRecord]) -> pd.DataFrame:
     """Every reported epoch of ``trials`` in the order it was reported (Tune's timestamp, to
     the second; trials in folder order within one): ``trial_epochs`` spent so far and
     ``best_val_acc`` so far (NaN until an epoch has a finite val_acc)."""
-    frames = [t.reports[["timestamp", METRIC]] for t in trials if not t.reports.empty]
-    if not frames:
+    reported = [(r.get("timestamp"), r.get(METRIC)) for t in trials for r in t.rows]
+    if not reported:
         return pd.DataFrame({"trial_epochs": [], "best_val_acc": []})
-    rows = pd.concat(frames, ignore_index=True).sort_values("timestamp", kind="stable")
-    values = rows[METRIC].astype(float).replace([np.inf, -np.inf], np.nan)
+    rows = pd.DataFrame(reported, columns=["timestamp", METRIC]).sort_values(
+        "timestamp", kind="stable"
+    )
+    values = pd.to_numeric(rows[METRIC], errors="coerce").replace([np.inf, -np.inf], np.nan)
     return pd.DataFrame(
         {
             "trial_epochs": np.arange(1, len(rows) + 1),

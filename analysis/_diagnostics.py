@@ -13,6 +13,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
+import pandas as pd
 
 from tune_cifar.analysis._frames import Experiment
 
@@ -29,37 +30,55 @@ class Finding:
 
 
 def diagnose(exp: Experiment) -> list[Finding]:
+    """The findings, trial by trial in the order the trials were read (computed for all
+    trials at once: an experiment of ten thousand trials is one pass)."""
+    epochs = exp.epochs.sort_values(["trial_id", "epoch"], kind="stable")
+    if epochs.empty:
+        return []
+    losses = epochs[["train_loss", "val_loss"]].astype(float)
+    bad = ~np.isfinite(losses.to_numpy()).all(axis=1)
+    first_bad = epochs.loc[bad].groupby("trial_id")["epoch"].min()
+    groups = epochs.groupby("trial_id", sort=False)
+    train = pd.DataFrame(
+        {  # each trial's first and last epoch's training accuracy, as is
+            "first": epochs.drop_duplicates("trial_id", keep="first").set_index("trial_id")[
+                "train_acc"
+            ],
+            "last": epochs.drop_duplicates("trial_id", keep="last").set_index("trial_id")[
+                "train_acc"
+            ],
+        }
+    ).astype(float)
+    val_max = groups["val_acc"].max().astype(float)
+    count = groups.size()
     findings = []
-    for trial_id, rows in exp.epochs.groupby("trial_id", sort=False):
-        rows = rows.sort_values("epoch")
-        train_acc = rows["train_acc"].astype(float)
-        val_acc = rows["val_acc"].astype(float)
-        losses = rows[["train_loss", "val_loss"]].astype(float).to_numpy()
-        if not np.isfinite(losses).all():
-            bad = int(rows["epoch"].iloc[int(np.argmax(~np.isfinite(losses).all(axis=1)))])
+    for trial_id in exp.epochs["trial_id"].drop_duplicates():
+        if trial_id in first_bad.index:
             findings.append(
                 Finding(
                     str(trial_id),
                     "diverged",
-                    f"the loss became NaN/inf at epoch {bad}: the learning rate is too high for "
-                    "this optimizer and batch size (or the schedule's peak is)",
+                    f"the loss became NaN/inf at epoch {int(first_bad[trial_id])}: the learning "
+                    "rate is too high for this optimizer and batch size (or the schedule's peak "
+                    "is)",
                 )
             )
             continue
+        first, last = train.loc[trial_id, "first"], train.loc[trial_id, "last"]
         if (
-            train_acc.iloc[-1] >= CHANCE + TRAIN_CLIMB
-            and train_acc.iloc[-1] > train_acc.iloc[0]
-            and val_acc.max() <= NEAR_CHANCE
-            and len(rows) >= 2
+            last >= CHANCE + TRAIN_CLIMB
+            and last > first
+            and val_max[trial_id] <= NEAR_CHANCE
+            and count[trial_id] >= 2
         ):
             findings.append(
                 Finding(
                     str(trial_id),
                     "train up, validation at chance",
-                    f"training accuracy climbed to {train_acc.iloc[-1]:.2f} while validation "
-                    f"accuracy stayed at {val_acc.max():.2f} or below (chance {CHANCE:.2f}): eval "
-                    "mode computes something else than training, e.g. BatchNorm running statistics "
-                    "that do not match (the seed's shared-BatchNorm bug)",
+                    f"training accuracy climbed to {last:.2f} while validation "
+                    f"accuracy stayed at {val_max[trial_id]:.2f} or below (chance {CHANCE:.2f}): "
+                    "eval mode computes something else than training, e.g. BatchNorm running "
+                    "statistics that do not match (the seed's shared-BatchNorm bug)",
                 )
             )
     return findings

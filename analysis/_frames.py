@@ -95,10 +95,9 @@ class Experiment:
 
 
 def _trial_row(trial: TrialRecord, max_epochs: int) -> dict[str, Any]:
-    m = trial.metrics
     status, stopped_at = trial_status(trial, max_epochs)
     best = best_row(trial, METRIC)
-    last = m.iloc[-1]
+    last = trial.epochs[-1]
     row: dict[str, Any] = {
         TRIAL_ID: trial.trial_id,
         "status": status,
@@ -107,13 +106,16 @@ def _trial_row(trial: TrialRecord, max_epochs: int) -> dict[str, Any]:
         "epochs_run": int(last[TRAINING_ITERATION]),
         "best_val_acc": float(best[0]["val_acc"]) if best is not None else np.nan,
         "best_epoch": int(best[0][TRAINING_ITERATION]) if best is not None else None,
-        **{f"last_{k}": float(last[k]) for k in ("train_loss", "train_acc", "val_loss", "val_acc")},
+        **{
+            f"last_{k}": _number(last.get(k))
+            for k in ("train_loss", "train_acc", "val_loss", "val_acc")
+        },
         # what a multi-objective search minimised, at the best epoch (NaN where not reported)
         **{
             f"cost.{m}": _number(best[0].get(m)) if best is not None else np.nan
             for m in COSTS.values()
         },
-        "wall_time_s": float(last[TIME_TOTAL_S]),
+        "wall_time_s": _number(last.get(TIME_TOTAL_S)),
         "best_checkpoint": str(best[1] or "") if best is not None else "",
         "error": trial.error or "",
         "trial_dir": str(trial.trial_dir),
@@ -129,13 +131,13 @@ def _number(value: Any) -> float:
         return np.nan
 
 
-def _epoch_rows(trial: TrialRecord) -> pd.DataFrame:
-    frame = trial.metrics.copy()
-    frame[EPOCH] = frame[TRAINING_ITERATION].astype(int)
-    for col in EPOCH_COLUMNS:
-        if col not in frame:
-            frame[col] = np.nan
-    return frame[list(EPOCH_COLUMNS)]
+def _epoch_rows(records: list[TrialRecord]) -> pd.DataFrame:
+    """One row per trial-epoch of every trial, built at once from their plain rows."""
+    rows = ([r.get(c, np.nan) for c in EPOCH_COLUMNS[2:]] for t in records for r in t.epochs)
+    frame = pd.DataFrame.from_records(rows, columns=list(EPOCH_COLUMNS[2:]))
+    frame.insert(0, TRIAL_ID, [t.trial_id for t in records for _ in t.epochs])
+    frame.insert(1, EPOCH, [int(r[TRAINING_ITERATION]) for t in records for r in t.epochs])
+    return frame
 
 
 def load_experiment(path: str | Path) -> Experiment:
@@ -145,11 +147,7 @@ def load_experiment(path: str | Path) -> Experiment:
     max_epochs = int(spec["options"]["max_epochs"])
     records = load_trials(folder)
     trials = pd.DataFrame([_trial_row(t, max_epochs) for t in records])
-    epochs = (
-        pd.concat([_epoch_rows(t) for t in records], ignore_index=True)
-        if records
-        else pd.DataFrame(columns=list(EPOCH_COLUMNS))
-    )
+    epochs = _epoch_rows(records)
     if not trials.empty:
         trials["stopped_at_epoch"] = trials["stopped_at_epoch"].astype("Int64")
         trials["best_epoch"] = trials["best_epoch"].astype("Int64")

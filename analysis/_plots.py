@@ -43,6 +43,7 @@ from tune_cifar.analysis._frames import Experiment
 from tune_cifar.analysis._pareto import COST_LABELS, pareto_front, seed_trials
 from tune_cifar.analysis._stability import STABLE_RHO, rank_stability
 from tune_cifar.analysis._study import (
+    IMPORTANCE_TRIALS,
     MIN_TRIALS_FOR_IMPORTANCE,
     important_params,
     precomputed_evaluator,
@@ -69,6 +70,8 @@ from tune_cifar.results import copies, format_value, is_population, mutated_keys
 from tune_cifar.search_spaces.seed_study import BEST_TEST_ACC as SEED_BEST
 
 TOP_K = 5
+LINES_AT_MOST = 300  # trials drawn one line each in all_trials; above, the top and a band
+TOP_LINES = 30
 PARALLEL_TOP = 12
 LABEL_PARAMS = 4  # hyperparameters named in a curve's label
 PARALLEL_PARAMS = 6  # axes of the parallel-coordinates plot besides the metric
@@ -145,10 +148,32 @@ def experiment_rungs(exp: Experiment) -> list[int]:
 
 
 def plot_all_trials(exp: Experiment, path: Path) -> Path:
+    """Every trial's validation accuracy per epoch; above ``LINES_AT_MOST`` trials the lines
+    would be ink, so the top ``TOP_LINES`` are lines and all of them a band (the 5th to 95th
+    percentile of the trials that reached each epoch) with its median, as the title says."""
+    curves = {
+        tid: rows.sort_values("epoch") for tid, rows in exp.epochs.groupby("trial_id", sort=False)
+    }
+    many = len(exp.trials) > LINES_AT_MOST
+    drawn = exp.trials.head(TOP_LINES) if many else exp.trials
     fig, ax = plt.subplots(figsize=(9, 5.5), layout="constrained")
+    if many:
+        per_epoch = exp.epochs.groupby("epoch")["val_acc"]
+        band = per_epoch.quantile([0.05, 0.5, 0.95]).unstack()
+        ax.fill_between(
+            band.index,
+            band[0.05],
+            band[0.95],
+            color="tab:blue",
+            alpha=0.18,
+            label="all trials: 5th to 95th percentile per epoch",
+        )
+        ax.plot(
+            band.index, band[0.5], color="tab:blue", ls="--", lw=1.5, label="all trials: median"
+        )
     seen = set()
-    for _, trial in exp.trials.iterrows():
-        curve = _curve(exp, trial["trial_id"], "val_acc")
+    for _, trial in drawn.iterrows():
+        curve = curves.get(trial["trial_id"], pd.DataFrame(columns=["epoch", "val_acc"]))
         status = trial["status"]
         color = STATUS_COLORS.get(status, "tab:purple")
         label = None if status in seen else status
@@ -158,12 +183,14 @@ def plot_all_trials(exp: Experiment, path: Path) -> Path:
             ax.plot(curve["epoch"].iloc[-1], curve["val_acc"].iloc[-1], "x", color=color, ms=7)
     for i, rung in enumerate(experiment_rungs(exp)):
         ax.axvline(rung, ls=":", color="black", alpha=0.6, label="ASHA rung" if i == 0 else None)
-    ax.set(
-        title=f"All {len(exp.trials)} trials: validation accuracy per epoch "
-        "(x = where a trial stopped)",
-        xlabel="epoch",
-        ylabel="validation accuracy (fraction correct)",
+    title = (
+        f"{len(exp.trials):,} trials: validation accuracy per epoch (the top "
+        f"{len(drawn)} as lines, x = stopped; the band: all)"
+        if many
+        else f"All {len(exp.trials)} trials: validation accuracy per epoch "
+        "(x = where a trial stopped)"
     )
+    ax.set(title=title, xlabel="epoch", ylabel="validation accuracy (fraction correct)")
     ax.set_xlim(0.5, exp.max_epochs + 0.5)
     ax.grid(alpha=0.3)
     ax.legend(fontsize=9, loc="lower right")
@@ -258,7 +285,7 @@ def plot_effects(exp: Experiment, path: Path) -> Path | None:
 def _optuna_plot(
     study: Any, path: Path, draw: Callable[[Any], Any], min_trials: int, title: str
 ) -> Path | None:
-    if study is None or len(study.trials) < min_trials:
+    if study is None or len(study.get_trials(deepcopy=False)) < min_trials:
         return None
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # Optuna's matplotlib plots are marked experimental
@@ -290,7 +317,13 @@ def plot_importance(exp: Experiment, path: Path) -> Path | None:
         path,
         draw,
         MIN_TRIALS_FOR_IMPORTANCE,
-        f"Hyperparameter importance over {len(exp.trials)} trials",
+        f"Hyperparameter importance over {len(exp.trials):,} trials"
+        + (
+            f" (fANOVA on a seeded {IMPORTANCE_TRIALS:,} of them)"
+            if exp.study is not None
+            and len(exp.study.get_trials(deepcopy=False)) > IMPORTANCE_TRIALS
+            else ""
+        ),
     )
 
 

@@ -75,7 +75,16 @@ class Block:
 
 
 def disk_usage(folder: Path) -> int:
-    return sum(p.stat().st_size for p in folder.rglob("*") if p.is_file())
+    """Bytes of the files under ``folder`` (a hard-linked file counts each time)."""
+    total, folders = 0, [folder]
+    while folders:  # one listing per folder (a stat per file was seconds at 10,000 trials)
+        with os.scandir(folders.pop()) as entries:
+            for entry in entries:
+                if entry.is_dir(follow_symlinks=False):
+                    folders.append(Path(entry.path))
+                elif entry.is_file():
+                    total += entry.stat().st_size
+    return total
 
 
 def compute_summary(exp: Experiment) -> dict[str, float]:

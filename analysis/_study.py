@@ -81,6 +81,7 @@ def as_optuna_study(exp: Experiment) -> optuna.Study | None:
 
 
 MIN_TRIALS_FOR_IMPORTANCE = 3
+IMPORTANCE_TRIALS = 2000  # fANOVA on a seeded sample of at most this many trials
 
 
 def param_importances(study: optuna.Study | None) -> dict[str, float]:
@@ -88,12 +89,21 @@ def param_importances(study: optuna.Study | None) -> dict[str, float]:
     the study has fewer than three trials, or when every trial scored the same (no variance
     to explain: fANOVA raises). fANOVA copes with few trials and categorical choices better
     than Optuna's default PED-ANOVA, whose top-quantile split needs many."""
-    if study is None or len(study.trials) < MIN_TRIALS_FOR_IMPORTANCE:
+    # (Study.trials deep-copies every trial at each call: read them once, uncopied)
+    trials = study.get_trials(deepcopy=False) if study is not None else []
+    if study is None or len(trials) < MIN_TRIALS_FOR_IMPORTANCE:
         return {}
-    if len({t.value for t in study.trials if t.value is not None}) < 2:
+    if len({t.value for t in trials if t.value is not None}) < 2:
         return {}
     import optuna
 
+    if len(trials) > IMPORTANCE_TRIALS:  # a seeded sample: fANOVA's forest grows
+        # with the trials (minutes at 10,000); the importance plot names the sample
+        sample = optuna.create_study(directions=study.directions)
+        rng = np.random.default_rng(0)
+        picked = rng.choice(len(trials), IMPORTANCE_TRIALS, replace=False)
+        sample.add_trials([trials[i] for i in sorted(picked)])
+        study = sample
     evaluator = optuna.importance.FanovaImportanceEvaluator(seed=0)
     return dict(optuna.importance.get_param_importances(study, evaluator=evaluator))
 
@@ -128,7 +138,8 @@ def top_trials_study(exp: Experiment, top: int) -> optuna.Study | None:
     import optuna
 
     # (every trial of it has a value: as_optuna_study adds finished trials only)
-    best = sorted(exp.study.trials, key=lambda t: t.value or 0.0, reverse=True)[:top]
+    trials = exp.study.get_trials(deepcopy=False)
+    best = sorted(trials, key=lambda t: t.value or 0.0, reverse=True)[:top]
     study = optuna.create_study(direction="maximize")
     study.add_trials(best)
     return study

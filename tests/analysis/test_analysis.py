@@ -27,7 +27,7 @@ pytestmark = pytest.mark.slow
 
 # Plots drawn only for some experiments: confirmation once 'confirm' has run, population for a
 # PBT / PB2 search, pareto for a multi-objective one.
-OPTIONAL_PLOTS = {"confirmation", "population", "pareto"}
+OPTIONAL_PLOTS = {"confirmation", "population", "pareto", "sampling"}
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 
 

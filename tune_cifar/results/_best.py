@@ -18,12 +18,16 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import numpy as np
-import pandas as pd
-
 from tune_cifar.constants import CHECKPOINT_DIR_NAME, TRAINING_ITERATION
 from tune_cifar.metrics import METRIC
-from tune_cifar.results._trials import TrialRecord, format_value, load_trials
+from tune_cifar.results._trials import (
+    Row,
+    TrialRecord,
+    epochs_run,
+    finite,
+    format_value,
+    load_trials,
+)
 from tune_cifar.storage import shown
 
 
@@ -69,7 +73,7 @@ class BestTrial:
 
 def best_row(
     trial: TrialRecord, metric: str = METRIC, scope: str = "best"
-) -> tuple[pd.Series, Path | None] | None:
+) -> tuple[Row, Path | None] | None:
     """The epoch a trial is judged by, with its checkpoint: its last epoch (``scope="last"``)
     or its best epoch. This is the one definition of a trial's best epoch, used by ``best``,
     ``evaluate``, ``confirm``, the analysis frames and report, and the Optuna journal.
@@ -78,19 +82,18 @@ def best_row(
     (``epoch_rank``), so that the best can always be restored: with ``--checkpoint-every``
     above 1 the epochs between checkpoints are not candidates. Only a trial with no checkpoint
     at all falls back to all its epochs (and names no checkpoint)."""
-    rows = trial.metrics[np.isfinite(trial.metrics[metric].astype(float))]
-    if rows.empty:
+    rows = [r for r in trial.epochs if finite(r.get(metric))]
+    if not rows:
         return None
     if scope == "last":
-        row = rows.iloc[-1]
-        return row, trial.checkpoint_at(row)
-    found = [(row, trial.checkpoint_at(row)) for _, row in rows.iterrows()]
+        return rows[-1], trial.checkpoint_at(rows[-1])
+    found = [(row, trial.checkpoint_at(row)) for row in rows]
     # the latest of equal ranks: max over (rank, position)
-    _, row, checkpoint = max(
-        (epoch_rank(float(row[metric]), checkpoint is not None), i, row, checkpoint)
+    _, i = max(
+        (epoch_rank(float(row[metric]), checkpoint is not None), i)
         for i, (row, checkpoint) in enumerate(found)
-    )[1:]
-    return row, checkpoint
+    )
+    return found[i]
 
 
 def best_trial(folder: Path, metric: str = METRIC, scope: str = "best") -> BestTrial | None:
@@ -116,7 +119,7 @@ def best_of(
             metric=metric,
             value=float(row[metric]),
             epoch=int(row[TRAINING_ITERATION]),
-            epochs_run=int(trial.metrics[TRAINING_ITERATION].iloc[-1]),
+            epochs_run=epochs_run(trial),
             checkpoint=checkpoint,
         )
         if best is None or _rank(candidate) > _rank(best):

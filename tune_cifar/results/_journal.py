@@ -37,7 +37,13 @@ from tune_cifar.constants import JOURNAL_FILE, SPEC_FILE, TRAINING_ITERATION
 from tune_cifar.metrics import COSTS, DONE, METRIC, STOPPED_EARLY, UNFINISHED
 from tune_cifar.results._best import best_row
 from tune_cifar.results._spec import read_spec, recorded_distributions
-from tune_cifar.results._trials import TrialRecord, load_trials, plain, trial_status
+from tune_cifar.results._trials import (
+    TrialRecord,
+    epochs_run,
+    load_trials,
+    plain,
+    trial_status,
+)
 
 if TYPE_CHECKING:
     import optuna
@@ -54,6 +60,33 @@ def open_journal(folder: Path) -> optuna.storages.JournalStorage:
     return JournalStorage(JournalFileBackend(str(Path(folder) / JOURNAL_FILE)))
 
 
+def _batched_backend(folder: Path) -> Any:
+    """The experiment's journal file, its new lines kept until ``flush()`` appends them in one
+    write (Optuna's backend locks and appends once per line: 10,000 trials were half a minute
+    of appends). Optuna's public ``BaseJournalBackend``; the lines stay Optuna's own."""
+    from optuna.storages.journal import BaseJournalBackend, JournalFileBackend
+
+    class Batched(BaseJournalBackend):
+        def __init__(self, path: str) -> None:
+            self.file = JournalFileBackend(path)
+            self.written = list(self.file.read_logs(0))
+            self.pending: list[dict[str, Any]] = []
+
+        def read_logs(self, log_number_from: int) -> list[dict[str, Any]]:
+            return (self.written + self.pending)[log_number_from:]
+
+        def append_logs(self, logs: list[dict[str, Any]]) -> None:
+            self.pending.extend(logs)
+
+        def flush(self) -> None:
+            if self.pending:
+                self.file.append_logs(self.pending)
+                self.written += self.pending
+                self.pending = []
+
+    return Batched(str(Path(folder) / JOURNAL_FILE))
+
+
 class JournalRecorder:
     """Writes Tune trials into one Optuna study, keyed by Tune trial id."""
 
@@ -64,13 +97,20 @@ class JournalRecorder:
         metric: str = METRIC,
         attrs: dict[str, Any] | None = None,
         cost: str | None = None,
+        batched: bool = False,
     ):
+        """``batched``: the journal's lines are written by ``flush()`` (a rebuild), else each
+        as it comes (a live search, whose journal a dashboard follows)."""
         import optuna
+        from optuna.storages import JournalStorage
 
         optuna.logging.set_verbosity(optuna.logging.WARNING)
         self.distributions = distributions
         self.cost = cost  # the reported metric minimised beside ``metric``, if any
-        self.storage = open_journal(folder)
+        self.backend = _batched_backend(folder) if batched else None
+        self.storage = (
+            open_journal(folder) if self.backend is None else JournalStorage(self.backend)
+        )
         self.study = optuna.create_study(
             study_name=Path(folder).name,
             storage=self.storage,
@@ -93,26 +133,95 @@ class JournalRecorder:
             if TUNE_TRIAL_ID in t.user_attrs
         }
 
-    def start(self, tune_trial_id: str, config: dict[str, Any], trial_dir: Path) -> None:
-        """A running Optuna trial with the searched keys of ``config`` as its parameters."""
-        from optuna.trial import TrialState, create_trial
+    def _template(
+        self, tune_trial_id: str, config: dict[str, Any], trial_dir: Path, state: Any, **trial: Any
+    ) -> Any:
+        """An Optuna trial with the searched keys of ``config`` as its parameters (none where
+        a value lies outside its distribution: a space file changed since) and the user
+        attributes that link it back."""
+        from optuna.trial import create_trial
 
-        if tune_trial_id in self.ids:
-            return  # restarted after a failure or a resume: the same Optuna trial goes on
         params = {k: config[k] for k in self.distributions if k in config}
-        attrs = {TUNE_TRIAL_ID: tune_trial_id, "trial_dir": str(trial_dir), "config": plain(config)}
+        attrs = {
+            TUNE_TRIAL_ID: tune_trial_id,
+            "trial_dir": str(trial_dir),
+            "config": plain(config),
+            **{k: plain(v) for k, v in trial.pop("user_attrs", {}).items()},
+        }
         try:
-            template = create_trial(
-                state=TrialState.RUNNING,
+            return create_trial(
+                state=state,
                 params=params,
                 user_attrs=attrs,
                 distributions={k: self.distributions[k] for k in params},
+                **trial,
             )
-        except ValueError:  # a value outside its distribution (a space file changed since)
-            template = create_trial(state=TrialState.RUNNING, user_attrs=attrs)
+        except ValueError:
+            return create_trial(state=state, user_attrs=attrs, **trial)
+
+    def flush(self) -> None:
+        """Write what a batched recorder holds (nothing to do for a live one)."""
+        if self.backend is not None:
+            self.backend.flush()
+
+    def start(self, tune_trial_id: str, config: dict[str, Any], trial_dir: Path) -> None:
+        """A running Optuna trial with the searched keys of ``config`` as its parameters."""
+        from optuna.trial import TrialState
+
+        if tune_trial_id in self.ids:
+            return  # restarted after a failure or a resume: the same Optuna trial goes on
+        template = self._template(tune_trial_id, config, trial_dir, TrialState.RUNNING)
         self.ids[tune_trial_id] = self.storage.create_new_trial(
             self.study_id, template_trial=template
         )
+
+    def record(
+        self,
+        tune_trial_id: str,
+        config: dict[str, Any],
+        trial_dir: Path,
+        epochs: list[tuple[int, Any]],
+        status: str,
+        attrs: dict[str, Any],
+    ) -> None:
+        """A trial read back whole (``build_journal``), in one write: what ``start``, an
+        ``epoch`` per (epoch, value) and ``end`` (unless it is unfinished) write in many, each
+        a line of the journal (10,000 trials were minutes of lines)."""
+        from optuna.trial import TrialState
+
+        if tune_trial_id in self.ids:
+            return
+        values = {} if self.cost else {int(e): float(v) for e, v in epochs if _finite(v)}
+        if status == UNFINISHED:
+            state, result = TrialState.RUNNING, None
+        else:
+            state, result = self._outcome(status, attrs, values)
+            attrs = {**attrs, "status": status}
+        trial = {"user_attrs": attrs if status != UNFINISHED else {}, "intermediate_values": values}
+        if result is not None:
+            trial["values" if isinstance(result, list) else "value"] = result
+        template = self._template(tune_trial_id, config, trial_dir, state, **trial)
+        self.ids[tune_trial_id] = self.storage.create_new_trial(
+            self.study_id, template_trial=template
+        )
+
+    def _outcome(
+        self, status: str, attrs: dict[str, Any], values: dict[int, float]
+    ) -> tuple[Any, float | list[float] | None]:
+        """How an ended trial is told: complete with the value of the epoch best_row selects
+        (the best epoch recorded, where no record of its checkpoints was at hand; with a
+        cost, both), pruned with its last epoch's value (as Optuna records pruned trials),
+        else failed."""
+        from optuna.trial import TrialState
+
+        value = attrs.get("best_value", max(values.values(), default=None))
+        if self.cost and status == DONE and _finite(value) and _finite(attrs.get("best_cost")):
+            return TrialState.COMPLETE, [value, attrs["best_cost"]]
+        if status == DONE and _finite(value) and not self.cost:
+            return TrialState.COMPLETE, value
+        if status == STOPPED_EARLY:
+            return TrialState.PRUNED, values[max(values)] if values else None
+        return TrialState.FAIL, None
 
     def _running(self, tune_trial_id: str) -> int | None:
         """The Optuna trial id of a Tune trial the study still has running, else None (a
@@ -138,18 +247,12 @@ class JournalRecorder:
             self.storage.set_trial_user_attr(trial_id, key, plain(value))
         self.storage.set_trial_user_attr(trial_id, "status", status)
         number = self.storage.get_trial_number_from_id(trial_id)
-        # The value of the epoch best_row selects; the best epoch recorded where no record of
-        # the trial's checkpoints was at hand.
-        values = self.storage.get_trial(trial_id).intermediate_values
-        value = attrs.get("best_value", max(values.values(), default=None))
-        if self.cost and status == DONE and _finite(value) and _finite(attrs.get("best_cost")):
-            self.study.tell(number, [value, attrs["best_cost"]])
-        elif status == DONE and _finite(value) and not self.cost:
-            self.study.tell(number, value)
-        elif status == STOPPED_EARLY:
-            self.study.tell(number, state=TrialState.PRUNED)  # value: the last epoch's
-        else:  # errored, diverged, or done without a finite value
-            self.study.tell(number, state=TrialState.FAIL)
+        values = dict(self.storage.get_trial(trial_id).intermediate_values)
+        state, result = self._outcome(status, attrs, values)
+        if state == TrialState.COMPLETE:
+            self.study.tell(number, result)
+        else:  # (pruned: Optuna records the last epoch's value itself)
+            self.study.tell(number, state=state)
 
 
 def trial_end_attrs(
@@ -157,9 +260,9 @@ def trial_end_attrs(
 ) -> dict[str, Any]:
     """Epochs run, best epoch and its kept checkpoint (``best_row``), the cost there (a
     multi-objective search's), and the error if any."""
-    if record is None or record.metrics.empty:
+    if record is None or not record.epochs:
         return {}
-    attrs: dict[str, Any] = {"epochs_run": int(record.metrics[TRAINING_ITERATION].iloc[-1])}
+    attrs: dict[str, Any] = {"epochs_run": epochs_run(record)}
     found = best_row(record, metric)
     if found is not None:
         row, checkpoint = found
@@ -188,18 +291,23 @@ def build_journal(folder: Path) -> Path:
         [r.config for r in records]
     )
     cost = cost_metric(spec)
-    recorder = JournalRecorder(folder, distributions, attrs=study_attrs(spec), cost=cost)
+    recorder = JournalRecorder(
+        folder, distributions, attrs=study_attrs(spec), cost=cost, batched=True
+    )
     for record in records:
         if record.trial_id in recorder.ids:
             continue
-        recorder.start(record.trial_id, record.config, record.trial_dir)
-        for epoch, value in zip(
-            record.metrics[TRAINING_ITERATION], record.metrics[METRIC], strict=True
-        ):
-            recorder.epoch(record.trial_id, epoch, value)
         status, _ = trial_status(record, max_epochs)
-        if status != UNFINISHED:
-            recorder.end(record.trial_id, status, trial_end_attrs(record, cost=cost))
+        epochs = [(row[TRAINING_ITERATION], row.get(METRIC)) for row in record.epochs]
+        recorder.record(
+            record.trial_id,
+            record.config,
+            record.trial_dir,
+            epochs,
+            status,
+            trial_end_attrs(record, cost=cost),
+        )
+    recorder.flush()
     return folder / JOURNAL_FILE
 
 

@@ -36,7 +36,7 @@ from tune_cifar.storage import shown
 
 def is_population(trials: list[TrialRecord]) -> bool:
     """Whether the trials were trained by PBT / PB2 (they report their lineage)."""
-    return any(LINEAGE in t.reports for t in trials)
+    return any(t.population for t in trials)
 
 
 def path(trial: TrialRecord, trials: list[TrialRecord], epoch: int | None = None) -> pd.DataFrame:
@@ -45,9 +45,9 @@ def path(trial: TrialRecord, trials: list[TrialRecord], epoch: int | None = None
 
     A donor's reports on this path are the ones whose lineage is the path's up to the donor:
     a donor that was itself restarted later reported those epochs again, on another path."""
-    reports = trial.reports
-    if LINEAGE not in reports:
+    if not trial.population:
         return trial.metrics
+    reports = trial.reports
     end = (
         reports.iloc[-1]
         if epoch is None
@@ -91,13 +91,12 @@ def schedule_configs(steps: list[tuple[int, dict[str, Any]]]) -> dict[int, Trial
 
 def mutated_keys(trials: list[TrialRecord]) -> list[str]:
     """The mutable keys whose values differ anywhere in the population's reports."""
-    columns = [t.reports.filter(like=CONFIG_PREFIX) for t in trials if not t.reports.empty]
-    reports = pd.concat(columns, ignore_index=True) if columns else pd.DataFrame()
-    return [
-        k
-        for k in MUTABLE_KEYS
-        if f"{CONFIG_PREFIX}{k}" in reports and reports[f"{CONFIG_PREFIX}{k}"].nunique() > 1
-    ]
+    changed = []
+    for key in MUTABLE_KEYS:
+        column = f"{CONFIG_PREFIX}{key}"
+        if len({repr(r[column]) for t in trials for r in t.rows if column in r}) > 1:
+            changed.append(key)
+    return changed
 
 
 def describe_schedule(steps: list[tuple[int, dict[str, Any]]], keys: list[str]) -> list[str]:
@@ -122,7 +121,7 @@ def copies(trials: list[TrialRecord]) -> pd.DataFrame:
     by_id = {t.trial_id: t for t in trials}
     rows = []
     for trial in trials:
-        if LINEAGE not in trial.reports:
+        if not trial.population:
             continue
         previous: tuple[str, int] | None = None
         for _, report in trial.reports.iterrows():
@@ -166,7 +165,7 @@ def best_schedule(
     """(lineage, schedule) of the weights ``trial_id`` had at ``epoch`` (``path``,
     ``schedule``); None for trials not trained by a population."""
     trial = next((t for t in trials if t.trial_id == trial_id), None)
-    if trial is None or LINEAGE not in trial.reports:
+    if trial is None or not trial.population:
         return None
     reports = path(trial, trials, epoch)
     end = trial.reports[trial.reports[TRAINING_ITERATION] == epoch].iloc[-1]

@@ -13,7 +13,11 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import math
+import os
+from collections.abc import Mapping
 from dataclasses import dataclass
+from functools import cached_property
 from pathlib import Path
 from typing import Any
 
@@ -23,6 +27,7 @@ import pandas as pd
 from tune_cifar.constants import (
     ANNOTATIONS,
     CHECKPOINT_DIR_NAME,
+    CHECKPOINT_PREFIX,
     CONFIG_PREFIX,
     DIVERGED_FLAG,
     DONE_FLAG,
@@ -43,82 +48,152 @@ def trial_dirs(folder: Path) -> list[Path]:
     return sorted(p.parent for p in Path(folder).glob(f"*/{RESULT_FILE}"))
 
 
+Row = dict[str, Any]  # one report as Tune wrote it, nested keys flattened with "/"
+
+
 @dataclass
 class TrialRecord:
-    """One trial as Tune left it on disk: config, per-epoch metrics, error, checkpoints."""
+    """One trial as Tune left it on disk: config, every report, error, checkpoints.
+
+    The reports are plain dicts (``rows``, ``epochs``): a command that reads ten thousand
+    trials builds no frame per trial; ``metrics`` and ``reports`` are those rows as pandas
+    frames, made when first asked for."""
 
     trial_dir: Path
     trial_id: str
     config: dict[str, Any]  # as it ended (PBT may have changed it: see config_at)
-    metrics: pd.DataFrame  # one row per epoch, Tune's bookkeeping columns included
+    # Every report as written, config keys ("config/lr") included, in order: an epoch reported
+    # again (a resume, a PBT copy) is here each time (``_population`` reads it).
+    rows: list[Row]
     error: str | None
-    # Every report as written, config columns ("config/lr") included, in order: an epoch
-    # reported again (a resume, a PBT copy) is here each time (``_population`` reads it).
-    reports: pd.DataFrame = dataclasses.field(default_factory=pd.DataFrame)
     stopped: bool = False  # its scheduler stopped it while it waited (STOPPED_FILE)
     # how its searcher chose the configuration (constants.ANNOTATIONS), kept out of config
     annotations: dict[str, Any] = dataclasses.field(default_factory=dict)
+    # the checkpoint folders on disk (None: not listed; each is then looked for when asked)
+    checkpoints: frozenset[str] | None = None
+
+    @cached_property
+    def epochs(self) -> list[Row]:
+        """One report per epoch, config keys left out, in epoch order: of an epoch reported
+        again (a trial resumed from an older checkpoint), the last report, the one its
+        history continued from."""
+        last = {int(r[TRAINING_ITERATION]): r for r in self.rows}
+        return [
+            {k: v for k, v in last[e].items() if not k.startswith(CONFIG_PREFIX)}
+            for e in sorted(last)
+        ]
+
+    @cached_property
+    def metrics(self) -> pd.DataFrame:
+        """``epochs`` as a frame (one row per epoch, Tune's bookkeeping columns included)."""
+        return pd.DataFrame.from_records(self.epochs)
+
+    @cached_property
+    def reports(self) -> pd.DataFrame:
+        """``rows`` as a frame."""
+        return pd.DataFrame.from_records(self.rows)
+
+    @property
+    def population(self) -> bool:
+        """Whether PBT / PB2 trained it (its reports name its lineage)."""
+        return bool(self.rows) and LINEAGE in self.rows[-1]
 
     def config_at(self, epoch: int) -> dict[str, Any]:
         """The configuration the trial trained ``epoch`` under (its last report of it)."""
-        if TRAINING_ITERATION not in self.reports:
-            return self.config
-        rows = self.reports[self.reports[TRAINING_ITERATION] == epoch]
-        if rows.empty:
-            return self.config
-        return row_config(rows.iloc[-1])
+        found = [r for r in self.rows if r.get(TRAINING_ITERATION) == epoch]
+        return row_config(found[-1]) if found else self.config
 
-    def checkpoint_at(self, row: pd.Series) -> Path | None:
+    def checkpoint_at(self, row: Mapping[str, Any]) -> Path | None:
+        """The checkpoint a report saved, if it is still on disk."""
         name = row.get(CHECKPOINT_DIR_NAME)
-        path = self.trial_dir / name if isinstance(name, str) else None
-        return path if path is not None and path.exists() else None
+        if not isinstance(name, str):
+            return None
+        if self.checkpoints is not None:
+            return self.trial_dir / name if name in self.checkpoints else None
+        path = self.trial_dir / name
+        return path if path.exists() else None
 
 
-def row_config(row: pd.Series) -> dict[str, Any]:
-    """The configuration a report was trained under, from its flattened ``config/*`` columns
-    (a key missing from this report, NaN in a frame of several, left out; the searcher's
+def row_config(row: Mapping[str, Any]) -> dict[str, Any]:
+    """The configuration a report was trained under, from its flattened ``config/*`` keys
+    (a key missing from this report, or NaN in a frame of several, left out; the searcher's
     annotations too)."""
     return {
         key: plain(v)
         for c, v in row.items()
         if c.startswith(CONFIG_PREFIX)
         and (key := c.removeprefix(CONFIG_PREFIX)) not in ANNOTATIONS
-        and not (isinstance(v, float) and pd.isna(v))
+        and not (isinstance(v, float) and math.isnan(v))
     }
+
+
+def _flatten(row: Mapping[str, Any], prefix: str = "") -> Row:
+    """A report's nested keys flattened with "/" ("config/lr"), as Tune's ``Result`` and
+    pandas' ``json_normalize`` flatten them (lists stay values)."""
+    flat: Row = {}
+    for key, value in row.items():
+        if isinstance(value, dict):
+            flat.update(_flatten(value, f"{prefix}{key}/"))
+        else:
+            flat[f"{prefix}{key}"] = value
+    return flat
+
+
+def read_rows(trial_dir: Path) -> list[Row] | None:
+    """A trial's reports from ``result.json`` (the complete lines: a running trial may be
+    caught mid-line), else ``progress.csv``; None when it has neither."""
+    if (trial_dir / RESULT_FILE).is_file():
+        rows = []
+        for line in (trial_dir / RESULT_FILE).read_text(errors="replace").splitlines():
+            if not line.strip():
+                continue
+            try:
+                row = json.loads(line)
+            except json.JSONDecodeError:
+                break
+            if isinstance(row, dict):
+                rows.append(_flatten(row))
+        return rows
+    if (trial_dir / PROGRESS_FILE).is_file():
+        try:
+            frame = pd.read_csv(trial_dir / PROGRESS_FILE)
+        except (pd.errors.EmptyDataError, pd.errors.ParserError):
+            return None
+        return [
+            {k: plain(v) for k, v in r.items() if not (isinstance(v, float) and math.isnan(v))}
+            for r in frame.to_dict("records")
+        ]
+    return None
 
 
 def load_trial(trial_dir: Path) -> TrialRecord | None:
     """Read one trial folder from its text files; None if it has no complete epoch yet.
 
-    Tune flattens a result's nested keys with "/" (``config/lr``) as ``Result.from_path`` does;
-    Tune's pickled ``error.pkl`` is never opened: the error comes from ``error.txt``."""
+    Tune's pickled ``error.pkl`` is never opened: the error comes from ``error.txt``. The
+    folder is listed once, for its checkpoints."""
     trial_dir = Path(trial_dir)
-    if (trial_dir / RESULT_FILE).is_file():
-        frame = _complete_rows(trial_dir / RESULT_FILE)
-    elif (trial_dir / PROGRESS_FILE).is_file():
-        try:
-            frame = pd.read_csv(trial_dir / PROGRESS_FILE)
-        except (pd.errors.EmptyDataError, pd.errors.ParserError):
-            return None
-    else:
+    rows = read_rows(trial_dir)
+    rows = [r for r in rows or [] if TRAINING_ITERATION in r]
+    if not rows:
         return None
-    if frame.empty or TRAINING_ITERATION not in frame:
-        return None
-    config_cols = [c for c in frame.columns if c.startswith(CONFIG_PREFIX)]
-    config = {c.removeprefix(CONFIG_PREFIX): plain(frame[c].iloc[-1]) for c in config_cols}
+    config = {
+        k.removeprefix(CONFIG_PREFIX): plain(v)
+        for k, v in rows[-1].items()
+        if k.startswith(CONFIG_PREFIX)
+    }
     annotations = {k: config.pop(k) for k in ANNOTATIONS if k in config}
-    # A trial resumed from an older checkpoint (killed driver, lost node) reports some epochs
-    # again; the last report of an epoch is the one its history continued from.
-    metrics = frame.drop(columns=config_cols).drop_duplicates(TRAINING_ITERATION, keep="last")
+    names = {e.name for e in os.scandir(trial_dir)}
+    checkpoints = frozenset(n for n in names if n.startswith(CHECKPOINT_PREFIX))
+    error = read_error(trial_dir) if ERROR_FILE in names else None
     return TrialRecord(
         trial_dir,
-        str(frame[TRIAL_ID].iloc[0]),
+        str(rows[0][TRIAL_ID]),
         config,
-        metrics.reset_index(drop=True),
-        read_error(trial_dir),
-        frame,
-        (trial_dir / STOPPED_FILE).is_file(),
+        rows,
+        error,
+        STOPPED_FILE in names,
         annotations,
+        checkpoints,
     )
 
 
@@ -132,31 +207,20 @@ def read_error(trial_dir: Path) -> str | None:
     return error_line(text.rsplit("Failure # ", 1)[-1].split("\n", 1)[-1]) or "error"
 
 
-def _complete_rows(path: Path) -> pd.DataFrame:
-    """The rows of a result.json whose lines are complete (a running trial may be caught
-    mid-line), flattened as Tune flattens them."""
-    rows = []
-    for line in path.read_text(errors="replace").splitlines():
-        if not line.strip():
-            continue
-        try:
-            row = json.loads(line)
-        except json.JSONDecodeError:
-            break
-        if isinstance(row, dict):
-            rows.append(row)
-    return pd.json_normalize(rows, sep="/")
-
-
 def epochs_run(trial: TrialRecord) -> int:
     """The epochs a trial has trained (its last reported epoch)."""
-    return int(trial.metrics[TRAINING_ITERATION].max())
+    return int(trial.epochs[-1][TRAINING_ITERATION])
 
 
 def epochs_trained(trial: TrialRecord) -> int:
     """The epochs a trial cost: its last epoch, or under PBT / PB2 every epoch it reported (a
     trial that continues another's checkpoint trains those epochs again)."""
-    return len(trial.reports) if LINEAGE in trial.reports else epochs_run(trial)
+    return len(trial.rows) if trial.population else epochs_run(trial)
+
+
+def finite(value: Any) -> bool:
+    """A finite number (not a bool, not NaN or inf)."""
+    return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
 
 
 def trial_status(trial: TrialRecord, max_epochs: int) -> tuple[str, int | None]:
@@ -165,9 +229,10 @@ def trial_status(trial: TrialRecord, max_epochs: int) -> tuple[str, int | None]:
 
     A trial that failed, was retried from its checkpoint and then finished counts as finished;
     its last error stays in the ``error`` column."""
-    last = trial.metrics.iloc[-1]
+    last = trial.epochs[-1]
     epochs = int(last[TRAINING_ITERATION])
-    diverged = bool(last.get(DIVERGED_FLAG, False)) or not np.isfinite(float(last["train_loss"]))
+    loss = last.get("train_loss")
+    diverged = bool(last.get(DIVERGED_FLAG, False)) or (loss is not None and not finite(loss))
     if diverged or epochs >= max_epochs or bool(last.get(DONE_FLAG, False)) or trial.stopped:
         status = ended_status(epochs, max_epochs, diverged)
         return status, None if status == DONE else epochs
