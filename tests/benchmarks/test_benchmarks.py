@@ -96,14 +96,14 @@ def test_a_failing_section_keeps_the_figures_before_and_after_it(tmp_path, monke
 def test_search_quality(tmp_path, smoke_here, shared_ray):
     out = smoke_here("search_quality.py", "--out", str(tmp_path))
     table = (tmp_path / "table.md").read_text()
-    for arm in ("seed", "tpe", "pbt"):  # the smoke test's arms
+    for arm in ("seed", "tpe", "pbt", "prior"):  # the smoke test's arms
         assert f"| {arm} | 1 |" in table  # one search seed each
         record = json.loads((tmp_path / f"{arm}-s0.json").read_text())
         assert len(record["tests"]) == 2 and record["trial_epochs"] >= 1
     pbt = json.loads((tmp_path / "pbt-s0.json").read_text())
     assert pbt["chosen"]["schedule"][0][0] == 1  # a PBT pick is confirmed as its schedule
     again = smoke_here("search_quality.py", "--out", str(tmp_path), "--reuse")
-    assert again.count("read from") == 3  # a second sitting reads every arm-seed back
+    assert again.count("read from") == 4  # a second sitting reads every arm-seed back
     (tmp_path / "table.md").unlink()
     smoke_here("search_quality.py", "--out", str(tmp_path), "--report-only")
     assert (tmp_path / "table.md").read_text() == table  # the same table from the records
@@ -136,3 +136,31 @@ def test_storage_overhead(smoke_here):
             else:
                 os.environ[name] = value
     assert "of local throughput (wall)" in out and "a checkpoint upload adds" in out
+
+
+def test_results_scale(tmp_path):
+    """Copies of a hand-written experiment, every results command timed as a process."""
+    import subprocess
+
+    done = subprocess.run(
+        [
+            sys.executable,
+            str(REPO / "benchmarks" / "results_scale.py"),
+            "--smoke-test",
+            "--work",
+            str(tmp_path / "work"),
+            "--out",
+            str(tmp_path),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+    assert done.returncode == 0, done.stderr[-3000:]
+    figures = json.loads((tmp_path / "results_scale.json").read_text())
+    assert set(figures["sizes"]) == {"20", "40"}
+    for size, commands in figures["sizes"].items():
+        assert set(commands) == {"best", "analyze", "compare", "journal", "dashboard"}
+        assert all(c["s"] > 0 and c["peak_mib"] > 0 for c in commands.values())
+        assert commands["dashboard"]["trials_answered"] == int(size)
+    assert "| best |" in done.stdout
