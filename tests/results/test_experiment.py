@@ -47,3 +47,32 @@ def test_the_best_score_among_kept_checkpoints(tied, write_trial):
     assert best.trial_id == "a" and best.checkpoint.is_dir()
     last = best_trial(tied, scope="last")
     assert last.checkpoint is not None and last.checkpoint.is_dir()
+
+
+def test_the_running_leader_matches_a_full_scan_after_every_report():
+    """RunningBest keeps its leader as reports arrive (the live view asks at every line of
+    a 10,000-trial search); after each report, checkpointed or not, and each ended trial, it
+    names what a scan of every trial's best would name, ties by first-seen trial."""
+    import random
+
+    from tune_cifar.results import RunningBest
+
+    rng = random.Random(0)
+    running = RunningBest("val_acc")
+    best: dict[str, tuple[tuple[bool, float], float]] = {}
+    for _ in range(3000):
+        trial = f"t{rng.randrange(40)}"
+        if rng.random() < 0.05:
+            running.pop(trial)
+            best.pop(trial, None)
+        else:
+            value = rng.choice([0.1, 0.2, 0.3, 0.4, 0.5, 0.6])  # many ties
+            checkpointed = rng.random() < 0.5
+            running.add(trial, {"val_acc": value}, checkpointed=checkpointed)
+            rank = (checkpointed, value)
+            if trial not in best or rank >= best[trial][0]:
+                best[trial] = (rank, value)
+        expected = max(best, key=lambda t: best[t][1]) if best else None
+        found = running.leader()
+        assert (found[0] if found else None) == expected
+        assert found is None or found[1] == best[expected][1]

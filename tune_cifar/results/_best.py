@@ -141,6 +141,8 @@ class RunningBest:
         self.metric = metric
         self.keep = tuple(keep)
         self._best: dict[str, tuple[tuple[bool, float], dict[str, Any]]] = {}
+        self._leader: tuple[str, float] | None = None  # leader(), kept as reports arrive
+        self._leader_stale = False  # the leader's value fell or it ended: find it again
 
     def add(
         self, trial_id: str, result: Mapping[str, Any], checkpointed: bool | None = None
@@ -156,6 +158,17 @@ class RunningBest:
         if trial_id not in self._best or rank >= self._best[trial_id][0]:
             kept = {key: result.get(key) for key in self.keep}
             self._best[trial_id] = (rank, {self.metric: float(value), **kept})
+            self._follow(trial_id, float(value))
+
+    def _follow(self, trial_id: str, value: float) -> None:
+        """Keep leader() current after ``trial_id``'s best became ``value``: O(1) unless the
+        leader fell or a tie needs the insertion order."""
+        if self._leader_stale:
+            return
+        if self._leader is None or value > self._leader[1]:
+            self._leader = (trial_id, value)
+        elif (trial_id == self._leader[0] and value < self._leader[1]) or value == self._leader[1]:
+            self._leader_stale = True
 
     def __contains__(self, trial_id: str) -> bool:
         return trial_id in self._best
@@ -169,11 +182,16 @@ class RunningBest:
     def pop(self, trial_id: str) -> dict[str, Any] | None:
         """``result``, and the trial forgotten (it ended)."""
         found = self._best.pop(trial_id, None)
+        if self._leader is not None and trial_id == self._leader[0]:
+            self._leader_stale = True
         return None if found is None else found[1]
 
     def leader(self) -> tuple[str, float] | None:
         """(trial id, value) of the best trial so far, by value (the first of equal ones)."""
-        if not self._best:
-            return None
-        trial_id = max(self._best, key=lambda t: self._best[t][0][1])
-        return trial_id, self._best[trial_id][0][1]
+        if self._leader_stale:
+            self._leader_stale = False
+            self._leader = None
+            if self._best:
+                trial_id = max(self._best, key=lambda t: self._best[t][0][1])
+                self._leader = (trial_id, self._best[trial_id][0][1])
+        return self._leader

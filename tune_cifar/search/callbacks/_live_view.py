@@ -75,12 +75,15 @@ def trial_state(trial: Trial, max_epochs: int, stopped: bool = False) -> str:
         return ended_status(
             result.get(TRAINING_ITERATION, 0), max_epochs, bool(result.get(DIVERGED_FLAG))
         )
-    return {
-        Trial.RUNNING: "running",
-        Trial.PENDING: "pending",
-        Trial.PAUSED: "paused",
-        Trial.ERROR: ERRORED,
-    }.get(trial.status, trial.status.lower())
+    return _STATUS.get(trial.status, trial.status.lower())
+
+
+_STATUS = {  # Tune's status -> the view's word, for trials that have not ended
+    Trial.RUNNING: "running",
+    Trial.PENDING: "pending",
+    Trial.PAUSED: "paused",
+    Trial.ERROR: ERRORED,
+}
 
 
 def _annotation(trial: Trial, key: str) -> str | None:
@@ -96,29 +99,57 @@ def format_elapsed(seconds: float) -> str:
 
 
 class LiveView(Callback):
-    """Prints trial counts and the best metric so far, one line at a time."""
+    """Prints trial counts and the best metric so far, one line at a time.
 
-    def __init__(self, max_epochs: int, metric: str = METRIC, interval_s: float = 30.0) -> None:
+    It keeps its counts as Tune's hooks fire rather than rescanning every trial at every
+    controller step: a step costs O(trials added since the last one), and a printed line
+    one pass over the trials' statuses. (At 2,000 trials the rescan was 44% of the driver's
+    time, most of it in ``Trial.last_result``.)"""
+
+    def __init__(
+        self,
+        max_epochs: int,
+        metric: str = METRIC,
+        interval_s: float = 30.0,
+        min_gap_s: float = 1.0,
+    ) -> None:
         # No stream attribute: Tune pickles its callbacks with the run config, so this prints
         # to whatever sys.stdout is at the time.
         self.max_epochs = max_epochs
         self.metric = metric
         self.interval_s = interval_s
+        self.min_gap_s = min_gap_s  # change lines come at most this often (10,000 trials)
         self._reset()
 
     def _reset(self) -> None:
         self.start = time.monotonic()
-        self._last_time = 0.0
+        self._last_time = float("-inf")
         self._last_key: tuple = ()
         self._last_line = ""
         self.best = RunningBest(self.metric)  # each trial's best epoch, by best_row's rule
-        self.ended: set[str] = set()  # trials Tune completed (done, stopped by ASHA)
-        self._weights = ""  # PriorBand's weights as last printed
+        self.ended: dict[str, str] = {}  # trial id -> how it ended, once Tune ended it
+        self._ended_counts: Counter[str] = Counter()
         self.started: set[str] = set()  # trials seen running
+        self._seen = 0  # trials[:_seen] have been looked at (Tune only appends)
+        self._drawn: Counter[str] = Counter()  # PriorBand: where configurations came from
+        self._newest_draw = (0, "")  # (sample number, weights) of the newest draw
+        self._weights = ""  # PriorBand's weights as last printed
         self._began = False
 
     def setup(self, *args: Any, **info: Any) -> None:
         self._reset()  # a resumed search starts its clock and its view afresh
+
+    def _end(self, trial: Trial, state: str) -> None:
+        previous = self.ended.get(trial.trial_id)
+        if previous is not None:
+            self._ended_counts[previous] -= 1
+        self.ended[trial.trial_id] = state
+        self._ended_counts[state] += 1
+
+    def on_trial_start(
+        self, iteration: int, trials: list[Trial], trial: Trial, **info: Any
+    ) -> None:
+        self.started.add(trial.trial_id)
 
     def on_trial_result(
         self, iteration: int, trials: list[Trial], trial: Trial, result: dict, **info: Any
@@ -128,59 +159,83 @@ class LiveView(Callback):
     def on_trial_complete(
         self, iteration: int, trials: list[Trial], trial: Trial, **info: Any
     ) -> None:
-        self.ended.add(trial.trial_id)
+        result = trial.last_result or {}
+        self._end(
+            trial,
+            ended_status(
+                result.get(TRAINING_ITERATION, 0), self.max_epochs, bool(result.get(DIVERGED_FLAG))
+            ),
+        )
+
+    def on_trial_error(
+        self, iteration: int, trials: list[Trial], trial: Trial, **info: Any
+    ) -> None:
+        self._end(trial, ERRORED)
+
+    def _look_at_new(self, trials: list[Trial]) -> None:
+        """The trials added since the last step: their draws, and at the first step of a
+        resume, the results and end states of the trials it restored."""
+        if len(trials) < self._seen:  # not Tune's append-only list: look at all again
+            self._seen, self._drawn = 0, Counter()
+        first = not self._began
+        self._began = True
+        for trial in trials[self._seen :]:
+            if first:  # a resume restores trials with their last result and status
+                self.best.add(trial.trial_id, trial.last_result or {}, checkpointed=True)
+                if trial.status == Trial.TERMINATED:
+                    self.on_trial_complete(0, trials, trial)
+                elif trial.status == Trial.ERROR:
+                    self._end(trial, ERRORED)
+            if source := _annotation(trial, SAMPLED_FROM):
+                self._drawn[source] += 1
+            if number := _annotation(trial, SAMPLE_NUMBER):
+                weights = _annotation(trial, SAMPLING_WEIGHTS) or ""
+                self._newest_draw = max(self._newest_draw, (int(number), weights))
+        self._seen = len(trials)
 
     def line(self, trials: list[Trial], stopped: bool = False) -> str:
         """The counts and the best so far; ``stopped``: the search was stopped, so terminated
         trials that never completed are unfinished."""
-        counts = Counter(
-            trial_state(t, self.max_epochs, stopped and t.trial_id not in self.ended)
-            for t in trials
-        )
+        self._look_at_new(trials)
+        counts: Counter[str] = Counter()
+        for trial in trials:
+            status = trial.status
+            if status == Trial.TERMINATED:
+                ended = self.ended.get(trial.trial_id)
+                if ended is None:  # ended by a stop, or not yet completed
+                    ended = UNFINISHED if stopped else trial_state(trial, self.max_epochs)
+                counts[ended] += 1
+            else:
+                counts[_STATUS.get(status, status.lower())] += 1
         parts = [f"{counts[s]} {s}" for s in ORDER if counts[s] or s in ("running", DONE, ERRORED)]
         text = f"[{format_elapsed(time.monotonic() - self.start)}] " + ", ".join(parts)
-        for trial in trials:  # trials restored by a resume report their last result only
-            if trial.trial_id not in self.best:
-                self.best.add(trial.trial_id, trial.last_result or {}, checkpointed=True)
         leader = self.best.leader()
         if leader is not None:
             text += f" | best {self.metric} {leader[1]:.4f} ({leader[0]})"
-        drawn = Counter(s for t in trials if (s := _annotation(t, SAMPLED_FROM)))
-        if drawn:  # PriorBand: where the configurations came from
+        if self._drawn:  # PriorBand: where the configurations came from
+            drawn = self._drawn
             text += " | drawn from " + ", ".join(f"{drawn[s]} {s}" for s in sorted(drawn))
         return text
 
     def weights_line(self, trials: list[Trial]) -> str | None:
         """PriorBand's weights when they changed since last said, for the newest trial."""
-        drawn = [
-            (int(n), _annotation(t, SAMPLING_WEIGHTS))
-            for t in trials
-            if (n := _annotation(t, SAMPLE_NUMBER))
-        ]
-        latest = max(drawn)[1] if drawn else None
-        if latest is None or latest == self._weights:
+        self._look_at_new(trials)
+        latest = self._newest_draw[1]
+        if not latest or latest == self._weights:
             return None
         self._weights = latest
         return f"PriorBand now draws new configurations: {latest}"
 
     def on_step_begin(self, iteration: int, trials: list[Trial], **info: Any) -> None:
-        if not self._began:  # a resume: the trials it restored as finished stay finished
-            self._began = True
-            self.ended.update(t.trial_id for t in trials if t.status == Trial.TERMINATED)
+        self._look_at_new(trials)
 
     def on_step_end(self, iteration: int, trials: list[Trial], **info: Any) -> None:
         # A new line when a trial starts for the first time or ends (not when it queues, nor
-        # when PBT pauses and restarts it), or after interval_s.
-        self.started.update(t.trial_id for t in trials if t.status == Trial.RUNNING)
-        key = (
-            len(self.started),
-            *sorted(
-                (s, n)
-                for s, n in Counter(trial_state(t, self.max_epochs) for t in trials).items()
-                if s not in ("pending", "running", "paused")
-            ),
-        )
-        if key != self._last_key or time.monotonic() - self._last_time >= self.interval_s:
+        # when PBT pauses and restarts it), at most every min_gap_s, or after interval_s.
+        self._look_at_new(trials)
+        key = (len(self.started), *sorted((s, n) for s, n in self._ended_counts.items() if n))
+        since = time.monotonic() - self._last_time
+        if (key != self._last_key and since >= self.min_gap_s) or since >= self.interval_s:
             self._last_key, self._last_time = key, time.monotonic()
             self._last_line = self.line(trials)
             _print(self._last_line)
