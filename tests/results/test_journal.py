@@ -108,6 +108,38 @@ def test_an_older_experiment_gets_its_journal_from_tunes_files(tmp_path, write_t
     assert len(study_of(tmp_path).trials) == 3
 
 
+def test_a_resume_fills_in_what_a_killed_driver_had_not_written(tmp_path, write_trial):
+    """The live journal is written every second: a driver killed between two writes leaves
+    a trial running with its last epochs missing, or missing whole; the resume fills both
+    in from Tune's files and leaves what was written alone."""
+    spec = {
+        "options": {"max_epochs": 3, "search": "random", "scheduler": "asha"},
+        "data": {"source": "sample"},
+        "space": {"name": "quick", "source": "quick"},
+        "created": "now",
+    }
+    (tmp_path / SPEC_FILE).write_text(json.dumps(spec))
+    write_trial(tmp_path, "a", [0.2, 0.5, 0.4], kept=[2, 3])  # done: its end line was lost
+    write_trial(tmp_path, "b", [0.1, 0.3], kept=[2], finished=False)  # running on
+    write_trial(tmp_path, "c", [0.3], kept=[1])  # its start was lost too: stopped at rung 1
+    live = JournalRecorder(tmp_path, DISTRIBUTIONS, batched=True)
+    for name in ("a", "b"):
+        live.start(name, {"lr": 0.01, "optimizer": "sgd"}, tmp_path / f"trial_{name}")
+        live.epoch(name, 1, 9.0 if name == "a" else 0.1)  # (9.0: the journal's value stays)
+    live.flush()  # the last write before the kill
+    build_journal(tmp_path)
+    trials = trials_by_tune_id(tmp_path)
+    assert len(trials) == 3
+    assert trials["a"].state == TrialState.COMPLETE
+    assert trials["a"].intermediate_values == {1: 9.0, 2: 0.5, 3: 0.4}
+    assert trials["b"].state == TrialState.RUNNING
+    assert trials["b"].intermediate_values == {1: 0.1, 2: 0.3}
+    assert trials["c"].state == TrialState.PRUNED
+    lines = (tmp_path / JOURNAL_FILE).read_text().count("\n")
+    build_journal(tmp_path)  # nothing more to fill in: not a line more
+    assert (tmp_path / JOURNAL_FILE).read_text().count("\n") == lines
+
+
 @pytest.mark.parametrize(
     ("host", "loopback"),
     [

@@ -73,7 +73,11 @@ def _batched_backend(folder: Path) -> Any:
             self.pending: list[dict[str, Any]] = []
 
         def read_logs(self, log_number_from: int) -> list[dict[str, Any]]:
-            return (self.written + self.pending)[log_number_from:]
+            # (no copy of the whole journal: JournalStorage reads its new lines at each call)
+            done = len(self.written)
+            if log_number_from >= done:
+                return self.pending[log_number_from - done :]
+            return self.written[log_number_from:] + self.pending
 
         def append_logs(self, logs: list[dict[str, Any]]) -> None:
             self.pending.extend(logs)
@@ -99,8 +103,8 @@ class JournalRecorder:
         cost: str | None = None,
         batched: bool = False,
     ):
-        """``batched``: the journal's lines are written by ``flush()`` (a rebuild), else each
-        as it comes (a live search, whose journal a dashboard follows)."""
+        """``batched``: the journal's lines are written by ``flush()`` (a rebuild; a live
+        search, every second), else each as it comes."""
         import optuna
         from optuna.storages import JournalStorage
 
@@ -111,19 +115,27 @@ class JournalRecorder:
         self.storage = (
             open_journal(folder) if self.backend is None else JournalStorage(self.backend)
         )
-        self.study = optuna.create_study(
-            study_name=Path(folder).name,
-            storage=self.storage,
-            load_if_exists=True,
-            directions=["maximize", "minimize"] if cost else ["maximize"],
-        )
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
-            # the dashboard names the values after them
-            self.study.set_metric_names([metric, cost] if cost else [metric])
+        name = Path(folder).name
+        if any(s.study_name == name for s in self.storage.get_all_studies()):
+            # (create_study(load_if_exists=True) would append a refused creation line)
+            self.study = optuna.load_study(study_name=name, storage=self.storage)
+        else:
+            self.study = optuna.create_study(
+                study_name=name,
+                storage=self.storage,
+                directions=["maximize", "minimize"] if cost else ["maximize"],
+            )
+        names = [metric, cost] if cost else [metric]
+        if self.study.metric_names != names:  # (a reopened journal: no lines said twice)
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
+                # the dashboard names the values after them
+                self.study.set_metric_names(names)
         self.study_id = self.storage.get_study_id_from_name(self.study.study_name)
+        known = self.study.user_attrs
         for key, value in (attrs or {}).items():
-            self.study.set_user_attr(key, value)
+            if key not in known or known[key] != plain(value):
+                self.study.set_user_attr(key, value)
         # A resumed search: trials already in the study keep their Optuna trials.
         self.ids: dict[str, int] = {
             t.user_attrs[TUNE_TRIAL_ID]: self.storage.get_trial_id_from_study_id_trial_number(
@@ -205,6 +217,31 @@ class JournalRecorder:
             self.study_id, template_trial=template
         )
 
+    def catch_up(
+        self,
+        tune_trial_id: str,
+        config: dict[str, Any],
+        trial_dir: Path,
+        epochs: list[tuple[int, Any]],
+        status: str,
+        attrs: dict[str, Any],
+    ) -> None:
+        """What Tune's files say of a trial and the journal lacks: the whole trial, or the
+        epochs and the end of one it still has running (a driver killed before its last
+        lines were written)."""
+        if tune_trial_id not in self.ids:
+            self.record(tune_trial_id, config, trial_dir, epochs, status, attrs)
+            return
+        trial_id = self._running(tune_trial_id)
+        if trial_id is None:
+            return
+        known = self.storage.get_trial(trial_id).intermediate_values
+        for epoch, value in epochs:
+            if int(epoch) not in known:
+                self.epoch(tune_trial_id, epoch, value)
+        if status != UNFINISHED:
+            self.end(tune_trial_id, status, attrs)
+
     def _outcome(
         self, status: str, attrs: dict[str, Any], values: dict[int, float]
     ) -> tuple[Any, float | list[float] | None]:
@@ -279,8 +316,9 @@ def trial_end_attrs(
 
 
 def build_journal(folder: Path) -> Path:
-    """Write the journal of an experiment from Tune's files (for an experiment made before
-    tune-cifar wrote one); trials already in it are left as they are."""
+    """Write the journal of an experiment from Tune's files: whole, for an experiment made
+    before tune-cifar wrote one; else what it lacks (``JournalRecorder.catch_up``), as a
+    resume does first."""
     folder = Path(folder)
     spec = read_spec(folder)
     max_epochs = int(spec["options"]["max_epochs"])
@@ -295,11 +333,9 @@ def build_journal(folder: Path) -> Path:
         folder, distributions, attrs=study_attrs(spec), cost=cost, batched=True
     )
     for record in records:
-        if record.trial_id in recorder.ids:
-            continue
         status, _ = trial_status(record, max_epochs)
         epochs = [(row[TRAINING_ITERATION], row.get(METRIC)) for row in record.epochs]
-        recorder.record(
+        recorder.catch_up(
             record.trial_id,
             record.config,
             record.trial_dir,

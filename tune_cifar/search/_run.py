@@ -29,6 +29,7 @@ from tune_cifar.metrics import METRIC, MODE, UNFINISHED, trial_epochs
 from tune_cifar.results import (
     BestTrial,
     best_of,
+    build_journal,
     epochs_trained,
     load_trials,
     read_spec,
@@ -237,6 +238,7 @@ def _resume(
     try:
         cpus, gpus = start_and_check(opts, None, bundle)
         print(f"resuming {place.name}", flush=True)
+        build_journal(folder)  # the lines a killed driver had not yet written
         tuner = tune.Tuner.restore(
             place.path,
             trainable=make_trainable(bundle, opts, cpus, gpus),
