@@ -164,3 +164,33 @@ def test_results_scale(tmp_path):
         assert all(c["s"] > 0 and c["peak_mib"] > 0 for c in commands.values())
         assert commands["dashboard"]["trials_answered"] == int(size)
     assert "| best |" in done.stdout
+
+
+def test_search_soak(tmp_path):
+    """A real search of 20 near-free trials as a process of its own: its memory at each
+    milestone, the seconds per trial between them, the journal it wrote."""
+    import subprocess
+
+    done = subprocess.run(
+        [
+            sys.executable,
+            str(REPO / "benchmarks" / "search_soak.py"),
+            "--smoke-test",
+            "--work",
+            str(tmp_path / "work"),
+            "--out",
+            str(tmp_path),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+    assert done.returncode == 0, done.stderr[-3000:] + done.stdout[-3000:]
+    figures = json.loads((tmp_path / "search_soak.json").read_text())
+    assert figures["trials"] == 20
+    assert set(figures["driver_rss_mib_at"]) == {"5", "10", "20"}
+    assert set(figures["wall_s_per_trial_between"]) == {"5-10", "10-20"}
+    assert all(v >= 0 for v in figures["wall_s_per_trial_between"].values())
+    assert all(v >= 0 for v in figures["driver_cpu_s_per_trial_between"].values())
+    assert figures["journal_bytes"] > 0
+    assert "wall seconds per trial between milestones" in done.stdout
