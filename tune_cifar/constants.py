@@ -43,6 +43,10 @@ TRAIN_STEP = "train_step"
 NODE_ID = "node_id"
 """The Ray node that trained the epoch ("local" outside a Ray worker)."""
 
+NICE = "nice"
+"""The niceness the trial's process trained at (``--nice``; a Ray worker may not go below
+the niceness it was started at)."""
+
 LINEAGE = "lineage"
 """PBT / PB2: whose weights the trial's epochs continued ("A@1 X@5": epochs 1-4 trained by
 trial A, from epoch 5 on by X; ``metrics.format_lineage``)."""

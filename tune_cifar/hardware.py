@@ -7,6 +7,7 @@ hardware), and a mean with its spread over runs.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import platform
 import statistics
@@ -45,3 +46,16 @@ def mean_spread(values: list[float], digits: int = 4) -> str:
     if len(values) < 2:
         return f"{mean:.{digits}f} (1 run)"
     return f"{mean:.{digits}f} ± {statistics.stdev(values):.{digits}f} ({len(values)} runs)"
+
+
+def set_niceness(nice: int) -> int:
+    """Every thread of this process at niceness ``nice``, as far as it may go (raising it
+    always may; lowering it takes privileges a Ray worker rarely has); the niceness it has
+    now. On Linux niceness is per thread and a new thread inherits its creator's, so each
+    existing thread (Ray's, torch's pool) is set, not only this one."""
+    tasks = Path("/proc/self/task")
+    ids = [int(t.name) for t in tasks.iterdir()] if tasks.is_dir() else [0]
+    for tid in ids:  # (not allowed lower; a thread that ended meanwhile)
+        with contextlib.suppress(PermissionError, ProcessLookupError):
+            os.setpriority(os.PRIO_PROCESS, tid, nice)
+    return os.getpriority(os.PRIO_PROCESS, 0)

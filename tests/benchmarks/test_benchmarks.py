@@ -194,3 +194,33 @@ def test_search_soak(tmp_path):
     assert all(v >= 0 for v in figures["driver_cpu_s_per_trial_between"].values())
     assert figures["journal_bytes"] > 0
     assert "wall seconds per trial between milestones" in done.stdout
+
+
+def test_trial_niceness(tmp_path):
+    """Three tiny searches (quiet; beside a spinning process at Ray's 15 and at the default):
+    the trials report the niceness asked, and the ratios land in the JSON."""
+    import os
+    import subprocess
+
+    done = subprocess.run(
+        [
+            sys.executable,
+            str(REPO / "benchmarks" / "trial_niceness.py"),
+            "--smoke-test",
+            "--work",
+            str(tmp_path / "work"),
+            "--out",
+            str(tmp_path),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+    assert done.returncode == 0, done.stderr[-3000:] + done.stdout[-3000:]
+    figures = json.loads((tmp_path / "trial_niceness.json").read_text())
+    driver = os.getpriority(os.PRIO_PROCESS, 0)
+    assert [run["nice"] for run in figures["arms"]["quiet"]] == [[driver]]
+    assert [run["nice"] for run in figures["arms"]["busy, nice 15"]] == [[max(15, driver)]]
+    assert [run["nice"] for run in figures["arms"]["busy, default"]] == [[driver]]
+    assert all(r > 0 for ratios in figures["ratio_to_quiet"].values() for r in ratios)
+    assert "x the quiet machine's" in done.stdout

@@ -176,6 +176,7 @@ BAD_INPUTS = [
         r"--progress-interval must be positive, got -1",
     ),
     (["search", "--data", "sample", "--seed", "-1"], 2, r"--seed must be in \[0, 2\*\*31 - 1\]"),
+    (["search", "--data", "sample", "--nice", "20"], 2, r"--nice must be in -20..19 .*got 20"),
     (
         [
             "search",
@@ -582,3 +583,28 @@ def test_ray_that_cannot_start_is_one_line_naming_this_machine(monkeypatch):
         r"not start$",
     ):
         start_ray(None)
+
+
+def test_a_ray_of_its_own_starts_its_workers_at_the_niceness_asked(monkeypatch):
+    """Ray starts trial processes at nice 15 (RAY_worker_niceness); a Ray the search starts
+    gets the niceness asked, a cluster joined keeps its own, and the environment is left as
+    it was."""
+    import os
+
+    import ray
+
+    from tune_cifar.search.ray import _runtime, start_ray
+
+    seen = []
+    monkeypatch.setattr(ray, "is_initialized", lambda: False)
+    monkeypatch.setattr(
+        ray, "init", lambda **kw: seen.append(os.environ.get(_runtime.RAY_WORKER_NICENESS))
+    )
+    monkeypatch.setattr(_runtime, "stop_on_sigterm", lambda: None)
+    monkeypatch.setattr(_runtime, "check_cluster", lambda *a: None)
+    monkeypatch.delenv(_runtime.RAY_WORKER_NICENESS, raising=False)
+    start_ray(None, nice=7)
+    start_ray("10.0.0.5:6379", nice=7)
+    start_ray(None)
+    assert seen == ["7", None, None]
+    assert _runtime.RAY_WORKER_NICENESS not in os.environ

@@ -1,4 +1,5 @@
 import math
+import os
 from pathlib import Path
 
 import pytest
@@ -87,6 +88,7 @@ def test_trainable_reports_each_epoch_and_resumes_from_its_checkpoint(
     train_cifar(config, synthetic_bundle.training, RunSettings(max_epochs=3))
     straight = [m for m, _ in reports]
     assert [m["epoch"] for m in straight] == [1, 2, 3]
+    assert {m["nice"] for m in straight} == {os.nice(0)}  # the niceness it trained at
 
     reports.clear()
     restore_from[0] = trainable_module.tune.Checkpoint.from_directory(str(tmp_path / "kept1"))

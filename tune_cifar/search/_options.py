@@ -288,6 +288,14 @@ class SearchOptions:
         group="resources",
         choices=CUDA_GRAPH_CHOICES,
     )
+    nice: int | None = option(
+        None,
+        "niceness of the trial processes, -20 (first) to 19 (only what is idle); a "
+        "cluster's workers start at its own (RAY_worker_niceness) and may only go higher",
+        group="resources",
+        metavar="N",
+        default_text="the driver's; Ray's own, 15, lets other work starve the trials",
+    )
     address: str | None = option(
         None,
         "join an existing Ray cluster ('auto', or HOST:PORT)",
@@ -402,6 +410,10 @@ class SearchOptions:
         samples = self.num_samples or DEFAULT_SAMPLES
         return optuna_default if samples >= 2 * optuna_default else max(1, samples // 2)
 
+    def trial_niceness(self) -> int:
+        """The niceness trial processes run at: ``nice``, else the driver's own."""
+        return self.nice if self.nice is not None else os.getpriority(os.PRIO_PROCESS, 0)
+
     def ray_address(self) -> tuple[str | None, str]:
         """The Ray cluster to join and what named it: ``--address`` (named ""), else
         ``RAY_ADDRESS`` (as Ray's own tools and ``ray job submit`` set it), else None: a Ray
@@ -431,6 +443,8 @@ class SearchOptions:
             raise UsageError(f"--reduction-factor must be at least 2, got {self.reduction_factor}")
         if self.gpus_per_trial is not None and self.gpus_per_trial < 0:
             raise UsageError(f"--gpus-per-trial must be >= 0, got {self.gpus_per_trial}")
+        if self.nice is not None and not -20 <= self.nice <= 19:
+            raise UsageError(f"--nice must be in -20..19 (Unix niceness), got {self.nice}")
         if self.max_failures < 0:
             raise UsageError(f"--max-failures must be >= 0, got {self.max_failures}")
         if not 0 <= self.seed < 2**31:

@@ -103,7 +103,7 @@ def start_and_check(
     address, named_by = opts.ray_address()
     if address is None:
         check_resources(opts, local_resources(), "this machine")
-    start_ray(address, named_by)
+    start_ray(address, named_by, opts.trial_niceness())
     nodes = cluster_resources()
     cpus, gpus = check_resources(
         opts, nodes, "this machine" if address is None else "the Ray cluster"

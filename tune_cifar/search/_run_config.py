@@ -49,6 +49,7 @@ def make_trainable(bundle: DataBundle, opts: SearchOptions, cpus: int, gpus: flo
         checkpoint_every=opts.checkpoint_interval,
         checkpoint_epochs=opts.pause_epochs,
         population=opts.population,
+        nice=opts.trial_niceness(),
     )
     return tune.with_resources(
         tune.with_parameters(train_cifar, data=bundle.training, settings=settings),
@@ -104,7 +105,7 @@ def run_config(opts: SearchOptions, place: Place, folder: Path, space: SearchSpa
     callbacks = [
         KeepResultFiles(place.uri),
         StopWatch(folder if place.is_local else None, opts.time_budget),
-        LiveView(opts.max_epochs, METRIC, opts.progress_interval),
+        LiveView(opts.max_epochs, METRIC, opts.progress_interval, nice=opts.trial_niceness()),
         journal,
     ]
     with contextlib.suppress(ImportError):  # no tensorboardX: no TensorBoard files, as Tune

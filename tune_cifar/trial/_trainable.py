@@ -21,6 +21,7 @@ trial did.
 
 from __future__ import annotations
 
+import os
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
@@ -35,11 +36,13 @@ from tune_cifar.constants import (
     ANNOTATIONS,
     DIVERGED_FLAG,
     LINEAGE,
+    NICE,
     NODE_ID,
     STORAGE_FULL_ERROR,
 )
 from tune_cifar.data import TrainingData
 from tune_cifar.errors import error_line, is_storage_full
+from tune_cifar.hardware import set_niceness
 from tune_cifar.metrics import format_lineage
 from tune_cifar.train import Trainer, load_state, save_state, split_schedule
 
@@ -55,6 +58,7 @@ class RunSettings:
     checkpoint_every: int = 1  # epochs between checkpoints (the last epoch always has one)
     checkpoint_epochs: tuple[int, ...] = ()  # and these (where a scheduler may pause a trial)
     population: bool = False  # PBT / PB2: report each epoch's lineage
+    nice: int | None = None  # the trial process's niceness (None: as Ray started it)
 
 
 def train_cifar(config: dict[str, Any], data: TrainingData, settings: RunSettings) -> None:
@@ -62,6 +66,8 @@ def train_cifar(config: dict[str, Any], data: TrainingData, settings: RunSetting
     ``checkpoint_every`` epochs, at ``checkpoint_epochs``, at the last epoch, and when the loss
     diverges."""
     torch.set_num_threads(settings.threads)
+    if settings.nice is not None:
+        set_niceness(settings.nice)
     # (a searcher's annotations say how the configuration was chosen, not how it trains)
     first, schedule = split_schedule({k: v for k, v in config.items() if k not in ANNOTATIONS})
     trainer = Trainer(first, data, settings.max_epochs, settings.device, settings.cuda_graph)
@@ -98,7 +104,7 @@ def _train(trainer: Trainer, settings: RunSettings, schedule: dict[int, TrialCon
     extra = {LINEAGE: format_lineage(lineage)} if settings.population else {}
     while not trainer.finished:
         trainer.follow(schedule)
-        metrics = {**trainer.run_epoch(), NODE_ID: node_id, **extra}
+        metrics = {**trainer.run_epoch(), NODE_ID: node_id, NICE: os.nice(0), **extra}
         if (
             trainer.epoch % settings.checkpoint_every == 0
             or trainer.finished

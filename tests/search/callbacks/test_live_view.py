@@ -190,3 +190,20 @@ def test_priorbands_draws_and_weights_are_said_when_they_change(capsys):
     assert lines(capsys)[-1] == (
         "PriorBand now draws new configurations: prior 0.100, uniform 0.500, incumbent 0.400"
     )
+
+
+def test_trials_that_cannot_run_at_the_niceness_asked_are_said_once(capsys):
+    """A cluster's workers started at nice 15 may not go lower: one warning line on stderr."""
+    view = LiveView(max_epochs=3, nice=0)
+    view.setup()
+    trial = FakeTrial("a", Trial.RUNNING)
+    for epoch in (1, 2):
+        view.on_trial_result(0, [trial], trial, {"training_iteration": epoch, "nice": 15})
+    err = capsys.readouterr().err.splitlines()
+    assert err == [
+        "tune-cifar: warning: trials run at nice 15, not 0 (--nice): Ray started its workers "
+        "at 15 and they may not go lower; start the cluster with RAY_worker_niceness=0 ray "
+        "start ..."
+    ]
+    view.on_trial_result(0, [trial], trial, {"training_iteration": 3, "nice": 0})
+    assert capsys.readouterr().err == ""

@@ -26,6 +26,7 @@ from ray.tune.experiment import Trial
 
 from tune_cifar.constants import (
     DIVERGED_FLAG,
+    NICE,
     SAMPLE_NUMBER,
     SAMPLED_FROM,
     SAMPLING_WEIGHTS,
@@ -112,6 +113,7 @@ class LiveView(Callback):
         metric: str = METRIC,
         interval_s: float = 30.0,
         min_gap_s: float = 1.0,
+        nice: int | None = None,
     ) -> None:
         # No stream attribute: Tune pickles its callbacks with the run config, so this prints
         # to whatever sys.stdout is at the time.
@@ -119,6 +121,7 @@ class LiveView(Callback):
         self.metric = metric
         self.interval_s = interval_s
         self.min_gap_s = min_gap_s  # change lines come at most this often (10,000 trials)
+        self.nice = nice  # the trial processes' niceness asked for: said once if not met
         self._reset()
 
     def _reset(self) -> None:
@@ -135,6 +138,7 @@ class LiveView(Callback):
         self._newest_draw = (0, "")  # (sample number, weights) of the newest draw
         self._weights = ""  # PriorBand's weights as last printed
         self._began = False
+        self._nice_said = False
 
     def setup(self, *args: Any, **info: Any) -> None:
         self._reset()  # a resumed search starts its clock and its view afresh
@@ -155,6 +159,16 @@ class LiveView(Callback):
         self, iteration: int, trials: list[Trial], trial: Trial, result: dict, **info: Any
     ) -> None:
         self.best.add(trial.trial_id, result)
+        got = result.get(NICE)
+        if self.nice is not None and got is not None and got != self.nice and not self._nice_said:
+            self._nice_said = True
+            print(
+                f"tune-cifar: warning: trials run at nice {got}, not {self.nice} (--nice): "
+                f"Ray started its workers at {got} and they may not go lower; start the "
+                f"cluster with RAY_worker_niceness={self.nice} ray start ...",
+                file=sys.stderr,
+                flush=True,
+            )
 
     def on_trial_complete(
         self, iteration: int, trials: list[Trial], trial: Trial, **info: Any

@@ -3,12 +3,14 @@
     configure_ray_driver()           # the driver's logging and Tune's settings
     start_ray(None)                  # a Ray of this process's own, never one that runs here
     start_ray("10.0.0.5:6379")       # a cluster; one line within 15 s if none answers there
+    start_ray(None, nice=0)          # trial processes as nice as the driver (Ray's: 15)
 
 After ``ray.init``, SIGTERM stops a search as Ctrl-C does (Ray's handler would exit at once).
 """
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import signal
@@ -16,10 +18,13 @@ import socket
 import subprocess
 import sys
 import threading
+from collections.abc import Iterator
 from typing import Any, NoReturn
 
 from tune_cifar.errors import UsageError
 from tune_cifar.search.ray._private import defer_checkpoint_deletion
+
+RAY_WORKER_NICENESS = "RAY_worker_niceness"  # the raylet's niceness for its workers (15)
 
 
 def configure_ray_driver() -> None:
@@ -99,9 +104,10 @@ def cluster_name(address: str, named_by: str) -> str:
     return f"{address} (from {named_by})" if named_by else address
 
 
-def start_ray(address: str | None, named_by: str = "") -> None:
+def start_ray(address: str | None, named_by: str = "", nice: int | None = None) -> None:
     """Join the Ray cluster at ``address``, or start a Ray of this process's own (None),
-    unless this process already has it running (a notebook, a test session)."""
+    unless this process already has it running (a notebook, a test session); a Ray of its
+    own starts its worker processes at niceness ``nice`` (None: Ray's 15)."""
     import ray
 
     configure_ray_driver()
@@ -112,12 +118,13 @@ def start_ray(address: str | None, named_by: str = "") -> None:
     try:
         # "local": without it, ray.init() joins whatever cluster /tmp/ray/ray_current_cluster
         # names (left by 'ray start' or ray.cluster_utils), trials and all.
-        ray.init(
-            address=address or "local",
-            log_to_driver=False,
-            logging_level=logging.ERROR,
-            include_dashboard=False,
-        )
+        with _worker_niceness(nice if address is None else None):
+            ray.init(
+                address=address or "local",
+                log_to_driver=False,
+                logging_level=logging.ERROR,
+                include_dashboard=False,
+            )
     except (ConnectionError, RuntimeError, ValueError) as exc:
         if address is None:
             raise UsageError(f"cannot start Ray on this machine: {exc}") from None
@@ -125,6 +132,24 @@ def start_ray(address: str | None, named_by: str = "") -> None:
             f"cannot join the Ray cluster at {cluster_name(address, named_by)}: {exc}"
         ) from None
     stop_on_sigterm()
+
+
+@contextlib.contextmanager
+def _worker_niceness(nice: int | None) -> Iterator[None]:
+    """The Ray started meanwhile starts its workers at ``nice`` (its raylet reads
+    RAY_worker_niceness from the environment it inherits), the environment as it was after."""
+    if nice is None:
+        yield
+        return
+    before = os.environ.get(RAY_WORKER_NICENESS)
+    os.environ[RAY_WORKER_NICENESS] = str(nice)
+    try:
+        yield
+    finally:
+        if before is None:
+            os.environ.pop(RAY_WORKER_NICENESS, None)
+        else:
+            os.environ[RAY_WORKER_NICENESS] = before
 
 
 def stop_on_sigterm() -> None:
