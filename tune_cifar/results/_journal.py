@@ -67,17 +67,17 @@ def _batched_backend(folder: Path) -> Any:
     from optuna.storages.journal import BaseJournalBackend, JournalFileBackend
 
     class Batched(BaseJournalBackend):
+        # Holds only the lines not yet written: JournalStorage keeps its own replay of the
+        # study and asks for the lines after those it has read (all of them once, at open).
         def __init__(self, path: str) -> None:
             self.file = JournalFileBackend(path)
-            self.written = list(self.file.read_logs(0))
+            self.written = sum(1 for _ in self.file.read_logs(0))
             self.pending: list[dict[str, Any]] = []
 
         def read_logs(self, log_number_from: int) -> list[dict[str, Any]]:
-            # (no copy of the whole journal: JournalStorage reads its new lines at each call)
-            done = len(self.written)
-            if log_number_from >= done:
-                return self.pending[log_number_from - done :]
-            return self.written[log_number_from:] + self.pending
+            if log_number_from < self.written:
+                return [*self.file.read_logs(log_number_from), *self.pending]
+            return self.pending[log_number_from - self.written :]
 
         def append_logs(self, logs: list[dict[str, Any]]) -> None:
             self.pending.extend(logs)
@@ -85,7 +85,7 @@ def _batched_backend(folder: Path) -> Any:
         def flush(self) -> None:
             if self.pending:
                 self.file.append_logs(self.pending)
-                self.written += self.pending
+                self.written += len(self.pending)
                 self.pending = []
 
     return Batched(str(Path(folder) / JOURNAL_FILE))
