@@ -26,6 +26,7 @@ from tune_cifar.search.callbacks import (
     KeepResultFiles,
     LiveView,
     ReadableTensorBoard,
+    TrimEndedTrials,
 )
 from tune_cifar.storage import Place, local_copy, storage_place
 from tune_cifar.trial import RunSettings, train_cifar
@@ -107,6 +108,7 @@ def run_config(opts: SearchOptions, place: Place, folder: Path, space: SearchSpa
         StopWatch(folder if place.is_local else None, opts.time_budget),
         LiveView(opts.max_epochs, METRIC, opts.progress_interval, nice=opts.trial_niceness()),
         journal,
+        TrimEndedTrials(),
     ]
     with contextlib.suppress(ImportError):  # no tensorboardX: no TensorBoard files, as Tune
         callbacks.append(ReadableTensorBoard())

@@ -1,6 +1,6 @@
 """The Tune callbacks a search runs in its driver: the live view on the console, the Optuna
-journal written as trials report, Tune's result files kept whole in the experiment, and
-TensorBoard files with readable tags.
+journal written as trials report, Tune's result files kept whole in the experiment,
+TensorBoard files with readable tags, and what Tune keeps of ended trials trimmed.
 """
 
 import lazy_loader as _lazy

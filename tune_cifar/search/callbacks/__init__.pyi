@@ -1,4 +1,5 @@
 from ._journal import JournalCallback as JournalCallback
+from ._lean import TrimEndedTrials as TrimEndedTrials
 from ._live_view import LiveView as LiveView
 from ._live_view import live_output as live_output
 from ._result_files import KeepResultFiles as KeepResultFiles

@@ -2,6 +2,7 @@ from ._private import WRITTEN_FOR as WRITTEN_FOR
 from ._private import defer_checkpoint_deletion as defer_checkpoint_deletion
 from ._private import delete_orphan_checkpoints as delete_orphan_checkpoints
 from ._private import delete_unnamed_checkpoints as delete_unnamed_checkpoints
+from ._private import forget_step_history as forget_step_history
 from ._private import optuna_study as optuna_study
 from ._private import optuna_told as optuna_told
 from ._private import set_tbx_hparam_values as set_tbx_hparam_values

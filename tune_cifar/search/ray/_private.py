@@ -15,6 +15,12 @@ without them, each fails with one line naming the version it was written for.
    values shown beside its hyperparameters in ``_trial_result`` (``tbx_writer``,
    ``set_tbx_hparam_values``): tune-cifar's TensorBoard files keep Tune's placement,
    syncing and HParams, with readable tags (``tune_cifar.search.callbacks``).
+5. A trial's ``run_metadata`` (``ray.tune.trainable.metadata._TrainingRunMetadata``) keeps,
+   for every numeric key of its results, deques of the last 5 and 10 values
+   (``metric_n_steps``) for its running averages: ``forget_step_history`` drops them once
+   the trial has ended and reports no more (at 1,300 one-epoch trials they were 35 MiB of
+   the driver, and 40% of each trial's entry in the experiment state Tune rewrites every
+   two seconds).
 
 Why 1: Tune saves its experiment state (which names each trial's latest checkpoint, the one a
 resume restores from) every couple of seconds, but deletes a dropped checkpoint at once. A
@@ -226,3 +232,14 @@ def set_tbx_hparam_values(callback: Any, trial: Any, values: dict[str, float]) -
     if not hasattr(callback, "_trial_result"):
         raise _written_for("keeps TBXLoggerCallback's last results elsewhere")
     callback._trial_result[trial] = values
+
+
+def forget_step_history(trial: Any) -> None:
+    """Drop the per-metric history of the last results Tune keeps for an ended trial (its
+    averages, ``metric_analysis``, stay)."""
+    try:
+        metadata = trial.run_metadata
+        metadata.metric_n_steps  # noqa: B018 (only: does this Ray keep them there?)
+    except AttributeError:
+        raise _written_for("keeps a trial's last results elsewhere (run_metadata)") from None
+    metadata.metric_n_steps = {}  # (its __setattr__ drops the trial's cached JSON state)
