@@ -31,7 +31,13 @@ import time
 from pathlib import Path
 from typing import Any
 
-from tune_cifar.constants import JOURNAL_FILE, RESULT_FILE, TIME_TOTAL_S, TRIAL_PREFIX
+from tune_cifar.constants import (
+    EXPERIMENT_STATE_PREFIX,
+    JOURNAL_FILE,
+    RESULT_FILE,
+    TIME_TOTAL_S,
+    TRIAL_PREFIX,
+)
 
 SPACE = """
 from ray import tune
@@ -89,7 +95,9 @@ class Reported:
         return len(self.names)
 
 
-def soak(trials: int, milestones: list[int], work: Path, cpus: int) -> dict[str, Any]:
+def soak(
+    trials: int, milestones: list[int], work: Path, cpus: int, nice: int | None = None
+) -> dict[str, Any]:
     shutil.rmtree(work, ignore_errors=True)
     work.mkdir(parents=True)
     (work / "space.py").write_text(SPACE)
@@ -119,6 +127,7 @@ def soak(trials: int, milestones: list[int], work: Path, cpus: int) -> dict[str,
         "soak",
         "--progress-interval",
         "600",
+        *(["--nice", str(nice)] if nice is not None else []),
     ]
     start = time.monotonic()
     log = (work / "search.log").open("w")
@@ -177,6 +186,10 @@ def soak(trials: int, milestones: list[int], work: Path, cpus: int) -> dict[str,
             for a, b in itertools.pairwise(marks)
         },
         "journal_bytes": (folder / JOURNAL_FILE).stat().st_size,
+        "experiment_state_bytes": max(
+            (p.stat().st_size for p in folder.glob(f"{EXPERIMENT_STATE_PREFIX}*.json")), default=0
+        ),
+        "trial_nice": nice,
     }
 
 
@@ -186,13 +199,14 @@ def main() -> None:
     parser.add_argument("--milestones", default="100,500,1000,2000")
     parser.add_argument("--work", type=Path, default=Path("bench-out/search_soak"))
     parser.add_argument("--out", type=Path, default=Path("bench-out/search_soak"))
+    parser.add_argument("--nice", type=int, default=None, help="the search's --nice")
     parser.add_argument("--smoke-test", action="store_true", help="20 trials, milestones 5-20")
     args = parser.parse_args()
     if args.smoke_test:
         args.trials, args.milestones = 20, "5,10,20"
     milestones = [int(m) for m in args.milestones.split(",") if int(m) <= args.trials]
     cpus = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
-    figures = soak(args.trials, milestones, args.work, int(cpus or 1))
+    figures = soak(args.trials, milestones, args.work, int(cpus or 1), args.nice)
     from tune_cifar.hardware import describe_hardware  # (torch: after the measurement)
 
     figures["hardware"] = describe_hardware()
@@ -220,7 +234,10 @@ def main() -> None:
         "driver CPU seconds per trial between milestones: "
         + ", ".join(f"{k}: {v:.3f}" for k, v in figures["driver_cpu_s_per_trial_between"].items())
     )
-    print(f"journal: {figures['journal_bytes'] / 2**20:.1f} MiB")
+    print(
+        f"journal: {figures['journal_bytes'] / 2**20:.1f} MiB; Tune's experiment state: "
+        f"{figures['experiment_state_bytes'] / 2**20:.1f} MiB"
+    )
     print(f"wrote {args.out / 'search_soak.json'}")
 
 

@@ -192,7 +192,7 @@ def test_search_soak(tmp_path):
     assert set(figures["wall_s_per_trial_between"]) == {"5-10", "10-20"}
     assert all(v >= 0 for v in figures["wall_s_per_trial_between"].values())
     assert all(v >= 0 for v in figures["driver_cpu_s_per_trial_between"].values())
-    assert figures["journal_bytes"] > 0
+    assert figures["journal_bytes"] > 0 and figures["experiment_state_bytes"] > 0
     assert "wall seconds per trial between milestones" in done.stdout
 
 
