@@ -13,7 +13,8 @@ from ._pareto import format_cost as format_cost
 from ._pareto import pareto_front as pareto_front
 from ._pareto import seed_trials as seed_trials
 from ._plots import PLOTS as PLOTS
-from ._plots import plot_confirmation as plot_confirmation
+from ._plots import draw_confirmation as draw_confirmation
+from ._plots import save_figure as save_figure
 from ._plots import write_plots as write_plots
 from ._report import write_report as write_report
 from ._stability import RankStability as RankStability

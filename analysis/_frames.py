@@ -3,6 +3,7 @@
     exp = load_experiment("~/tune-cifar-results/quick-20261127-120000")
     exp.trials   # one row per trial: status, hyperparameters, best/last metrics, checkpoint
     exp.epochs   # one row per trial-epoch: every metric the trial reported
+    exp.best, exp.plot("best_curves"), exp.load_model()   # as ``best``, ``analyze``, restore
 
 Works on finished, interrupted and running experiments (a trial without a complete epoch yet
 is left out). Trials are read from Tune's text files (``tune_cifar.results.load_trial``).
@@ -27,11 +28,22 @@ from tune_cifar.constants import (
     TRAINING_ITERATION,
     TRIAL_ID,
 )
+from tune_cifar.errors import UsageError
 from tune_cifar.metrics import COSTS, EPOCH_METRICS, METRIC
-from tune_cifar.results import TrialRecord, best_row, load_trials, read_spec, trial_status
+from tune_cifar.results import (
+    TrialRecord,
+    best_of,
+    best_row,
+    load_trials,
+    read_spec,
+    trial_status,
+)
 
 if TYPE_CHECKING:
     import optuna
+    from matplotlib.figure import Figure
+
+    from tune_cifar.results import BestTrial, RestoredModel
 
 EPOCH_COLUMNS = (TRIAL_ID, EPOCH, *EPOCH_METRICS, DIVERGED_FLAG, TIME_TOTAL_S, CHECKPOINT_DIR_NAME)
 
@@ -92,6 +104,41 @@ class Experiment:
         from tune_cifar.analysis._study import param_importances
 
         return param_importances(self.study)
+
+    @property
+    def best(self) -> BestTrial | None:
+        """The best trial, as ``tune-cifar best`` names it: its best epoch among those with a
+        kept checkpoint (``tune_cifar.results.best_row``), its configuration then and that
+        checkpoint; None before any trial reported."""
+        return best_of(self.records)
+
+    def plot(self, name: str) -> Figure:
+        """One of the report's plots as a matplotlib figure (a notebook shows it inline;
+        ``fig.savefig`` writes it): a name of ``tune_cifar.analysis.PLOTS``, as
+        ``analyze`` names the PNG files ("best_curves", "all_trials", "best_trial",
+        "effects", "importance", ...)."""
+        import matplotlib.pyplot as plt
+
+        from tune_cifar.analysis._plots import PLOTS
+
+        if name not in PLOTS:
+            raise UsageError(f"no plot {name!r}; choose from {', '.join(PLOTS)}")
+        fig = PLOTS[name](self)
+        if fig is None:
+            raise UsageError(
+                f"the {name} plot does not apply to experiment {self.path.name} (too few "
+                "trials, nothing varied, or not its kind of search)"
+            )
+        plt.close(fig)  # (returned, not also left open: a notebook would show it twice)
+        return fig
+
+    def load_model(self, scope: str = "best", device: str = "cpu") -> RestoredModel:
+        """The best trial's model from its kept checkpoint, in eval mode on ``device``, with
+        its configuration and how to normalise images (``tune-cifar best`` names the same
+        checkpoint; ``scope="last"`` ranks trials by their last epoch instead)."""
+        from tune_cifar.results import load_model, resolve_checkpoint
+
+        return load_model(resolve_checkpoint(self.path, scope), device)
 
 
 def _trial_row(trial: TrialRecord, max_epochs: int) -> dict[str, Any]:

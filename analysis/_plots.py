@@ -1,6 +1,8 @@
-"""Plots of an experiment, as PNG files (matplotlib, Agg backend).
+"""Plots of an experiment: each ``draw_NAME(exp)`` gives its matplotlib figure (or None where
+it does not apply), ``PLOTS`` names them, ``write_plots`` writes them all as PNG files.
 
     paths = write_plots(load_experiment(folder), out_dir)   # {plot name: PNG path}
+    fig = load_experiment(folder).plot("best_curves")        # one figure, for a notebook
 
 - ``best_curves``: validation accuracy per epoch of the top trials, labelled by the
   hyperparameters that tell them apart (the seed's optimizer comparison, generalised);
@@ -37,6 +39,7 @@ import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 from matplotlib.collections import LineCollection
+from matplotlib.figure import Figure
 from matplotlib.ticker import FuncFormatter, LogLocator, MaxNLocator, NullFormatter
 
 from tune_cifar.analysis._frames import Experiment
@@ -96,7 +99,8 @@ def trial_label(trial: pd.Series, keys: list[str]) -> str:
     return ", ".join(f"{k.removeprefix('config.')}={format_value(trial[k], 3)}" for k in keys)
 
 
-def _finish(fig: plt.Figure, path: Path) -> Path:
+def save_figure(fig: Figure, path: Path) -> Path:
+    """A drawn plot as a PNG file; the figure leaves pyplot's open figures."""
     fig.savefig(path, dpi=110)
     plt.close(fig)
     return path
@@ -107,7 +111,7 @@ def _curve(exp: Experiment, trial_id: str, column: str) -> pd.DataFrame:
     return rows[["epoch", column]].sort_values("epoch")
 
 
-def plot_best_curves(exp: Experiment, path: Path) -> Path:
+def draw_best_curves(exp: Experiment) -> Figure:
     top = exp.trials.head(TOP_K)
     keys = important_params(exp, LABEL_PARAMS) or exp.config_columns
     fig, ax = plt.subplots(figsize=(9, 6.5), layout="constrained")
@@ -136,7 +140,7 @@ def plot_best_curves(exp: Experiment, path: Path) -> Path:
         else f"the {len(keys)} most important of {len(exp.hyperparameters)} hyperparameters"
     )
     fig.legend(fontsize=8, loc="outside lower center", title=title, title_fontsize=8)
-    return _finish(fig, path)
+    return fig
 
 
 def experiment_rungs(exp: Experiment) -> list[int]:
@@ -147,7 +151,7 @@ def experiment_rungs(exp: Experiment) -> list[int]:
     return asha_rungs(opts["grace_period"], opts["reduction_factor"], exp.max_epochs)
 
 
-def plot_all_trials(exp: Experiment, path: Path) -> Path:
+def draw_all_trials(exp: Experiment) -> Figure:
     """Every trial's validation accuracy per epoch; above ``LINES_AT_MOST`` trials the lines
     would be ink, so the top ``TOP_LINES`` are lines and all of them a band (the 5th to 95th
     percentile of the trials that reached each epoch) with its median, as the title says."""
@@ -194,10 +198,10 @@ def plot_all_trials(exp: Experiment, path: Path) -> Path:
     ax.set_xlim(0.5, exp.max_epochs + 0.5)
     ax.grid(alpha=0.3)
     ax.legend(fontsize=9, loc="lower right")
-    return _finish(fig, path)
+    return fig
 
 
-def plot_best_trial(exp: Experiment, path: Path) -> Path:
+def draw_best_trial(exp: Experiment) -> Figure:
     best = exp.trials.iloc[0]
     rows = exp.epochs[exp.epochs["trial_id"] == best["trial_id"]].sort_values("epoch")
     fig, (ax_loss, ax_acc) = plt.subplots(1, 2, figsize=(11, 4.8), layout="constrained")
@@ -216,10 +220,10 @@ def plot_best_trial(exp: Experiment, path: Path) -> Path:
         f"epoch {best['best_epoch']})" + (f": {trial_label(best, keys)}" if keys else ""),
         fontsize=10,
     )
-    return _finish(fig, path)
+    return fig
 
 
-def plot_effects(exp: Experiment, path: Path) -> Path | None:
+def draw_effects(exp: Experiment) -> Figure | None:
     params = exp.hyperparameters
     if not params:
         return None
@@ -279,12 +283,12 @@ def plot_effects(exp: Experiment, path: Path) -> Path | None:
         ncols=len(statuses),
     )
     fig.suptitle("Best validation accuracy of each trial against each hyperparameter", fontsize=11)
-    return _finish(fig, path)
+    return fig
 
 
 def _optuna_plot(
-    study: Any, path: Path, draw: Callable[[Any], Any], min_trials: int, title: str
-) -> Path | None:
+    study: Any, draw: Callable[[Any], Any], min_trials: int, title: str
+) -> Figure | None:
     if study is None or len(study.get_trials(deepcopy=False)) < min_trials:
         return None
     with warnings.catch_warnings():
@@ -294,10 +298,10 @@ def _optuna_plot(
     fig.set_size_inches(10, 5.5)
     fig.suptitle(title, fontsize=11)
     fig.tight_layout()
-    return _finish(fig, path)
+    return fig
 
 
-def plot_importance(exp: Experiment, path: Path) -> Path | None:
+def draw_importance(exp: Experiment) -> Figure | None:
     from optuna.visualization.matplotlib import plot_param_importances
 
     def draw(study: Any) -> Any:
@@ -314,7 +318,6 @@ def plot_importance(exp: Experiment, path: Path) -> Path | None:
         return None
     return _optuna_plot(
         exp.study,
-        path,
         draw,
         MIN_TRIALS_FOR_IMPORTANCE,
         f"Hyperparameter importance over {len(exp.trials):,} trials"
@@ -327,7 +330,7 @@ def plot_importance(exp: Experiment, path: Path) -> Path | None:
     )
 
 
-def plot_parallel(exp: Experiment, path: Path) -> Path | None:
+def draw_parallel(exp: Experiment) -> Figure | None:
     from optuna.visualization.matplotlib import plot_parallel_coordinate
 
     def draw(study: Any) -> Any:
@@ -349,14 +352,13 @@ def plot_parallel(exp: Experiment, path: Path) -> Path | None:
     )
     return _optuna_plot(
         top_trials_study(exp, top),
-        path,
         draw,
         2,
         f"Parallel coordinates of the top {top} trials{which} (colour = best val_acc)",
     )
 
 
-def plot_confirmation(exp: Experiment, path: Path) -> Path | None:
+def draw_confirmation(exp: Experiment) -> Figure | None:
     """Test accuracy of each re-trained seed of the top configurations, their mean with its
     95% interval, and the holdout val_acc that had the search pick them."""
     confirmation = read_confirmation(exp.path)
@@ -410,10 +412,10 @@ def plot_confirmation(exp: Experiment, path: Path) -> Path | None:
     )
     ax.grid(alpha=0.3, axis="y")
     fig.legend(fontsize=8, loc="outside lower center", ncols=2)
-    return _finish(fig, path)
+    return fig
 
 
-def plot_rank_stability(exp: Experiment, path: Path) -> Path | None:
+def draw_rank_stability(exp: Experiment) -> Figure | None:
     """Spearman correlation of each epoch's ranking with the final one (trials that ran every
     epoch), the 0.8 line, ASHA's rungs."""
     stability = rank_stability(exp)
@@ -444,10 +446,10 @@ def plot_rank_stability(exp: Experiment, path: Path) -> Path | None:
         f"settled from epoch {stability.stable_from}" if stability.stable_from else "never settled"
     )
     ax.set_title(f"When could early stopping be trusted? The ranking {settled}")
-    return _finish(fig, path)
+    return fig
 
 
-def plot_population(exp: Experiment, path: Path) -> Path | None:
+def draw_population(exp: Experiment) -> Figure | None:
     """PBT / PB2: each trial's validation accuracy and mutated hyperparameters per epoch, as it
     reported them; a dashed line joins a trial to the trial whose weights it copied."""
     records = exp.records
@@ -521,10 +523,10 @@ def plot_population(exp: Experiment, path: Path) -> Path | None:
         ax.grid(alpha=0.3)
     axes[-1, 0].set_xlabel("epoch")
     axes[-1, 0].xaxis.set_major_locator(MaxNLocator(integer=True))
-    return _finish(fig, path)
+    return fig
 
 
-def plot_pareto(exp: Experiment, path: Path) -> Path | None:
+def draw_pareto(exp: Experiment) -> Figure | None:
     """A multi-objective search: every trial's best val_acc against its cost, the Pareto front
     of the trials that ran every epoch, and the seed study's configurations among them."""
     cost = exp.cost
@@ -587,7 +589,7 @@ def plot_pareto(exp: Experiment, path: Path) -> Path | None:
     )
     ax.grid(alpha=0.3)
     ax.legend(fontsize=8, loc="lower right")
-    return _finish(fig, path)
+    return fig
 
 
 SOURCE_COLORS = {"prior": "tab:green", "uniform": "tab:gray", "incumbent": "tab:purple"}
@@ -600,7 +602,7 @@ def sampling_weights(text: str) -> dict[str, float]:
     return {name: float(value) for name, value in pairs}
 
 
-def plot_sampling(exp: Experiment, path: Path) -> Path | None:
+def draw_sampling(exp: Experiment) -> Figure | None:
     """PriorBand: the weights each configuration was drawn with, trial by trial, and each
     trial's best val_acc coloured by where its configuration came from."""
     if SAMPLED_FROM not in exp.trials:
@@ -639,21 +641,23 @@ def plot_sampling(exp: Experiment, path: Path) -> Path | None:
     bottom.legend(fontsize=8, loc="lower right")
     for ax in (top, bottom):
         ax.grid(alpha=0.3)
-    return _finish(fig, path)
+    return fig
 
 
-PLOTS: dict[str, Callable[[Experiment, Path], Path | None]] = {
-    "best_curves": plot_best_curves,
-    "all_trials": plot_all_trials,
-    "best_trial": plot_best_trial,
-    "effects": plot_effects,
-    "importance": plot_importance,
-    "parallel": plot_parallel,
-    "confirmation": plot_confirmation,
-    "rank_stability": plot_rank_stability,
-    "population": plot_population,
-    "pareto": plot_pareto,
-    "sampling": plot_sampling,
+# Each of the report's plots by its name (its PNG's name): the figure, or None where it does
+# not apply to the experiment.
+PLOTS: dict[str, Callable[[Experiment], Figure | None]] = {
+    "best_curves": draw_best_curves,
+    "all_trials": draw_all_trials,
+    "best_trial": draw_best_trial,
+    "effects": draw_effects,
+    "importance": draw_importance,
+    "parallel": draw_parallel,
+    "confirmation": draw_confirmation,
+    "rank_stability": draw_rank_stability,
+    "population": draw_population,
+    "pareto": draw_pareto,
+    "sampling": draw_sampling,
 }
 
 
@@ -663,8 +667,8 @@ def write_plots(exp: Experiment, out: Path) -> dict[str, Path]:
     if exp.trials.empty:
         return {}
     written = {}
-    for name, plot in PLOTS.items():
-        path = plot(exp, out / f"{name}.png")
-        if path is not None:
-            written[name] = path
+    for name, draw in PLOTS.items():
+        fig = draw(exp)
+        if fig is not None:
+            written[name] = save_figure(fig, out / f"{name}.png")
     return written

@@ -33,7 +33,7 @@ from typing import Any
 from tune_cifar.constants import JOURNAL_FILE, PROGRESS_FILE, RESULT_FILE, SPEC_FILE, TRIAL_PREFIX
 from tune_cifar.data import DataSpec
 from tune_cifar.hardware import describe_hardware
-from tune_cifar.search import SearchOptions
+from tune_cifar.tuning import SearchOptions
 
 COPIED_TEXT = (RESULT_FILE, PROGRESS_FILE, "params.json", "error.txt", "stopped.json")
 

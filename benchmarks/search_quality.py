@@ -74,9 +74,9 @@ from tune_cifar.config import TrialConfig
 from tune_cifar.data import DataBundle, DataSpec, load_data
 from tune_cifar.hardware import describe_hardware, mean_spread
 from tune_cifar.results import best_schedule, best_trial, load_trials
-from tune_cifar.search import SearchOptions, load_space, run_search
-from tune_cifar.search.ray import start_ray
 from tune_cifar.train import Trainer, evaluate
+from tune_cifar.tuning import SearchOptions, load_space, run_search
+from tune_cifar.tuning.ray import start_ray
 
 # The seed chapter's runs 1-6; with its run 7 (the shared-BatchNorm bug, 50 epochs) they make
 # its 340 epochs.

@@ -41,7 +41,7 @@ def shared_ray():
     searches run in processes of their own and start their own."""
     import ray
 
-    from tune_cifar.search.ray import start_ray
+    from tune_cifar.tuning.ray import start_ray
 
     start_ray(None)
     yield
@@ -92,7 +92,7 @@ def asha_experiment(tmp_path_factory, synthetic_bundle, shared_ray):
     tests: 6 trials, up to 4 epochs, rungs at 1 and 2 epochs. Trials run one at a time, so
     ASHA's decisions are deterministic: the two trials whose lr is too small to learn are
     stopped at the first rung."""
-    from tune_cifar.search import SearchOptions, run_search
+    from tune_cifar.tuning import SearchOptions, run_search
 
     folder = tmp_path_factory.mktemp("results")
     (folder / "asha_space.py").write_text(ASHA_SPACE)

@@ -1,5 +1,5 @@
 """Real searches to kill, stop and compare, shared by the resilience tests
-(``tests/search/test_resilience.py``) and the object-storage ones
+(``tests/tuning/test_resilience.py``) and the object-storage ones
 (``tests/storage/test_object_storage.py``): a 2 x 2 grid on synthetic data, the command line
 as a process of its own, and trial histories read back or trained here in one go."""
 

@@ -16,8 +16,8 @@ REPO = Path(__file__).resolve().parents[1]
 PACKAGE = REPO / "tune_cifar"
 SHARED = "shared"  # the modules at the package's top: constants, errors, metrics, config, ...
 # Folder -> the folders it may import (besides itself). One way: shared -> data, storage ->
-# train -> trial; results read what train writes; analysis reads results; the search uses all
-# of those; the command line everything.
+# train -> trial; results read what train writes; analysis reads results; tuning (the search)
+# uses all of those; api everything but the command line; the command line everything.
 MAY_IMPORT: dict[str, set[str]] = {
     SHARED: set(),
     "data": {SHARED},
@@ -27,8 +27,9 @@ MAY_IMPORT: dict[str, set[str]] = {
     "trial": {SHARED, "data", "train"},
     "results": {SHARED, "data", "storage", "train"},
     "analysis": {SHARED, "data", "storage", "train", "results", "search_spaces"},
-    "search": {SHARED, "data", "storage", "train", "trial", "results", "search_spaces"},
-    "cli": {SHARED, "data", "storage", "train", "trial", "results", "analysis", "search"},
+    "tuning": {SHARED, "data", "storage", "train", "trial", "results", "search_spaces"},
+    "api": {SHARED, "data", "storage", "train", "trial", "results", "analysis", "tuning"},
+    "cli": {SHARED, "data", "storage", "train", "trial", "results", "analysis", "tuning", "api"},
 }
 FOLDERS = set(MAY_IMPORT) - {SHARED}
 

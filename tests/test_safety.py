@@ -21,14 +21,14 @@ from tune_cifar.cli import main
 from tune_cifar.constants import JOURNAL_FILE, LOCK_FILE, SPEC_FILE
 from tune_cifar.errors import UsageError
 from tune_cifar.results import best_trial, build_journal, open_journal
-from tune_cifar.search import (
+from tune_cifar.storage import ExperimentLock
+from tune_cifar.tuning import (
     SearchOptions,
     build_search,
     load_space,
     planned_trials,
     write_points_space,
 )
-from tune_cifar.storage import ExperimentLock
 
 
 def snapshot(folder: Path) -> dict[str, bytes]:
@@ -60,10 +60,10 @@ def experiment(tmp_path: Path, write_trial) -> Path:
 def test_a_held_experiment_is_refused_to_every_other_writer(experiment, capsys, monkeypatch):
     """While a search (here: this test) holds an experiment, --overwrite, resume and confirm
     are each refused in one line naming the holder, and change nothing."""
-    import tune_cifar.search._resources
+    import tune_cifar.tuning._resources
 
     monkeypatch.setattr(
-        tune_cifar.search._resources, "start_ray", lambda *a: pytest.fail("Ray started")
+        tune_cifar.tuning._resources, "start_ray", lambda *a: pytest.fail("Ray started")
     )
     before = snapshot(experiment)
     lock = ExperimentLock(experiment, "search")
@@ -249,7 +249,7 @@ def test_a_checkpoint_is_deleted_once_the_saved_state_no_longer_names_it(tmp_pat
     import pyarrow.fs
     from ray.train._internal import checkpoint_manager
 
-    from tune_cifar.search.ray import _private as ray_private
+    from tune_cifar.tuning.ray import _private as ray_private
 
     monkeypatch.setattr(
         checkpoint_manager, "_delete_fs_path", checkpoint_manager._delete_fs_path
@@ -284,7 +284,7 @@ def test_checkpoints_a_killed_driver_left_waiting_are_deleted_when_a_run_ends(tm
     folders it does name (the naming is read right for them)."""
     import pyarrow.fs
 
-    from tune_cifar.search.ray import delete_orphan_checkpoints
+    from tune_cifar.tuning.ray import delete_orphan_checkpoints
 
     experiment = tmp_path / "exp"
     folders = {

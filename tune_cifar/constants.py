@@ -53,7 +53,7 @@ trial A, from epoch 5 on by X; ``metrics.format_lineage``)."""
 
 STORAGE_FULL_ERROR = "storage_full"
 """The error line of a checkpoint that could not be written for lack of space; the search
-then stops in order (``tune_cifar.search`` watches for it)."""
+then stops in order (``tune_cifar.tuning`` watches for it)."""
 
 # -- Keys a searcher may add to a trial's config beside its hyperparameters -----------------
 

@@ -420,10 +420,10 @@ def test_bad_input_is_one_line_and_changes_nothing(
         "tmp": str(tmp_path),
         "too_many_gpus": str(torch.cuda.device_count() + 1),
     }
-    import tune_cifar.search._resources
+    import tune_cifar.tuning._resources
 
     started = []  # start_ray, not only ray.init: it joins a Ray this process already runs
-    monkeypatch.setattr(tune_cifar.search._resources, "start_ray", started.append)
+    monkeypatch.setattr(tune_cifar.tuning._resources, "start_ray", started.append)
     before = snapshot(tmp_path)
     try:
         returncode = main([a.format(**values) for a in args])
@@ -569,7 +569,7 @@ def test_ray_that_cannot_start_is_one_line_naming_this_machine(monkeypatch):
     import ray
 
     from tune_cifar.errors import UsageError
-    from tune_cifar.search.ray import start_ray
+    from tune_cifar.tuning.ray import start_ray
 
     def fail(**kwargs):
         assert kwargs["address"] == "local"  # never a cluster that happens to run here
@@ -593,7 +593,7 @@ def test_a_ray_of_its_own_starts_its_workers_at_the_niceness_asked(monkeypatch):
 
     import ray
 
-    from tune_cifar.search.ray import _runtime, start_ray
+    from tune_cifar.tuning.ray import _runtime, start_ray
 
     seen = []
     monkeypatch.setattr(ray, "is_initialized", lambda: False)

@@ -11,7 +11,7 @@ import pytest
 
 from tune_cifar.cli import build_parser
 from tune_cifar.cli.reference import PAGES
-from tune_cifar.search import SearchOptions, option_fields
+from tune_cifar.tuning import SearchOptions, option_fields
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -30,7 +30,7 @@ def test_the_readme_names_every_command():
 
 def test_every_search_flag_is_a_field_and_parses_to_its_default():
     """One flag per SearchOptions field; parsing no flags gives SearchOptions() itself."""
-    from tune_cifar.search import options_from_flags
+    from tune_cifar.tuning import options_from_flags
 
     args = build_parser().parse_args(["search"])
     assert options_from_flags(vars(args)) == SearchOptions()
@@ -39,7 +39,7 @@ def test_every_search_flag_is_a_field_and_parses_to_its_default():
 
 
 def test_list_flags_take_what_their_field_holds():
-    from tune_cifar.search import options_from_flags
+    from tune_cifar.tuning import options_from_flags
 
     args = build_parser().parse_args(
         [

@@ -10,7 +10,7 @@ from optuna.trial import TrialState
 
 from tune_cifar.constants import JOURNAL_FILE, SPEC_FILE
 from tune_cifar.results import JournalRecorder, build_journal, open_journal
-from tune_cifar.search import load_space, space_distributions
+from tune_cifar.tuning import load_space, space_distributions
 
 DISTRIBUTIONS = {
     "lr": FloatDistribution(1e-4, 1e-1, log=True),
@@ -160,8 +160,8 @@ def test_asha_stopped_trials_reach_tpe_as_pruned():
     """The searcher driven as Tune drives it: suggest, a result per epoch, completion."""
     from ray import tune
 
-    from tune_cifar.search._optuna import AshaAwareOptunaSearch
-    from tune_cifar.search.ray import optuna_study
+    from tune_cifar.tuning._optuna import AshaAwareOptunaSearch
+    from tune_cifar.tuning.ray import optuna_study
 
     def run(stopped_as: str) -> dict[str, optuna.trial.FrozenTrial]:
         searcher = AshaAwareOptunaSearch(
@@ -190,7 +190,7 @@ def test_asha_stopped_trials_reach_tpe_as_pruned():
 
 def test_a_search_writes_its_study_before_any_trial_starts(tmp_path):
     """So a dashboard opened at once reads the live journal, not one built from Tune's files."""
-    from tune_cifar.search.callbacks import JournalCallback
+    from tune_cifar.tuning.callbacks import JournalCallback
 
     folder = tmp_path / "exp"
     folder.mkdir()

@@ -283,10 +283,10 @@ def s3_with_keys(tmp_path_factory):
 
 
 def test_bad_object_storage_is_one_line_and_changes_nothing(s3, s3_with_keys, monkeypatch, capsys):
-    import tune_cifar.search._resources
+    import tune_cifar.tuning._resources
 
     monkeypatch.setattr(
-        tune_cifar.search._resources, "start_ray", lambda *a: pytest.fail("Ray ran")
+        tune_cifar.tuning._resources, "start_ray", lambda *a: pytest.fail("Ray ran")
     )
     endpoint, key_id, secret = s3_with_keys
     before = keys("")

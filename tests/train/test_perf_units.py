@@ -6,7 +6,6 @@ import torch
 
 from tune_cifar.config import TrialConfig
 from tune_cifar.errors import UsageError
-from tune_cifar.search import Compute, load_space
 from tune_cifar.train import (
     Normalizer,
     Probe,
@@ -19,6 +18,7 @@ from tune_cifar.train import (
     use_cuda_graph,
 )
 from tune_cifar.train._trainer import build_optimizer
+from tune_cifar.tuning import Compute, load_space
 
 GIB = 2**30
 

@@ -255,9 +255,9 @@ def cmd_compare(args: argparse.Namespace) -> int:
 def cmd_confirm(args: argparse.Namespace) -> int:
     import sys
 
-    from tune_cifar.analysis import load_experiment, plot_confirmation
+    from tune_cifar.analysis import draw_confirmation, load_experiment, save_figure
     from tune_cifar.results import confirmed_what, read_spec
-    from tune_cifar.search import run_confirmation
+    from tune_cifar.tuning import run_confirmation
 
     result = run_confirmation(args.experiment, args.top, args.seeds, args.overwrite, argv=sys.argv)
     folder = here(args.experiment)
@@ -286,7 +286,8 @@ def cmd_confirm(args: argparse.Namespace) -> int:
         )
     out = folder / ANALYSIS_DIR
     out.mkdir(exist_ok=True)
-    plot = plot_confirmation(load_experiment(folder), out / "confirmation.png")
+    fig = draw_confirmation(load_experiment(folder))
+    plot = None if fig is None else save_figure(fig, out / "confirmation.png")
     for path in (result.folder / CONFIRM_RUNS_FILE, result.folder / CONFIRM_SUMMARY_FILE, plot):
         if path is not None:
             print(f"wrote {shown(path)}")

@@ -6,17 +6,12 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-from pathlib import Path
-from typing import TYPE_CHECKING
 
+from tune_cifar.api import report_outcome
 from tune_cifar.cli._args import add_command, add_data_flags, data_spec_from, folder_arg
 from tune_cifar.errors import UsageError
-from tune_cifar.search import check_name, option_fields, options_from_flags
 from tune_cifar.storage import storage_place
-
-if TYPE_CHECKING:
-    from tune_cifar.analysis import RankStability
-    from tune_cifar.search import SearchOutcome
+from tune_cifar.tuning import check_name, option_fields, options_from_flags
 
 GROUPS = {
     "search": "what to search",
@@ -69,10 +64,10 @@ def add_search_parser(sub: argparse._SubParsersAction) -> None:
 def cmd_search(args: argparse.Namespace) -> int:
     opts = options_from_flags(vars(args))
     opts.check()  # a bad flag is refused before torch and Ray are even imported
-    from tune_cifar.search import run_search
+    from tune_cifar.tuning import run_search
 
     if args.resume:
-        from tune_cifar.search import resume_search
+        from tune_cifar.tuning import resume_search
 
         if args.name is not None:
             check_name(args.name)
@@ -83,64 +78,6 @@ def cmd_search(args: argparse.Namespace) -> int:
             )
         return report_outcome(resume_search(place.local if place.is_local else place.uri))
     return report_outcome(run_search(opts, data_spec_from(args), argv=sys.argv))
-
-
-def report_outcome(outcome: SearchOutcome) -> int:
-    """Print how a search ended; 130 when it was interrupted before every trial finished."""
-    from tune_cifar.search import raise_if_all_failed
-
-    for error in outcome.errors:
-        print(f"trial error: {error}", file=sys.stderr)
-    resume = f"tune-cifar resume {outcome.experiment_path}"
-    interrupted = outcome.unfinished and (outcome.interrupted or outcome.budget is None)
-    if outcome.storage_full is not None:
-        where = storage_place(outcome.experiment_path).parent()
-        print(
-            f"search stopped: the storage at {where} is full "
-            f"({outcome.storage_full}); {outcome.unfinished} trials unfinished, every "
-            f"complete checkpoint kept. Free space there, then continue with: {resume}",
-            file=sys.stderr,
-        )
-        if outcome.best is not None:
-            print(f"so far: {outcome.best.summary().splitlines()[0]}")
-        print(f"experiment: {outcome.experiment_path}")
-        return 1
-    if interrupted:
-        print(
-            f"search interrupted with {outcome.unfinished} trials unfinished; nothing "
-            f"computed is lost. Continue with: {resume}",
-            file=sys.stderr,
-        )
-    elif outcome.budget == "time budget":
-        print(
-            f"time budget reached with {outcome.unfinished} trials unfinished; continue "
-            f"with: {resume}",
-            file=sys.stderr,
-        )
-    elif outcome.budget == "epoch budget":
-        print(f"epoch budget reached: {outcome.trial_epochs} trial-epochs", file=sys.stderr)
-    best = raise_if_all_failed(outcome)
-    print(f"{outcome.num_trials} trials; " + best.summary())
-    if outcome.seed_style:
-        print(
-            "  seed-style: validation was the test set, so this val_acc is a test accuracy "
-            "selected on the test set"
-        )
-    if outcome.compute is not None:
-        print(outcome.compute.summary())
-    stability = rank_stability_of(outcome.experiment_path)
-    if stability is not None:
-        print(stability.summary())
-    print(f"experiment: {outcome.experiment_path}")
-    return 130 if interrupted else 0
-
-
-def rank_stability_of(location: Path | str) -> RankStability | None:
-    """How early the experiment's ranking settled, once enough trials ran every epoch."""
-    from tune_cifar.analysis import load_experiment, rank_stability
-    from tune_cifar.results import local_target
-
-    return rank_stability(load_experiment(local_target(location)))
 
 
 def add_resume_parser(sub: argparse._SubParsersAction) -> None:
@@ -164,7 +101,7 @@ def add_resume_parser(sub: argparse._SubParsersAction) -> None:
 
 
 def cmd_resume(args: argparse.Namespace) -> int:
-    from tune_cifar.search import resume_search
+    from tune_cifar.tuning import resume_search
 
     return report_outcome(resume_search(args.experiment, args.retry_errored))
 
@@ -176,7 +113,7 @@ def add_spaces_parser(sub: argparse._SubParsersAction) -> None:
 
 
 def cmd_spaces(args: argparse.Namespace) -> int:
-    from tune_cifar.search import builtin_spaces, load_space
+    from tune_cifar.tuning import builtin_spaces, load_space
 
     spaces = [load_space(args.show)] if args.show else builtin_spaces()
     width = max(len(s.name) for s in spaces)

@@ -19,7 +19,7 @@ from tune_cifar.cli._main import build_parser
 from tune_cifar.cli._search import GROUPS
 from tune_cifar.config import format_keys_table
 from tune_cifar.metrics import EPOCH_METRICS, METRIC
-from tune_cifar.search import option_fields
+from tune_cifar.tuning import option_fields
 
 HELP_WIDTH = 96  # the width --help text is wrapped to on these pages
 GENERATED = (
@@ -80,7 +80,7 @@ def cli_page(parser: Parser | None = None) -> str:
         "",
         "## `tune-cifar search` flags",
         "",
-        "The flags are the fields of `tune_cifar.search.SearchOptions` (`--num-samples` is "
+        "The flags are the fields of `tune_cifar.tuning.SearchOptions` (`--num-samples` is "
         "`num_samples`); the data flags, which every command that reads data takes, "
         "follow them in `--help` below.",
     ]

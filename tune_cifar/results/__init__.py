@@ -3,7 +3,7 @@ file, the trials as plain files, the one rule for a trial's best epoch, PBT's li
 schedules, a confirmation's tables, the Optuna journal, the dashboard over it, and a
 checkpoint restored as a model.
 
-Imports nothing of the search (``tune_cifar.search``) or the command line: both sides meet
+Imports nothing of the search (``tune_cifar.tuning``) or the command line: both sides meet
 only in the experiment folder. Nothing here unpickles. What it offers is listed in
 ``__init__.pyi``.
 """

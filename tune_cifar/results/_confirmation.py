@@ -1,5 +1,5 @@
 """A confirmation as it lies in an experiment folder, read back (``tune-cifar confirm`` writes
-it: ``tune_cifar.search.run_confirmation``): its runs, and per configuration the mean, sample
+it: ``tune_cifar.tuning.run_confirmation``): its runs, and per configuration the mean, sample
 standard deviation and 95% interval of test accuracy (Student's t with N - 1 degrees of
 freedom: mean +/- t * sd / sqrt(N)).
 

@@ -17,7 +17,7 @@ shows the study's Pareto front.
 
 A complete trial's value is the validation accuracy of its best epoch (``best_row``: the
 epoch every tune-cifar command selects); a pruned trial's is its last, as Optuna records
-pruned trials. ``JournalCallback`` (``tune_cifar.search.callbacks``) writes the
+pruned trials. ``JournalCallback`` (``tune_cifar.tuning.callbacks``) writes the
 study during a search (a resumed search goes on writing the same one); ``build_journal``
 writes it afterwards from Tune's files, for experiments made before the journal existed
 (with the distributions the spec recorded for the space).

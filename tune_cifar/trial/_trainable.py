@@ -116,7 +116,7 @@ def _train(trainer: Trainer, settings: RunSettings, schedule: dict[int, TrialCon
                 try:
                     tune.report(metrics, checkpoint=tune.Checkpoint.from_directory(folder))
                 except OSError as exc:  # the storage is full: no retry spent, the search
-                    if not is_storage_full(exc):  # stops in order (search/_stopping.py)
+                    if not is_storage_full(exc):  # stops in order (tuning/_stopping.py)
                         raise
                     tune.report({**metrics, STORAGE_FULL_ERROR: error_line(exc)})
         else:

@@ -1,0 +1,143 @@
+"""The Python API: keywords as the command's flags (defaults, checks, one-line errors), and a
+real search from Python whose experiment, best trial, plots and model are the command's."""
+
+from __future__ import annotations
+
+import dataclasses
+import subprocess
+import sys
+
+import matplotlib.figure
+import pytest
+import torch
+
+import tune_cifar
+from tune_cifar.api import options_from_keywords
+from tune_cifar.data import DataSpec
+from tune_cifar.results import best_trial
+from tune_cifar.tuning import SearchOptions, option_fields
+
+
+def test_no_keyword_is_the_command_with_no_flag():
+    opts, data = options_from_keywords({})
+    assert opts == SearchOptions()
+    assert data == DataSpec(source="cifar10")  # the command's --data default
+
+
+def test_every_option_is_a_keyword_named_as_its_flag():
+    for f in option_fields():
+        assert f.flag == "--" + f.name.replace("_", "-")
+        opts, _ = options_from_keywords({f.name: f.default})
+        assert getattr(opts, f.name) == f.default
+
+
+def test_keywords_take_python_values_and_the_flags_text():
+    opts, data = options_from_keywords(
+        {
+            "space": "quick",
+            "num_samples": 8,
+            "max_epochs": "10",  # as the flag's text
+            "objective": "val_acc,params",
+            "search": "optuna",
+            "warm_start": "seed",
+            "time_budget": 60,
+            "data": "sample",
+            "val_size": 100,
+        }
+    )
+    assert (opts.space, opts.num_samples, opts.max_epochs) == ("quick", 8, 10)
+    assert opts.objective == ("val_acc", "params")
+    assert opts.warm_start == ("seed",)
+    assert opts.time_budget == 60.0 and isinstance(opts.time_budget, float)
+    assert (data.source, data.val_size) == ("sample", 100)
+    assert options_from_keywords({"objective": ["val_acc", "params"]})[0].objective == (
+        "val_acc",
+        "params",
+    )
+
+
+@pytest.mark.parametrize(
+    ("keywords", "message"),
+    [
+        ({"num_sample": 8}, "unknown option num_sample=8; did you mean num_samples?"),
+        ({"scheduler": "hyperband"}, "argument --scheduler: invalid choice: 'hyperband'"),
+        ({"max_epochs": "ten"}, "argument --max-epochs: invalid int value: 'ten'"),
+        ({"max_epochs": 2.5}, "argument --max-epochs: invalid int value: 2.5"),
+        ({"overwrite": "yes"}, "argument --overwrite: takes True or False"),
+        ({"val_size": -1}, "--val-size must be positive, got -1"),
+    ],
+)
+def test_a_bad_keyword_is_the_commands_one_line(keywords, message):
+    with pytest.raises(tune_cifar.UsageError) as caught:
+        options_from_keywords(keywords)
+    assert message in str(caught.value)
+    assert "\n" not in str(caught.value)
+
+
+def test_a_check_of_the_command_is_the_same_line():
+    """--grace-period above --max-epochs: the same UsageError text from both."""
+    with pytest.raises(tune_cifar.UsageError) as from_python:
+        options_from_keywords({"max_epochs": 2, "grace_period": 3, "scheduler": "asha"})
+    with pytest.raises(tune_cifar.UsageError) as from_flags:
+        SearchOptions(max_epochs=2, grace_period=3, scheduler="asha").check()
+    assert str(from_python.value) == str(from_flags.value)
+
+
+def test_the_top_level_offers_the_api_and_lists_it():
+    for name in tune_cifar.__all__:
+        thing = getattr(tune_cifar, name)
+        assert thing.__doc__, name
+    assert {"search", "resume", "confirm", "load_experiment", "Experiment"} <= set(
+        tune_cifar.__all__
+    )
+    assert "num_samples:" in tune_cifar.search.__doc__  # every keyword, from the one description
+
+
+@pytest.mark.slow
+def test_importing_the_package_imports_neither_torch_nor_ray():
+    code = "import sys, tune_cifar; print('torch' in sys.modules, 'ray' in sys.modules)"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.split() == ["False", "False"]
+
+
+@pytest.mark.slow
+def test_a_search_from_python_gives_the_commands_experiment(tmp_path, shared_ray, capsys):
+    exp = tune_cifar.search(
+        space="quick",
+        data="synthetic",
+        num_samples=3,
+        max_epochs=2,
+        grace_period=1,
+        storage_path=tmp_path,
+        name="from-python",
+        progress_interval=60,
+    )
+    assert isinstance(exp, tune_cifar.Experiment)
+    assert exp.path == tmp_path / "from-python"
+    assert len(exp.trials) == 3 and set(exp.epochs["trial_id"]) == set(exp.trials["trial_id"])
+    said = capsys.readouterr().out
+    assert "3 trials; best trial" in said and f"experiment: {exp.path}" in said
+    best = best_trial(exp.path)
+    assert dataclasses.asdict(exp.best) == dataclasses.asdict(best)  # what `best` says
+    assert exp.trials["best_val_acc"].iloc[0] == pytest.approx(best.value)
+    again = tune_cifar.load_experiment(str(exp.path))
+    assert again.trials.equals(exp.trials)
+
+    figure = exp.plot("all_trials")
+    assert isinstance(figure, matplotlib.figure.Figure)
+    assert "All 3 trials" in figure.axes[0].get_title()
+    with pytest.raises(tune_cifar.UsageError, match="no plot 'nope'; choose from"):
+        exp.plot("nope")
+
+    restored = exp.load_model()
+    assert restored.checkpoint == best.checkpoint
+    with torch.no_grad():
+        logits = restored.model(torch.zeros(2, 3, 32, 32))
+    assert logits.shape == (2, 10)
+
+
+def test_a_bad_keyword_raises_before_ray_starts(tmp_path):
+    """(A fast test: conftest fails it if it starts Ray.)"""
+    with pytest.raises(tune_cifar.UsageError, match="--num-samples"):
+        tune_cifar.search(num_samples=0, storage_path=tmp_path, data="synthetic")
+    assert list(tmp_path.iterdir()) == []

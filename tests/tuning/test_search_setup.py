@@ -1,0 +1,128 @@
+"""Building a search without running it (no Ray started): the search algorithm and param space
+for each kind of space, the trial scheduler, resource checks against described nodes, the
+epoch budget."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from ray.tune.schedulers import ASHAScheduler, FIFOScheduler
+from ray.tune.search import BasicVariantGenerator, ConcurrencyLimiter
+from ray.tune.search.sample import Categorical
+
+from tune_cifar.constants import SPEC_FILE
+from tune_cifar.errors import UsageError
+from tune_cifar.tuning import (
+    SearchOptions,
+    build_search,
+    build_trial_scheduler,
+    load_space,
+    planned_trials,
+)
+from tune_cifar.tuning._optuna import AshaAwareOptunaSearch
+from tune_cifar.tuning._resources import check_resources
+from tune_cifar.tuning._run_config import EpochBudget
+
+
+def test_random_search_samples_the_space_with_the_search_seed():
+    algorithm, params, samples = build_search(
+        SearchOptions(space="quick", seed=3), load_space("quick")
+    )
+    assert isinstance(algorithm, BasicVariantGenerator) and samples == 8
+    assert params["seed"] == 3 and isinstance(params["model"], Categorical)
+    assert planned_trials(params, samples) == 8
+
+
+def test_grid_search_crosses_every_choice_and_refuses_ranges():
+    space = load_space("optimizers")
+    with pytest.raises(UsageError, match="--search grid needs discrete values"):
+        build_search(SearchOptions(space="optimizers", search="grid"), space)
+    choices = type(space)(
+        "c", "d", "s", params={"model": load_space("quick").params["model"], "batch_size": 64}
+    )
+    _, params, samples = build_search(SearchOptions(search="grid"), choices)
+    assert params["model"] == {"grid_search": ["cnn_v2", "cnn_v4"]}
+    assert planned_trials(params, samples) == 2
+
+
+def test_optuna_search_gets_the_sampled_space_and_a_limiter_when_asked():
+    quick = load_space("quick")
+    algorithm, params, samples = build_search(SearchOptions(search="optuna", max_epochs=5), quick)
+    assert isinstance(algorithm, AshaAwareOptunaSearch) and algorithm.max_epochs == 5
+    assert samples == 8 and isinstance(params["lr"], type(quick.params["lr"]))
+    limited, _, _ = build_search(SearchOptions(search="optuna", max_concurrent=2), quick)
+    assert isinstance(limited, ConcurrencyLimiter) and limited.max_concurrent == 2
+    with pytest.raises(UsageError, match="fixed list of configurations"):
+        build_search(SearchOptions(search="optuna"), load_space("seed_study"))
+
+
+@pytest.mark.parametrize(
+    ("options", "random_first"),
+    [
+        ({}, 4),  # the default 8 trials: half of them, not Optuna's 10 (which is all 8)
+        ({"num_samples": 19}, 9),
+        ({"num_samples": 20}, 10),
+        ({"num_samples": 500}, 10),
+        ({"num_samples": 1}, 1),
+        ({"num_samples": 500, "startup_trials": 3}, 3),
+    ],
+)
+def test_tpe_models_the_results_after_its_random_first_trials(options, random_first):
+    algorithm, _, _ = build_search(SearchOptions(search="optuna", **options), load_space("quick"))
+    assert algorithm._sampler._n_startup_trials == random_first
+
+
+def test_the_trial_scheduler():
+    quick = load_space("quick")
+    asha = build_trial_scheduler(
+        SearchOptions(max_epochs=9, grace_period=2, reduction_factor=3), quick
+    )
+    assert isinstance(asha, ASHAScheduler)
+    assert asha._max_t == 9 and asha._reduction_factor == 3  # rungs at 2 and 6 epochs
+    assert isinstance(build_trial_scheduler(SearchOptions(scheduler="fifo"), quick), FIFOScheduler)
+
+
+NODES = [{"CPU": 16.0, "GPU": 2.0}, {"CPU": 4.0, "GPU": 0.0}]
+
+
+@pytest.mark.parametrize(
+    ("options", "message"),
+    [
+        (
+            {"cpus_per_trial": 32},
+            r"--cpus-per-trial 32 is more than any node of the Ray cluster "
+            r"has \(16 CPUs\)",
+        ),
+        (
+            {"gpus_per_trial": 3.0},
+            r"--gpus-per-trial 3 cannot be met: the Ray cluster has at most "
+            r"2 GPUs on a node",
+        ),
+        ({"gpus_per_trial": 1.5}, r"--gpus-per-trial 1.5: above 1, use a whole number of GPUs"),
+        ({"cuda_graph": "on", "gpus_per_trial": 0.0}, r"--cuda-graph on needs GPU trials"),
+    ],
+)
+def test_resources_no_node_can_give_are_refused(options, message):
+    with pytest.raises(UsageError, match=message):
+        check_resources(SearchOptions(**options), NODES)
+
+
+def test_resources_a_node_can_give():
+    assert check_resources(SearchOptions(cpus_per_trial=4), NODES) == (4, 1.0)  # GPUs: 1 each
+    assert check_resources(SearchOptions(gpus_per_trial=0.25), NODES) == (1, 0.25)
+    assert check_resources(SearchOptions(), [{"CPU": 2.0}], "this machine") == (1, 0.0)
+    with pytest.raises(UsageError, match="this machine has no GPUs"):
+        check_resources(SearchOptions(gpus_per_trial=1.0), [{"CPU": 2.0}], "this machine")
+
+
+def test_the_epoch_budget_counts_earlier_trials_and_new_epochs(tmp_path: Path, write_trial):
+    """A resumed search's budget starts from the epochs its trials already reported."""
+    (tmp_path / SPEC_FILE).write_text(json.dumps({"options": {}, "data": {}, "space": {}}))
+    write_trial(tmp_path, "a", [0.1, 0.2, 0.3], kept=[3])  # 3 epochs already
+    budget = EpochBudget(6, tmp_path)
+    assert budget("b", {"training_iteration": 1}) is False and not budget.stop_all()
+    budget("a", {"training_iteration": 4})  # the resumed trial's fourth epoch
+    budget("b", {"training_iteration": 2})
+    assert budget.epochs == {"a": 4, "b": 2} and budget.stop_all()
