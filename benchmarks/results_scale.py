@@ -22,6 +22,7 @@ import argparse
 import dataclasses
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -79,9 +80,11 @@ def run(command: list[str], env: dict[str, str] | None = None) -> dict[str, floa
     return {"s": seconds, "peak_mib": usage.ru_maxrss / 1024}
 
 
-def dashboard_answer(experiment: Path) -> dict[str, float]:
+def dashboard_answer(experiment: Path, shots: Path | None) -> dict[str, float]:
     """Seconds from starting ``tune-cifar dashboard`` to its answer about the study's trials
-    (what the study page loads), and the server's peak memory then."""
+    (what the study page loads), and the server's peak memory then; where Playwright and
+    Chromium are installed and ``shots`` is given, also the seconds headless Chromium takes to
+    show the study's trials page, with a screenshot of it in ``shots``."""
     start = time.monotonic()
     process = subprocess.Popen(
         [sys.executable, "-m", "tune_cifar.cli", "dashboard", str(experiment), "--port", "0"],
@@ -101,16 +104,46 @@ def dashboard_answer(experiment: Path) -> dict[str, float]:
             study_id = json.load(answer)["study_summaries"][0]["study_id"]
         with urllib.request.urlopen(f"http://{base}/api/studies/{study_id}", timeout=600) as a:
             trials = len(json.load(a)["trials"])
-        seconds = time.monotonic() - start
+        out = {"s": time.monotonic() - start, "trials_answered": trials}
+        if shots is not None:
+            out.update(browser_page(f"http://{base}/dashboard/studies/{study_id}/trials", shots))
         with open(f"/proc/{process.pid}/status") as status:
             peak = next(int(line.split()[1]) for line in status if line.startswith("VmHWM"))
     finally:
         process.terminate()
         process.wait(timeout=60)
-    return {"s": seconds, "peak_mib": peak / 1024, "trials_answered": trials}
+    return {**out, "peak_mib": peak / 1024}
 
 
-def measure(experiment: Path, source: Path, work: Path) -> dict[str, dict[str, float]]:
+def browser_page(url: str, shots: Path) -> dict[str, float]:
+    """Seconds until headless Chromium shows the trials page's count of trials ("N Trials"),
+    and a screenshot of the page then; nothing where Playwright or Chromium is missing."""
+    chromium = shutil.which("chromium") or shutil.which("chromium-browser")
+    try:
+        from playwright.sync_api import sync_playwright
+    except ImportError:
+        return {}
+    if chromium is None:
+        return {}
+    shots.mkdir(parents=True, exist_ok=True)
+    with sync_playwright() as p:
+        browser = p.chromium.launch(
+            executable_path=chromium, args=["--no-sandbox", "--disable-gpu", "--no-first-run"]
+        )
+        page = browser.new_page(viewport={"width": 1400, "height": 1000})
+        start = time.monotonic()
+        page.goto(url, timeout=600_000)
+        # (the page says "0 Trials" until the study's answer arrives)
+        page.get_by_text(re.compile(r"^[1-9][\d,]* Trials$")).first.wait_for(timeout=600_000)
+        seconds = time.monotonic() - start
+        page.screenshot(path=str(shots / "dashboard_trials.png"))
+        browser.close()
+    return {"browser_trials_page_s": seconds}
+
+
+def measure(
+    experiment: Path, source: Path, work: Path, shots: Path | None
+) -> dict[str, dict[str, float]]:
     cli = [sys.executable, "-m", "tune_cifar.cli"]
     (experiment / JOURNAL_FILE).unlink(missing_ok=True)
     out = {
@@ -129,7 +162,7 @@ def measure(experiment: Path, source: Path, work: Path) -> dict[str, dict[str, f
             ]
         ),
     }
-    out["dashboard"] = dashboard_answer(experiment)
+    out["dashboard"] = dashboard_answer(experiment, shots)
     return out
 
 
@@ -205,7 +238,8 @@ def main() -> None:
     results: dict[str, Any] = {"source": str(args.source), "sizes": {}}
     for size in sizes:
         experiment = copy_experiment(args.source, args.work / f"trials-{size}", size)
-        results["sizes"][size] = measure(experiment, args.source, args.work / f"out-{size}")
+        shots = None if args.smoke_test else args.out / f"dashboard-{size}"
+        results["sizes"][size] = measure(experiment, args.source, args.work / f"out-{size}", shots)
         print(
             f"{size} trials: "
             + ", ".join(
@@ -214,6 +248,9 @@ def main() -> None:
             ),
             flush=True,
         )
+        if "browser_trials_page_s" in results["sizes"][size]["dashboard"]:
+            page_s = results["sizes"][size]["dashboard"]["browser_trials_page_s"]
+            print(f"  headless Chromium: the trials page in {page_s:.1f} s ({shots})")
     results["hardware"] = describe_hardware()
     args.out.mkdir(parents=True, exist_ok=True)
     (args.out / "results_scale.json").write_text(json.dumps(results, indent=1) + "\n")

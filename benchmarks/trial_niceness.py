@@ -95,8 +95,10 @@ def beside_a_competitor(work: Path, name: str, nice: int | None, args: argparse.
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--trials", type=int, default=None, help="default: one per core")
-    parser.add_argument("--epochs", type=int, default=2)
-    parser.add_argument("--train-subset", type=int, default=4000)
+    parser.add_argument("--epochs", type=int, default=4)
+    parser.add_argument(
+        "--train-subset", type=int, default=1800, help="of the 1,800 synthetic training images"
+    )
     parser.add_argument("--repeats", type=int, default=2, help="of each of the three searches")
     parser.add_argument("--work", type=Path, default=Path("bench-out/trial_niceness"))
     parser.add_argument("--out", type=Path, default=Path("bench-out/trial_niceness"))
