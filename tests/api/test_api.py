@@ -141,3 +141,36 @@ def test_a_bad_keyword_raises_before_ray_starts(tmp_path):
     with pytest.raises(tune_cifar.UsageError, match="--num-samples"):
         tune_cifar.search(num_samples=0, storage_path=tmp_path, data="synthetic")
     assert list(tmp_path.iterdir()) == []
+
+
+INTERRUPTED = """
+import tune_cifar
+exp = tune_cifar.search(space="quick", data="synthetic", num_samples=4, max_epochs=30,
+                        storage_path={folder!r}, name="x", progress_interval=1)
+print("returned", len(exp.trials), "trials:", ",".join(sorted(set(exp.trials["status"]))))
+"""
+
+
+@pytest.mark.slow
+def test_an_interrupt_stops_a_python_search_in_order_and_python_goes_on(tmp_path):
+    """SIGINT is what interrupting a notebook's kernel sends: the search ends in order, the
+    experiment comes back with its unfinished trials, and the code after the call runs."""
+    import signal
+
+    proc = subprocess.Popen(
+        [sys.executable, "-u", "-c", INTERRUPTED.format(folder=str(tmp_path))],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    assert proc.stdout is not None
+    seen = []
+    for line in proc.stdout:
+        seen.append(line)
+        if "best val_acc" in line:  # a trial has reported an epoch
+            proc.send_signal(signal.SIGINT)
+            break
+    out = "".join(seen) + proc.communicate(timeout=120)[0]
+    assert proc.returncode == 0, out
+    assert "search interrupted with" in out and f"tune-cifar resume {tmp_path / 'x'}" in out
+    assert "returned" in out and "unfinished" in out.split("returned", 1)[1], out
