@@ -23,6 +23,12 @@ DONE_FLAG = "done"
 TIME_TOTAL_S = "time_total_s"
 """Seconds the trial has trained in all, by Tune's clock."""
 
+TIME_THIS_ITER_S = "time_this_iter_s"
+"""Seconds of the epoch a result reports, by Tune's clock."""
+
+TIMESTAMP = "timestamp"
+"""When Tune received a result, in whole seconds since the Unix epoch."""
+
 CHECKPOINT_DIR_NAME = "checkpoint_dir_name"
 """The folder (in the trial's folder) of the checkpoint reported with this result, if any."""
 

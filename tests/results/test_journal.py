@@ -1,6 +1,7 @@
 """The Optuna journal of a search: states, values, intermediate values and links back."""
 
 import json
+from datetime import datetime
 from pathlib import Path
 
 import optuna
@@ -106,6 +107,32 @@ def test_an_older_experiment_gets_its_journal_from_tunes_files(tmp_path, write_t
     assert trials["c"].state == TrialState.RUNNING
     build_journal(tmp_path)  # again: nothing doubled
     assert len(study_of(tmp_path).trials) == 3
+
+
+def test_a_rebuilt_journal_keeps_when_each_trial_ran(tmp_path, write_trial):
+    """From Tune's clock (each report's timestamp, less the first epoch's seconds), not the
+    time of the rebuild: the dashboard shows each trial's real start and duration."""
+    spec = {
+        "options": {"max_epochs": 2, "search": "random", "scheduler": "fifo"},
+        "data": {"source": "sample"},
+        "space": {"name": "x", "source": "x.py"},
+        "created": "now",
+    }
+    (tmp_path / SPEC_FILE).write_text(json.dumps(spec))
+    trial = write_trial(
+        tmp_path, "a", [0.2, 0.5], kept=[2], timestamps=[1_700_000_010, 1_700_000_030]
+    )
+    rows = [json.loads(line) for line in (trial / "result.json").read_text().splitlines()]
+    rows[0]["time_this_iter_s"] = 8.0
+    (trial / "result.json").write_text("\n".join(json.dumps(r) for r in rows) + "\n")
+    write_trial(tmp_path, "b", [0.3], kept=[1], finished=False, timestamps=[1_700_000_020])
+    build_journal(tmp_path)
+    trials = trials_by_tune_id(tmp_path)
+    assert trials["a"].datetime_start == datetime.fromtimestamp(1_700_000_002)
+    assert trials["a"].datetime_complete == datetime.fromtimestamp(1_700_000_030)
+    assert trials["a"].duration.total_seconds() == 28
+    assert trials["b"].datetime_start == datetime.fromtimestamp(1_700_000_020)  # (no seconds)
+    assert trials["b"].datetime_complete is None  # still running
 
 
 def test_a_resume_fills_in_what_a_killed_driver_had_not_written(tmp_path, write_trial):

@@ -30,10 +30,17 @@ from __future__ import annotations
 
 import math
 import warnings
+from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeGuard
 
-from tune_cifar.constants import JOURNAL_FILE, SPEC_FILE, TRAINING_ITERATION
+from tune_cifar.constants import (
+    JOURNAL_FILE,
+    SPEC_FILE,
+    TIME_THIS_ITER_S,
+    TIMESTAMP,
+    TRAINING_ITERATION,
+)
 from tune_cifar.metrics import COSTS, DONE, METRIC, STOPPED_EARLY, UNFINISHED
 from tune_cifar.results._best import best_row
 from tune_cifar.results._spec import read_spec, recorded_distributions
@@ -195,6 +202,7 @@ class JournalRecorder:
         epochs: list[tuple[int, Any]],
         status: str,
         attrs: dict[str, Any],
+        span: tuple[datetime, datetime] | None = None,
     ) -> None:
         """A trial read back whole (``build_journal``), in one write: what ``start``, an
         ``epoch`` per (epoch, value) and ``end`` (unless it is unfinished) write in many, each
@@ -213,6 +221,10 @@ class JournalRecorder:
         if result is not None:
             trial["values" if isinstance(result, list) else "value"] = result
         template = self._template(tune_trial_id, config, trial_dir, state, **trial)
+        if span is not None:  # (else Optuna's: now)
+            template.datetime_start = span[0]
+            if state.is_finished():
+                template.datetime_complete = span[1]
         self.ids[tune_trial_id] = self.storage.create_new_trial(
             self.study_id, template_trial=template
         )
@@ -225,12 +237,13 @@ class JournalRecorder:
         epochs: list[tuple[int, Any]],
         status: str,
         attrs: dict[str, Any],
+        span: tuple[datetime, datetime] | None = None,
     ) -> None:
-        """What Tune's files say of a trial and the journal lacks: the whole trial, or the
-        epochs and the end of one it still has running (a driver killed before its last
-        lines were written)."""
+        """What Tune's files say of a trial and the journal lacks: the whole trial (started
+        and last reported at ``span``, where known), or the epochs and the end of one it
+        still has running (a driver killed before its last lines were written)."""
         if tune_trial_id not in self.ids:
-            self.record(tune_trial_id, config, trial_dir, epochs, status, attrs)
+            self.record(tune_trial_id, config, trial_dir, epochs, status, attrs, span)
             return
         trial_id = self._running(tune_trial_id)
         if trial_id is None:
@@ -315,6 +328,17 @@ def trial_end_attrs(
     return attrs
 
 
+def reported_span(record: TrialRecord) -> tuple[datetime, datetime] | None:
+    """When a trial started (its first report's time less that epoch's seconds) and when it
+    last reported, by Tune's clock; None where its rows carry no times."""
+    try:
+        first, last = record.epochs[0], record.epochs[-1]
+        start = float(first[TIMESTAMP]) - float(first.get(TIME_THIS_ITER_S) or 0.0)
+        return datetime.fromtimestamp(start), datetime.fromtimestamp(float(last[TIMESTAMP]))
+    except (IndexError, KeyError, TypeError, ValueError, OverflowError, OSError):
+        return None
+
+
 def build_journal(folder: Path) -> Path:
     """Write the journal of an experiment from Tune's files: whole, for an experiment made
     before tune-cifar wrote one; else what it lacks (``JournalRecorder.catch_up``), as a
@@ -342,6 +366,7 @@ def build_journal(folder: Path) -> Path:
             epochs,
             status,
             trial_end_attrs(record, cost=cost),
+            reported_span(record),
         )
     recorder.flush()
     return folder / JOURNAL_FILE
