@@ -24,6 +24,7 @@ from tune_cifar.constants import (
     CHECKPOINT_DIR_NAME,
     DIVERGED_FLAG,
     EPOCH,
+    SPEC_FILE,
     TIME_TOTAL_S,
     TRAINING_ITERATION,
     TRIAL_ID,
@@ -37,6 +38,7 @@ from tune_cifar.results import (
     load_trials,
     read_spec,
     trial_status,
+    tuner_spec,
 )
 
 if TYPE_CHECKING:
@@ -136,9 +138,9 @@ class Experiment:
         """The best trial's model from its kept checkpoint, in eval mode on ``device``, with
         its configuration and how to normalise images (``tune-cifar best`` names the same
         checkpoint; ``scope="last"`` ranks trials by their last epoch instead)."""
-        from tune_cifar.results import load_model, resolve_checkpoint
+        from tune_cifar.results import best_checkpoint, load_model
 
-        return load_model(resolve_checkpoint(self.path, scope), device)
+        return load_model(best_checkpoint(best_of(self.records, scope=scope), self.path), device)
 
 
 def _trial_row(trial: TrialRecord, max_epochs: int) -> dict[str, Any]:
@@ -188,11 +190,16 @@ def _epoch_rows(records: list[TrialRecord]) -> pd.DataFrame:
 
 
 def load_experiment(path: str | Path) -> Experiment:
-    """Both frames of an experiment folder (our spec file must be there)."""
+    """Both frames of an experiment folder: a tune-cifar search's (its spec file there), or
+    one that a user's own ``tune.Tuner`` ran with ``tune_cifar.trainable``."""
     folder = Path(path).expanduser().resolve()
-    spec = read_spec(folder)
+    if (folder / SPEC_FILE).is_file() or not folder.is_dir():
+        spec = read_spec(folder)
+        records = load_trials(folder)
+    else:  # a user's own tune.Tuner ran tune_cifar.trainable: its trials say their limit
+        records = load_trials(folder)
+        spec = tuner_spec([t.epochs for t in records]) or read_spec(folder)
     max_epochs = int(spec["options"]["max_epochs"])
-    records = load_trials(folder)
     trials = pd.DataFrame([_trial_row(t, max_epochs) for t in records])
     epochs = _epoch_rows(records)
     if not trials.empty:

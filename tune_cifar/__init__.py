@@ -48,7 +48,7 @@ __version__ = "0.1.0"
 __getattr__, __dir__, __all__ = _lazy.attach(
     __name__,
     submod_attrs={
-        "api": ["search", "resume", "confirm", "load_experiment"],
+        "api": ["search", "resume", "confirm", "load_experiment", "trainable"],
         "analysis": ["Experiment"],
         "results": ["BestTrial", "Confirmation", "RestoredModel"],
         "errors": ["TuneCifarError", "UsageError"],

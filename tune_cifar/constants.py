@@ -53,6 +53,11 @@ NICE = "nice"
 """The niceness the trial's process trained at (``--nice``; a Ray worker may not go below
 the niceness it was started at)."""
 
+MAX_EPOCHS = "max_epochs"
+"""The most epochs the trial may train, in every report: what an experiment that a user's
+own ``tune.Tuner`` ran with ``tune_cifar.trainable`` (no spec file) is read with."""
+
+
 LINEAGE = "lineage"
 """PBT / PB2: whose weights the trial's epochs continued ("A@1 X@5": epochs 1-4 trained by
 trial A, from epoch 5 on by X; ``metrics.format_lineage``)."""

@@ -174,3 +174,43 @@ def test_an_interrupt_stops_a_python_search_in_order_and_python_goes_on(tmp_path
     assert proc.returncode == 0, out
     assert "search interrupted with" in out and f"tune-cifar resume {tmp_path / 'x'}" in out
     assert "returned" in out and "unfinished" in out.split("returned", 1)[1], out
+
+
+@pytest.mark.slow
+def test_a_users_own_tuner_runs_the_trainable_and_reads_back(tmp_path, shared_ray):
+    """A Tuner with a space and a scheduler of its own (Ray's HyperBand-style ASHA, stopping
+    at epochs 1 and 2), no tune-cifar search around it; its experiment read back as any."""
+    from ray import tune
+    from ray.tune.schedulers import ASHAScheduler
+
+    tuner = tune.Tuner(
+        tune_cifar.trainable("synthetic", max_epochs=3, train_subset=200),
+        param_space={
+            "model": "cnn_v2",
+            "width": 0.25,
+            "lr": tune.grid_search([1e-4, 3e-3, 1e-2]),
+            "batch_size": 32,
+        },
+        tune_config=tune.TuneConfig(
+            metric="val_acc",
+            mode="max",
+            scheduler=ASHAScheduler(max_t=3, grace_period=1, reduction_factor=2),
+            max_concurrent_trials=1,
+        ),
+        run_config=tune.RunConfig(storage_path=str(tmp_path), name="mine"),
+    )
+    results = tuner.fit()
+    assert not results.errors
+    exp = tune_cifar.load_experiment(results.experiment_path)
+    assert exp.max_epochs == 3 and len(exp.trials) == 3
+    assert sorted(exp.trials["config.lr"]) == [1e-4, 3e-3, 1e-2]
+    ray_best = results.get_best_result(metric="val_acc", mode="max", scope="all")
+    assert exp.best.value == pytest.approx(ray_best.metrics_dataframe["val_acc"].max())
+    assert exp.best.checkpoint is not None and exp.best.checkpoint.is_dir()
+    assert isinstance(exp.plot("all_trials"), matplotlib.figure.Figure)
+    assert exp.load_model().config.lr == exp.best.config["lr"]
+
+
+def test_the_trainable_refuses_what_the_flag_refuses():
+    with pytest.raises(tune_cifar.UsageError, match="--max-epochs"):
+        tune_cifar.trainable("synthetic", max_epochs=0)

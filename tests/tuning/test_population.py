@@ -13,7 +13,7 @@ from ray.tune.schedulers.pb2 import PB2
 
 from tests.conftest import without_timing
 from tune_cifar.config import TrialConfig
-from tune_cifar.constants import NICE, NODE_ID
+from tune_cifar.constants import MAX_EPOCHS, NICE, NODE_ID
 from tune_cifar.errors import UsageError
 from tune_cifar.train import Trainer, load_state, save_state
 from tune_cifar.tuning import SearchOptions, SearchSpace, build_trial_scheduler
@@ -153,9 +153,9 @@ def test_a_trial_config_carrying_a_schedule_follows_it_and_resumes_inside_it(
     while not trainer.finished:
         trainer.follow(schedule)
         trainer.run_epoch()
-    # The trainable adds where each epoch ran (node, niceness); the trainer knows neither.
+    # The trainable adds where each epoch ran (node, niceness) and its epoch limit.
     assert without_timing(trainer.history) == [
-        {k: v for k, v in m.items() if k not in (NODE_ID, NICE)} for m in straight
+        {k: v for k, v in m.items() if k not in (NODE_ID, NICE, MAX_EPOCHS)} for m in straight
     ]
     for resume_after in (2, 3):  # before the change, and after it
         reports.clear()

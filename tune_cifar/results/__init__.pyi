@@ -28,6 +28,7 @@ from ._population import schedule as schedule
 from ._population import schedule_configs as schedule_configs
 from ._restore import Evaluation as Evaluation
 from ._restore import RestoredModel as RestoredModel
+from ._restore import best_checkpoint as best_checkpoint
 from ._restore import evaluate_checkpoint as evaluate_checkpoint
 from ._restore import load_model as load_model
 from ._restore import predict_images as predict_images
@@ -38,6 +39,7 @@ from ._spec import find_experiment as find_experiment
 from ._spec import local_target as local_target
 from ._spec import read_spec as read_spec
 from ._spec import recorded_distributions as recorded_distributions
+from ._spec import tuner_spec as tuner_spec
 from ._spec import write_spec as write_spec
 from ._trials import TrialRecord as TrialRecord
 from ._trials import epochs_run as epochs_run

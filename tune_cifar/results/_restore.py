@@ -24,7 +24,7 @@ from tune_cifar.config import TrialConfig
 from tune_cifar.constants import SPEC_FILE, STATE_FILE
 from tune_cifar.data import CLASSES, DataSpec, load_data
 from tune_cifar.errors import UsageError
-from tune_cifar.results._best import best_trial
+from tune_cifar.results._best import BestTrial, best_trial
 from tune_cifar.results._spec import find_experiment, read_spec
 from tune_cifar.storage import fetch_checkpoint
 from tune_cifar.train import (
@@ -37,20 +37,22 @@ from tune_cifar.train import (
 )
 
 
+def best_checkpoint(best: BestTrial | None, experiment: Path) -> Path:
+    """The kept checkpoint of an experiment's best trial, or the one line saying why not."""
+    if best is None:
+        raise UsageError(f"experiment {experiment} has no trial with a result yet")
+    if best.checkpoint is None:
+        raise UsageError(f"the checkpoint of trial {best.trial_id} epoch {best.epoch} was not kept")
+    return best.checkpoint
+
+
 def resolve_checkpoint(target: Path, scope: str = "best") -> Path:
     """An experiment folder -> its best trial's checkpoint; a checkpoint path -> itself."""
     target = Path(target).expanduser()
     if not target.exists():
         raise UsageError(f"{target} does not exist")
     if (target / SPEC_FILE).is_file():
-        best = best_trial(target, scope=scope)
-        if best is None:
-            raise UsageError(f"experiment {target} has no trial with a result yet")
-        if best.checkpoint is None:
-            raise UsageError(
-                f"the checkpoint of trial {best.trial_id} epoch {best.epoch} was not kept"
-            )
-        return best.checkpoint
+        return best_checkpoint(best_trial(target, scope=scope), target)
     fetch_checkpoint(target)  # a checkpoint of an experiment in object storage comes down now
     if target.is_dir() and not (target / STATE_FILE).is_file():
         raise UsageError(

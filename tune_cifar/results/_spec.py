@@ -19,8 +19,9 @@ import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from tune_cifar.constants import SPEC_FILE
+from tune_cifar.constants import MAX_EPOCHS, SPEC_FILE
 from tune_cifar.errors import UsageError
+from tune_cifar.metrics import METRIC
 from tune_cifar.storage import Place, local_copy, storage_place
 
 if TYPE_CHECKING:
@@ -123,6 +124,30 @@ def read_spec(folder: Path) -> dict[str, Any]:
     if missing:
         raise UsageError(f"{path} is not a tune-cifar spec file (no {', '.join(missing)})")
     return spec
+
+
+TUNER = "tune.Tuner"  # the search and scheduler of an experiment a user's own Tuner ran
+
+
+def tuner_spec(epoch_rows: list[list[dict[str, Any]]]) -> dict[str, Any] | None:
+    """What an experiment a user's own ``tune.Tuner`` ran with ``tune_cifar.trainable`` is
+    read with (it has no spec file): its epoch limit, as every trial's reports name it
+    (``MAX_EPOCHS``), its search and scheduler the Tuner's, not known here; None where no
+    trial reported one (not tune-cifar's trials)."""
+    limits = {int(row[MAX_EPOCHS]) for rows in epoch_rows for row in rows if MAX_EPOCHS in row}
+    if not limits:
+        return None
+    return {
+        "options": {
+            "max_epochs": max(limits),
+            "search": TUNER,
+            "scheduler": TUNER,
+            "objective": [METRIC],
+        },
+        "data": {},
+        "space": {"name": TUNER, "source": TUNER, "description": "a user's tune.Tuner"},
+        "created": None,
+    }
 
 
 def encode_distributions(distributions: dict[str, BaseDistribution]) -> dict[str, str]:

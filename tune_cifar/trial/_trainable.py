@@ -36,6 +36,7 @@ from tune_cifar.constants import (
     ANNOTATIONS,
     DIVERGED_FLAG,
     LINEAGE,
+    MAX_EPOCHS,
     NICE,
     NODE_ID,
     STORAGE_FULL_ERROR,
@@ -104,7 +105,13 @@ def _train(trainer: Trainer, settings: RunSettings, schedule: dict[int, TrialCon
     extra = {LINEAGE: format_lineage(lineage)} if settings.population else {}
     while not trainer.finished:
         trainer.follow(schedule)
-        metrics = {**trainer.run_epoch(), NODE_ID: node_id, NICE: os.nice(0), **extra}
+        metrics = {
+            **trainer.run_epoch(),
+            NODE_ID: node_id,
+            NICE: os.nice(0),
+            MAX_EPOCHS: settings.max_epochs,
+            **extra,
+        }
         if (
             trainer.epoch % settings.checkpoint_every == 0
             or trainer.finished

@@ -17,6 +17,7 @@ from ._run import SearchOutcome as SearchOutcome
 from ._run import raise_if_all_failed as raise_if_all_failed
 from ._run import resume_search as resume_search
 from ._run import run_search as run_search
+from ._run_config import make_trainable as make_trainable
 from ._schedulers import build_trial_scheduler as build_trial_scheduler
 from ._spaces import SearchSpace as SearchSpace
 from ._spaces import builtin_spaces as builtin_spaces
