@@ -182,7 +182,9 @@ def run_search(
                 trial_dirname_creator=trial_dirname,
                 reuse_actors=True,  # a new trial runs in the process of one that ended
             ),
-            run_config=run_config(opts, place, folder, space),
+            run_config=run_config(
+                opts, place, folder, space, planned_trials(param_space, num_samples)
+            ),
         )
         results, compute = fit_and_measure(tuner, place, bundle)
     finally:

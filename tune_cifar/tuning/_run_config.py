@@ -3,7 +3,7 @@ retention, retries, budgets and the callbacks (live view, journal, result files,
 TensorBoard).
 
     tuner = tune.Tuner(make_trainable(bundle, opts, cpus, gpus), param_space=...,
-                       tune_config=..., run_config=run_config(opts, place, folder, space))
+                       tune_config=..., run_config=run_config(opts, place, folder, space, trials))
 """
 
 from __future__ import annotations
@@ -85,7 +85,18 @@ class EpochBudget(Stopper):
         return self.epochs is not None and trial_epochs(self.epochs.values()) >= self.budget
 
 
-def run_config(opts: SearchOptions, place: Place, folder: Path, space: SearchSpace) -> Any:
+def planned_epochs(opts: SearchOptions, trials: int) -> int | None:
+    """The most trial-epochs a search of ``trials`` trials may train: each to its last epoch,
+    or the epoch budget; None for a population, whose trials re-train epochs they copy."""
+    most = None if opts.population else trials * opts.max_epochs
+    if opts.epoch_budget is not None:
+        most = opts.epoch_budget if most is None else min(most, opts.epoch_budget)
+    return most
+
+
+def run_config(
+    opts: SearchOptions, place: Place, folder: Path, space: SearchSpace, trials: int
+) -> Any:
     """Storage (``place``: a local folder or object storage, through the file system Ray's
     workers rebuild from it), checkpoint retention, failure retries, and the callbacks: the
     live view on the console, the Optuna journal (written in ``folder``, the place itself or
@@ -106,7 +117,14 @@ def run_config(opts: SearchOptions, place: Place, folder: Path, space: SearchSpa
     callbacks = [
         KeepResultFiles(place.uri),
         StopWatch(folder if place.is_local else None, opts.time_budget),
-        LiveView(opts.max_epochs, METRIC, opts.progress_interval, nice=opts.trial_niceness()),
+        LiveView(
+            opts.max_epochs,
+            METRIC,
+            opts.progress_interval,
+            nice=opts.trial_niceness(),
+            planned_epochs=planned_epochs(opts, trials),
+            time_budget_s=opts.time_budget,
+        ),
         journal,
         TrimEndedTrials(),
     ]

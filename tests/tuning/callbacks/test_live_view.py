@@ -207,3 +207,65 @@ def test_trials_that_cannot_run_at_the_niceness_asked_are_said_once(capsys):
     ]
     view.on_trial_result(0, [trial], trial, {"training_iteration": 3, "nice": 0})
     assert capsys.readouterr().err == ""
+
+
+def test_progress_says_how_far_at_what_rate_and_when_it_ends(capsys, monkeypatch):
+    """A scripted clock: 4 trials x 3 epochs at most; 3 epochs in the first 60 s is 3 a
+    minute, so the 9 left take at most 3 minutes; a time budget caps that."""
+    now = [0.0]
+    monkeypatch.setattr(progress.time, "monotonic", lambda: now[0])
+    view = LiveView(max_epochs=3, interval_s=30, planned_epochs=12)
+    view.setup()
+    trials = [FakeTrial(t) for t in "abcd"]
+    view.on_step_end(0, trials)
+    assert lines(capsys) == [
+        "[00:00:00] 0 running, 4 pending, 0 done, 0 errored | 0 of at most 12 trial-epochs"
+    ]
+    a = trials[0]
+    a.status = Trial.RUNNING
+    view.on_trial_start(0, trials, a)
+    for epoch in (1, 2, 3):
+        view.on_trial_result(0, trials, a, {"training_iteration": epoch, "val_acc": 0.5})
+    now[0] = 60.0
+    assert view.progress() == "3 of at most 12 trial-epochs, 3.0/min, at most 00:03:00 left"
+    budget = LiveView(max_epochs=3, planned_epochs=12, time_budget_s=100)
+    budget.setup()  # at second 60
+    budget.on_trial_result(0, trials, a, {"training_iteration": 1, "val_acc": 0.5})
+    now[0] = 70.0  # 11 epochs left at 6 a minute take 110 s: the budget ends first
+    assert budget.progress() == "1 of at most 12 trial-epochs, 6.0/min, at most 00:01:30 left"
+    now[0] = 150.0
+    assert budget.progress().endswith(", 0.7/min, at most 00:00:10 left")
+    assert LiveView(max_epochs=3).progress() == ""  # nothing bounds the search
+
+
+def test_a_resume_counts_the_epochs_done_before_but_not_in_its_rate(capsys, monkeypatch):
+    now = [0.0]
+    monkeypatch.setattr(progress.time, "monotonic", lambda: now[0])
+    view = LiveView(max_epochs=4, planned_epochs=8)
+    view.setup()
+    done = FakeTrial("a", Trial.TERMINATED, {"training_iteration": 4, "val_acc": 0.5})
+    half = FakeTrial("b", Trial.PAUSED, {"training_iteration": 2, "val_acc": 0.4})
+    view.on_step_end(0, [done, half])
+    view.on_trial_result(0, [done, half], half, {"training_iteration": 3, "val_acc": 0.45})
+    now[0] = 30.0
+    assert view.progress() == "7 of at most 8 trial-epochs, 2.0/min, at most 00:00:30 left"
+
+
+def test_a_bar_where_a_person_watches_and_the_same_lines_above_it(capsys):
+    view = LiveView(max_epochs=2, planned_epochs=4, bar=True)
+    view.setup()
+    trial = FakeTrial("a", Trial.RUNNING)
+    view.on_trial_start(0, [trial], trial)
+    view.on_step_end(0, [trial])
+    for epoch in (1, 2):
+        trial.last_result = {"training_iteration": epoch, "val_acc": 0.5}
+        view.on_trial_result(0, [trial], trial, trial.last_result)
+    trial.status = Trial.TERMINATED
+    view.on_trial_complete(0, [trial], trial)
+    view.on_experiment_end([trial])
+    out = capsys.readouterr().out
+    assert "1 running, 0 done, 0 errored | 0 of at most 4 trial-epochs" in out
+    assert "0 running, 1 done, 0 errored | best val_acc 0.5000 (a) | 2 of at most 4" in out
+    assert "2/4" in out and "trial-epochs" in out  # tqdm's bar: done of total
+    assert pickle.loads(pickle.dumps(view)).bar is True  # as Tune saves it
+    assert LiveView(max_epochs=2, planned_epochs=4)._wants_bar() is False  # (captured: no tty)

@@ -4,7 +4,9 @@ A ``tune.Callback`` (it runs in the driver) that prints one line whenever a tria
 ends, and at least every ``interval_s`` seconds:
 
     [00:01:12] 2 running, 3 pending, 1 stopped early, 2 done, 0 errored | best val_acc 0.6120
-    (3f2a1_00004)
+    (3f2a1_00004) | 14 of at most 56 trial-epochs, 12.3/min, at most 00:03:25 left
+
+where a person watches (a terminal, a notebook) above tqdm's bar of the trial-epochs.
 
 Ray's own output engine runs with ``verbose=0``; ``live_output()`` also hides the banner it
 prints even then (its TensorBoard hint names a temporary staging folder), while LiveView
@@ -114,6 +116,9 @@ class LiveView(Callback):
         interval_s: float = 30.0,
         min_gap_s: float = 1.0,
         nice: int | None = None,
+        planned_epochs: int | None = None,
+        time_budget_s: float | None = None,
+        bar: bool | None = None,
     ) -> None:
         # No stream attribute: Tune pickles its callbacks with the run config, so this prints
         # to whatever sys.stdout is at the time.
@@ -122,6 +127,14 @@ class LiveView(Callback):
         self.interval_s = interval_s
         self.min_gap_s = min_gap_s  # change lines come at most this often (10,000 trials)
         self.nice = nice  # the trial processes' niceness asked for: said once if not met
+        # How far the search is: trial-epochs done of at most ``planned_epochs`` (every
+        # trial to its last epoch, or the epoch budget), and the time budget's end.
+        self.planned_epochs = planned_epochs
+        self.time_budget_s = time_budget_s
+        # A progress bar of the trial-epochs (tqdm's, with its rate and ETA) above the lines,
+        # by default where a person watches: a terminal or a notebook; plain lines elsewhere.
+        self.bar = bar
+        self._bar: Any = None
         self._reset()
 
     def _reset(self) -> None:
@@ -139,9 +152,41 @@ class LiveView(Callback):
         self._weights = ""  # PriorBand's weights as last printed
         self._began = False
         self._nice_said = False
+        self.epochs_before = 0  # trial-epochs a resumed search had done before this run
+        self.epochs_now = 0  # trial-epochs reported in this run
+
+    def __getstate__(self) -> dict[str, Any]:
+        return {**self.__dict__, "_bar": None}  # (Tune pickles its callbacks; a bar is not)
 
     def setup(self, *args: Any, **info: Any) -> None:
         self._reset()  # a resumed search starts its clock and its view afresh
+
+    def _wants_bar(self) -> bool:
+        if self.planned_epochs is None:
+            return False
+        if self.bar is not None:
+            return self.bar
+        stream = _console or sys.stdout
+        return bool(getattr(stream, "isatty", lambda: False)()) or "ipykernel" in sys.modules
+
+    def _say(self, line: str) -> None:
+        """A line, above the bar where there is one."""
+        if self._bar is None and self._wants_bar():
+            from tqdm.auto import tqdm
+
+            self._bar = tqdm(
+                total=self.planned_epochs,
+                initial=self.epochs_before + self.epochs_now,
+                unit=" trial-epochs",
+                file=_console or sys.stdout,
+                dynamic_ncols=True,
+            )
+        if self._bar is None:
+            _print(line)
+            return
+        self._bar.write(line, file=_console or sys.stdout)
+        self._bar.n = self.epochs_before + self.epochs_now
+        self._bar.refresh()
 
     def _end(self, trial: Trial, state: str) -> None:
         previous = self.ended.get(trial.trial_id)
@@ -159,6 +204,7 @@ class LiveView(Callback):
         self, iteration: int, trials: list[Trial], trial: Trial, result: dict, **info: Any
     ) -> None:
         self.best.add(trial.trial_id, result)
+        self.epochs_now += 1
         got = result.get(NICE)
         if self.nice is not None and got is not None and got != self.nice and not self._nice_said:
             self._nice_said = True
@@ -195,7 +241,9 @@ class LiveView(Callback):
         self._began = True
         for trial in trials[self._seen :]:
             if first:  # a resume restores trials with their last result and status
-                self.best.add(trial.trial_id, trial.last_result or {}, checkpointed=True)
+                restored = trial.last_result or {}
+                self.best.add(trial.trial_id, restored, checkpointed=True)
+                self.epochs_before += int(restored.get(TRAINING_ITERATION, 0) or 0)
                 if trial.status == Trial.TERMINATED:
                     self.on_trial_complete(0, trials, trial)
                 elif trial.status == Trial.ERROR:
@@ -229,6 +277,31 @@ class LiveView(Callback):
         if self._drawn:  # PriorBand: where the configurations came from
             drawn = self._drawn
             text += " | drawn from " + ", ".join(f"{drawn[s]} {s}" for s in sorted(drawn))
+        progress = self.progress()
+        if progress:
+            text += " | " + progress
+        return text
+
+    def progress(self) -> str:
+        """Trial-epochs done (of at most how many), the rate this run has measured, and the
+        time left at that rate, capped by the time budget: "14 of at most 56 trial-epochs,
+        12.3/min, at most 00:03:25 left". Empty where nothing bounds the search."""
+        if self.planned_epochs is None and self.time_budget_s is None:
+            return ""
+        elapsed = time.monotonic() - self.start
+        done = self.epochs_before + self.epochs_now
+        text = f"{done} trial-epochs"
+        if self.planned_epochs is not None:
+            text = f"{done} of at most {self.planned_epochs} trial-epochs"
+        if self.epochs_now == 0 or elapsed <= 0:
+            return text
+        rate = self.epochs_now / elapsed  # trial-epochs per second, this run's own
+        left = [] if self.planned_epochs is None else [(self.planned_epochs - done) / rate]
+        if self.time_budget_s is not None:
+            left.append(self.time_budget_s - elapsed)
+        text += f", {60 * rate:.1f}/min"
+        if left:
+            text += f", at most {format_elapsed(max(0.0, min(left)))} left"
         return text
 
     def weights_line(self, trials: list[Trial]) -> str | None:
@@ -252,14 +325,20 @@ class LiveView(Callback):
         if (key != self._last_key and since >= self.min_gap_s) or since >= self.interval_s:
             self._last_key, self._last_time = key, time.monotonic()
             self._last_line = self.line(trials)
-            _print(self._last_line)
+            self._say(self._last_line)
+        elif self._bar is not None and self._bar.n != self.epochs_before + self.epochs_now:
+            self._bar.n = self.epochs_before + self.epochs_now
+            self._bar.refresh()
         weights = self.weights_line(trials)
         if weights is not None:
-            _print(weights)
+            self._say(weights)
 
     def on_experiment_end(self, trials: list[Trial], **info: Any) -> None:
         from tune_cifar.tuning._stopping import stop_reason
 
         line = self.line(trials, stopped=stop_reason()[0] is not None)
         if line.split("] ", 1)[-1] != self._last_line.split("] ", 1)[-1]:
-            _print(line)
+            self._say(line)
+        if self._bar is not None:
+            self._bar.close()
+            self._bar = None
