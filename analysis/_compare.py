@@ -21,13 +21,10 @@ import math
 from pathlib import Path
 from typing import Any
 
-import matplotlib
-
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 
+from tune_cifar.analysis._backend import plt
 from tune_cifar.data import FIDELITY_KEYS, DataSpec
 from tune_cifar.metrics import METRIC
 from tune_cifar.results import (

@@ -7,12 +7,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import matplotlib
-
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt
 import numpy as np
 
+from tune_cifar.analysis._backend import plt
 from tune_cifar.data import CLASSES
 from tune_cifar.results import Evaluation
 

@@ -119,8 +119,7 @@ class Experiment:
         ``fig.savefig`` writes it): a name of ``tune_cifar.analysis.PLOTS``, as
         ``analyze`` names the PNG files ("best_curves", "all_trials", "best_trial",
         "effects", "importance", ...)."""
-        import matplotlib.pyplot as plt
-
+        from tune_cifar.analysis._backend import plt
         from tune_cifar.analysis._plots import PLOTS
 
         if name not in PLOTS:

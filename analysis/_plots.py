@@ -32,16 +32,13 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-import matplotlib
-
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 from matplotlib.collections import LineCollection
 from matplotlib.figure import Figure
 from matplotlib.ticker import FuncFormatter, LogLocator, MaxNLocator, NullFormatter
 
+from tune_cifar.analysis._backend import plt
 from tune_cifar.analysis._frames import Experiment
 from tune_cifar.analysis._pareto import COST_LABELS, pareto_front, seed_trials
 from tune_cifar.analysis._stability import STABLE_RHO, rank_stability

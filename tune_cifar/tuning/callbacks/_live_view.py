@@ -6,7 +6,8 @@ ends, and at least every ``interval_s`` seconds:
     [00:01:12] 2 running, 3 pending, 1 stopped early, 2 done, 0 errored | best val_acc 0.6120
     (3f2a1_00004) | 14 of at most 56 trial-epochs, 12.3/min, at most 00:03:25 left
 
-where a person watches (a terminal, a notebook) above tqdm's bar of the trial-epochs.
+where a person watches above tqdm's bar of the trial-epochs: a terminal, or a notebook with
+ipywidgets (its widget; a text bar in a notebook's output would be a line per update).
 
 Ray's own output engine runs with ``verbose=0``; ``live_output()`` also hides the banner it
 prints even then (its TensorBoard hint names a temporary staging folder), while LiveView
@@ -16,6 +17,7 @@ writes to the console it was started from.
 from __future__ import annotations
 
 import contextlib
+import importlib.util
 import io
 import sys
 import time
@@ -167,12 +169,14 @@ class LiveView(Callback):
         if self.bar is not None:
             return self.bar
         stream = _console or sys.stdout
-        return bool(getattr(stream, "isatty", lambda: False)()) or "ipykernel" in sys.modules
+        if "ipykernel" in sys.modules:  # a notebook: tqdm's widget, where it can draw one
+            return importlib.util.find_spec("ipywidgets") is not None
+        return bool(getattr(stream, "isatty", lambda: False)())
 
     def _say(self, line: str) -> None:
         """A line, above the bar where there is one."""
         if self._bar is None and self._wants_bar():
-            from tqdm.auto import tqdm
+            from tqdm.auto import tqdm  # (in a notebook, the widget)
 
             self._bar = tqdm(
                 total=self.planned_epochs,
