@@ -23,7 +23,7 @@ def images_and_errors(notebook: dict) -> tuple[int, list[str]]:
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.name)
 def test_a_committed_notebook_shows_a_real_runs_figures(path):
     images, errors = images_and_errors(json.loads(path.read_text()))
-    assert errors == [] and images >= 8, "regenerate: python examples/run_notebooks.py"
+    assert errors == [] and images >= 7, "regenerate: python examples/run_notebooks.py"
 
 
 @pytest.mark.slow
@@ -38,5 +38,5 @@ def test_each_notebook_runs_in_a_kernel_from_start_to_end(path, tmp_path):
         sys.path.pop(0)
     out = run(path, tmp_path / path.name)  # a failing cell raises with its traceback
     images, errors = images_and_errors(json.loads(out.read_text()))
-    assert errors == [] and images >= 8
+    assert errors == [] and images >= 7
     assert (tmp_path / "tune-cifar-results" / "search").is_dir()  # where it said it writes
