@@ -13,8 +13,12 @@ request without them.
 
 from __future__ import annotations
 
+import base64
+import importlib.util
 import math
 import os
+import urllib.error
+import urllib.request
 from collections.abc import Mapping
 from dataclasses import dataclass, field, fields
 from typing import Any
@@ -123,6 +127,38 @@ def _field_type(annotation: str) -> type:
     if annotation.startswith("tuple"):
         return tuple
     return _TYPES[annotation.split(" | ")[0]]
+
+
+TRACKERS = ("mlflow",)  # --tracker NAME[=URI]: Ray Tune's logger callback of that tracker
+MLFLOW_URI_ENV = "MLFLOW_TRACKING_URI"  # MLflow's own setting of where it logs
+
+
+def check_mlflow_server(uri: str) -> None:
+    """An http(s) tracking server must answer, and accept the credentials MLflow would send
+    ($MLFLOW_TRACKING_USERNAME / _PASSWORD, or _TOKEN), before any trial runs; a local URI
+    (a folder, sqlite:) is MLflow's to create."""
+    if not uri.startswith(("http://", "https://")):
+        return
+    request = urllib.request.Request(
+        uri.rstrip("/") + "/api/2.0/mlflow/experiments/search?max_results=1"
+    )
+    user, password = (os.environ.get(f"MLFLOW_TRACKING_{k}") for k in ("USERNAME", "PASSWORD"))
+    if user and password:
+        token = base64.b64encode(f"{user}:{password}".encode()).decode()
+        request.add_header("Authorization", f"Basic {token}")
+    elif os.environ.get("MLFLOW_TRACKING_TOKEN"):
+        request.add_header("Authorization", f"Bearer {os.environ['MLFLOW_TRACKING_TOKEN']}")
+    try:
+        with urllib.request.urlopen(request, timeout=10):
+            return
+    except urllib.error.HTTPError as exc:
+        why = "refused the credentials" if exc.code in (401, 403) else f"answered {exc.code}"
+        raise UsageError(f"--tracker mlflow={uri}: the MLflow server {why}") from None
+    except (urllib.error.URLError, OSError) as exc:
+        reason = getattr(exc, "reason", exc)
+        raise UsageError(
+            f"--tracker mlflow={uri}: no MLflow server answers there ({reason})"
+        ) from None
 
 
 @dataclass(frozen=True)
@@ -345,6 +381,16 @@ class SearchOptions:
         2, "retries of a crashed trial from its last checkpoint", group="storage", metavar="N"
     )
     # -- output
+    tracker: tuple[str, ...] = option(
+        (),
+        "log every trial to an experiment tracker as it trains, a run per trial with its "
+        "hyperparameters, every epoch's metrics and its status, the search as the "
+        "tracker's experiment: mlflow (MLflow's tracking URI, $MLFLOW_TRACKING_URI) or "
+        "mlflow=URI; needs pip install 'tune-cifar[mlflow]'",
+        group="output",
+        metavar="NAME[=URI]",
+        nargs="+",
+    )
     progress_interval: float = option(
         30.0,
         "seconds between progress lines when nothing changes",
@@ -465,6 +511,7 @@ class SearchOptions:
         if self.scheduler == "asha-promote":
             self.check_promotion()
         self.check_prior()
+        self.check_trackers()
         if self.warm_start and self.search != "optuna":
             raise UsageError(
                 "--warm-start needs --search optuna: random and grid searches do "
@@ -520,6 +567,24 @@ class SearchOptions:
                 )
         elif self.prior is not None:
             raise UsageError("--prior is PriorBand's belief: give it with --search priorband")
+
+    def check_trackers(self) -> None:
+        """Each --tracker known, its package installed and its server answering, before
+        Ray starts (a tracker that refused the search's first trial would fail them all)."""
+        names = [t.partition("=")[0] for t in self.tracker]
+        for entry, name in zip(self.tracker, names, strict=True):
+            if name not in TRACKERS:
+                raise UsageError(
+                    f"--tracker {entry}: unknown tracker {name!r}; use "
+                    + " or ".join(f"{t}[=URI]" for t in TRACKERS)
+                )
+            if names.count(name) > 1:
+                raise UsageError(f"--tracker {name} is given twice; give it once")
+            if importlib.util.find_spec(name) is None:
+                raise UsageError(
+                    f"--tracker {name} needs the {name} package: pip install 'tune-cifar[{name}]'"
+                )
+            check_mlflow_server(entry.partition("=")[2] or os.environ.get(MLFLOW_URI_ENV, ""))
 
     def check_promotion(self) -> None:
         """asha-promote keeps trials waiting, paused, at its rungs: neither TPE (it learns from

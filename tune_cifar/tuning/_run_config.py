@@ -29,6 +29,7 @@ from tune_cifar.tuning.callbacks import (
     LiveView,
     ReadableTensorBoard,
     TrimEndedTrials,
+    tracker_callbacks,
 )
 
 
@@ -127,6 +128,7 @@ def run_config(
         ),
         journal,
         TrimEndedTrials(),
+        *tracker_callbacks(opts, place.name),
     ]
     with contextlib.suppress(ImportError):  # no tensorboardX: no TensorBoard files, as Tune
         callbacks.append(ReadableTensorBoard())

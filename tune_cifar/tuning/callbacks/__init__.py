@@ -1,6 +1,7 @@
 """The Tune callbacks a search runs in its driver: the live view on the console, the Optuna
 journal written as trials report, Tune's result files kept whole in the experiment,
-TensorBoard files with readable tags, and what Tune keeps of ended trials trimmed.
+TensorBoard files with readable tags, what Tune keeps of ended trials trimmed, and the
+experiment trackers (MLflow) a user asks for.
 """
 
 import lazy_loader as _lazy

@@ -1,4 +1,5 @@
 from ._private import WRITTEN_FOR as WRITTEN_FOR
+from ._private import adopt_trial_run as adopt_trial_run
 from ._private import defer_checkpoint_deletion as defer_checkpoint_deletion
 from ._private import delete_orphan_checkpoints as delete_orphan_checkpoints
 from ._private import delete_unnamed_checkpoints as delete_unnamed_checkpoints
@@ -8,6 +9,7 @@ from ._private import optuna_told as optuna_told
 from ._private import set_tbx_hparam_values as set_tbx_hparam_values
 from ._private import tbx_writer as tbx_writer
 from ._private import tell_optuna as tell_optuna
+from ._private import trial_run as trial_run
 from ._private import trial_storage as trial_storage
 from ._runtime import check_cluster as check_cluster
 from ._runtime import configure_ray_driver as configure_ray_driver

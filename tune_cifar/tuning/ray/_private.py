@@ -21,6 +21,9 @@ without them, each fails with one line naming the version it was written for.
    the trial has ended and reports no more (at 1,300 one-epoch trials they were 35 MiB of
    the driver, and 40% of each trial's entry in the experiment state Tune rewrites every
    two seconds).
+6. Ray's ``MLflowLoggerCallback`` keeps the MLflow run of each trial in ``_trial_runs``
+   (trial -> run id) and empties it at setup: ``trial_run`` reads it, ``adopt_trial_run``
+   gives a resumed trial the run it had (``tune_cifar.tuning.callbacks``, MLflowRuns).
 
 Why 1: Tune saves its experiment state (which names each trial's latest checkpoint, the one a
 resume restores from) every couple of seconds, but deletes a dropped checkpoint at once. A
@@ -243,3 +246,17 @@ def forget_step_history(trial: Any) -> None:
     except AttributeError:
         raise _written_for("keeps a trial's last results elsewhere (run_metadata)") from None
     metadata.metric_n_steps = {}  # (its __setattr__ drops the trial's cached JSON state)
+
+
+def trial_run(callback: Any, trial: Any) -> str | None:
+    """The MLflow run id Ray's MLflowLoggerCallback logs ``trial`` into, if it has one."""
+    runs = getattr(callback, "_trial_runs", None)
+    if not isinstance(runs, dict):
+        raise _written_for("keeps MLflowLoggerCallback's runs elsewhere (_trial_runs)")
+    return runs.get(trial)
+
+
+def adopt_trial_run(callback: Any, trial: Any, run_id: str) -> None:
+    """Make Ray's MLflowLoggerCallback log ``trial`` into the existing run ``run_id``."""
+    trial_run(callback, trial)  # (fails in one line where Ray keeps them elsewhere)
+    callback._trial_runs[trial] = run_id
