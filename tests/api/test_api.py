@@ -28,7 +28,7 @@ def test_every_option_is_a_keyword_named_as_its_flag():
     for f in option_fields():
         assert f.flag == "--" + f.name.replace("_", "-")
         opts, _ = options_from_keywords({f.name: f.default})
-        assert getattr(opts, f.name) == f.default
+        assert getattr(opts, f.name) == getattr(SearchOptions(), f.name)
 
 
 def test_keywords_take_python_values_and_the_flags_text():

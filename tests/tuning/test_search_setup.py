@@ -77,11 +77,22 @@ def test_tpe_models_the_results_after_its_random_first_trials(options, random_fi
 def test_the_trial_scheduler():
     quick = load_space("quick")
     asha = build_trial_scheduler(
-        SearchOptions(max_epochs=9, grace_period=2, reduction_factor=3), quick
+        SearchOptions(scheduler="asha", max_epochs=9, grace_period=2, reduction_factor=3), quick
     )
     assert isinstance(asha, ASHAScheduler)
     assert asha._max_t == 9 and asha._reduction_factor == 3  # rungs at 2 and 6 epochs
     assert isinstance(build_trial_scheduler(SearchOptions(scheduler="fifo"), quick), FIFOScheduler)
+
+
+def test_the_default_scheduler_is_the_measured_best_where_it_applies():
+    """asha-promote (the search-quality benchmark's best); Ray's ASHA beside TPE and a limit
+    on live trials, which asha-promote refuses; a scheduler asked for is kept."""
+    assert SearchOptions().scheduler == "asha-promote"
+    assert SearchOptions(search="optuna").scheduler == "asha"
+    assert SearchOptions(max_concurrent=2).scheduler == "asha"
+    assert SearchOptions(search="optuna", scheduler="fifo").scheduler == "fifo"
+    SearchOptions(search="optuna").check()  # (the default never makes a refused pair)
+    SearchOptions(max_concurrent=2).check()
 
 
 NODES = [{"CPU": 16.0, "GPU": 2.0}, {"CPU": 4.0, "GPU": 0.0}]
