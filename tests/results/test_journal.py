@@ -86,14 +86,19 @@ def test_distributions_follow_the_space():
     assert seed["momentum"].choices == (0.0, 0.9, None)  # keys a point leaves at default
 
 
-def test_an_older_experiment_gets_its_journal_from_tunes_files(tmp_path, write_trial):
+def write_old_spec(folder, max_epochs: int) -> None:
+    """The spec file of an experiment whose space file is gone (nothing to import)."""
     spec = {
-        "options": {"max_epochs": 3, "search": "random", "scheduler": "asha"},
+        "options": {"max_epochs": max_epochs, "search": "random", "scheduler": "asha"},
         "data": {"source": "sample"},
         "space": {"name": "gone", "source": "/no/such.py"},
         "created": "now",
     }
-    (tmp_path / SPEC_FILE).write_text(json.dumps(spec))
+    (folder / SPEC_FILE).write_text(json.dumps(spec))
+
+
+def test_an_older_experiment_gets_its_journal_from_tunes_files(tmp_path, write_trial):
+    write_old_spec(tmp_path, max_epochs=3)
     write_trial(tmp_path, "a", [0.2, 0.5, 0.4], kept=[2, 3])
     write_trial(tmp_path, "b", [0.1], kept=[1])  # stopped at the first rung
     write_trial(tmp_path, "c", [0.3], kept=[1], finished=False)  # interrupted: resumable
@@ -112,13 +117,7 @@ def test_an_older_experiment_gets_its_journal_from_tunes_files(tmp_path, write_t
 def test_a_rebuilt_journal_keeps_when_each_trial_ran(tmp_path, write_trial):
     """From Tune's clock (each report's timestamp, less the first epoch's seconds), not the
     time of the rebuild: the dashboard shows each trial's real start and duration."""
-    spec = {
-        "options": {"max_epochs": 2, "search": "random", "scheduler": "fifo"},
-        "data": {"source": "sample"},
-        "space": {"name": "x", "source": "x.py"},
-        "created": "now",
-    }
-    (tmp_path / SPEC_FILE).write_text(json.dumps(spec))
+    write_old_spec(tmp_path, max_epochs=2)
     trial = write_trial(
         tmp_path, "a", [0.2, 0.5], kept=[2], timestamps=[1_700_000_010, 1_700_000_030]
     )
