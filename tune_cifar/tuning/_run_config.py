@@ -29,7 +29,6 @@ from tune_cifar.tuning.callbacks import (
     LiveView,
     ReadableTensorBoard,
     TrimEndedTrials,
-    tracker_callbacks,
 )
 
 
@@ -128,8 +127,11 @@ def run_config(
         ),
         journal,
         TrimEndedTrials(),
-        *tracker_callbacks(opts, place.name),
     ]
+    if opts.tracker:  # (Ray's tracker integrations are imported only when asked for)
+        from tune_cifar.tuning.callbacks import tracker_callbacks
+
+        callbacks += tracker_callbacks(opts, place.name)
     with contextlib.suppress(ImportError):  # no tensorboardX: no TensorBoard files, as Tune
         callbacks.append(ReadableTensorBoard())
     return tune.RunConfig(
