@@ -62,7 +62,7 @@ def result_rows(experiment: Path) -> dict[str, list[dict]]:
 
 
 def test_each_trial_is_a_run_that_a_resume_logs_into_again(
-    mlflow_server, tmp_path, sample_bundle, shared_ray
+    mlflow_server, tmp_path, synthetic_bundle, shared_ray
 ):
     from mlflow.tracking import MlflowClient
 
@@ -71,15 +71,15 @@ def test_each_trial_is_a_run_that_a_resume_logs_into_again(
         scheduler="fifo",
         num_samples=2,
         max_epochs=200,
-        time_budget=15,
+        time_budget=30,
         storage_path=str(tmp_path),
         name="tracked",
         progress_interval=60,
         tracker=(f"mlflow={mlflow_server}",),
     )
-    first = run_search(opts, SYNTHETIC, argv=["test"], bundle=sample_bundle)
+    first = run_search(opts, SYNTHETIC, argv=["test"], bundle=synthetic_bundle)
     assert first.budget == "time budget" and first.unfinished == 2
-    resume_search(first.experiment_path, bundle=sample_bundle)  # another 15 s each
+    resume_search(first.experiment_path, bundle=synthetic_bundle)  # another 30 s each
 
     client = MlflowClient(tracking_uri=mlflow_server)
     experiment = client.get_experiment_by_name("tracked")
