@@ -16,6 +16,7 @@ from ._plots import PLOTS as PLOTS
 from ._plots import draw_confirmation as draw_confirmation
 from ._plots import save_figure as save_figure
 from ._plots import write_plots as write_plots
+from ._report import analyze_outputs as analyze_outputs
 from ._report import write_report as write_report
 from ._stability import RankStability as RankStability
 from ._stability import rank_stability as rank_stability

@@ -10,6 +10,7 @@ from pathlib import Path
 import numpy as np
 
 from tune_cifar.analysis._backend import plt
+from tune_cifar.constants import EVALUATION_PLOT_FILES
 from tune_cifar.data import CLASSES
 from tune_cifar.results import Evaluation
 
@@ -74,7 +75,5 @@ def plot_predictions(ev: Evaluation, path: Path) -> Path:
 
 def write_evaluation_plots(ev: Evaluation, out: Path) -> list[Path]:
     out.mkdir(parents=True, exist_ok=True)
-    return [
-        plot_confusion(ev, out / "confusion_matrix.png"),
-        plot_predictions(ev, out / "predictions.png"),
-    ]
+    confusion, predictions = (out / name for name in EVALUATION_PLOT_FILES)
+    return [plot_confusion(ev, confusion), plot_predictions(ev, predictions)]

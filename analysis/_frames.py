@@ -211,6 +211,9 @@ def load_experiment(path: str | Path) -> Experiment:
     return exp
 
 
+FRAME_FILES = tuple(f"{n}.{ext}" for n in ("trials", "epochs") for ext in ("csv", "parquet"))
+
+
 def save_frames(exp: Experiment, out: Path) -> list[Path]:
     """trials.csv / trials.parquet / epochs.csv / epochs.parquet in ``out``."""
     out.mkdir(parents=True, exist_ok=True)

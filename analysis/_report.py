@@ -479,9 +479,20 @@ def render_html(blocks: list[Block]) -> str:
     )
 
 
+REPORT_FILES = ("report.md", "report.html")
+
+
+def analyze_outputs() -> list[str]:
+    """Every file name ``tune-cifar analyze`` may write into its folder."""
+    from tune_cifar.analysis._frames import FRAME_FILES
+    from tune_cifar.analysis._plots import PLOTS
+
+    return [*FRAME_FILES, *(f"{name}.png" for name in PLOTS), *REPORT_FILES]
+
+
 def write_report(exp: Experiment, plots: dict[str, Path], out: Path) -> tuple[Path, Path]:
     blocks = build_blocks(exp, plots)
-    md, page = out / "report.md", out / "report.html"
+    md, page = (out / name for name in REPORT_FILES)
     md.write_text(render_markdown(blocks, out))
     page.write_text(render_html(blocks))
     return md, page

@@ -170,3 +170,10 @@ COMPARE_PLOT_FILE = "compare.png"
 
 EVALUATION_FILE = "evaluation.json"
 """``tune-cifar evaluate``: the figures it printed."""
+
+EVALUATION_PLOT_FILES = ("confusion_matrix.png", "predictions.png")
+"""The pictures ``tune-cifar evaluate`` draws: the confusion matrix, the seed's image grid."""
+
+OUTPUTS_FILE = "tune_cifar_outputs.json"
+"""In a folder named with ``--out``: the files each tune-cifar command wrote there, so that
+a later run replaces those and refuses to replace anything else."""

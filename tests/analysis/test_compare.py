@@ -114,3 +114,44 @@ def test_compare_refuses_an_out_it_cannot_create_before_printing(two_searches, t
         f"tune-cifar: error: cannot create --out {tmp_path / 'taken'}: File exists"
     ]
     assert (tmp_path / "taken").read_text() == "a file, not a folder\n"
+
+
+def test_compare_replaces_its_own_output_and_never_a_users_file(two_searches, tmp_path, capsys):
+    """A second compare into the same --out replaces the first one's files; a compare.csv the
+    user made there is refused in one line, nothing written, the file as it was."""
+    a, b = two_searches
+    out = tmp_path / "o"
+    assert main(["compare", str(a), str(b), "--out", str(out)]) == 0
+    assert main(["compare", str(b), str(a), "--out", str(out)]) == 0  # its own: replaced
+    mine = tmp_path / "mine"
+    mine.mkdir()
+    (mine / "compare.csv").write_text("my own table\n")
+    capsys.readouterr()
+    assert main(["compare", str(a), str(b), "--out", str(mine)]) == 2
+    printed = capsys.readouterr()
+    assert printed.out == "" and printed.err.strip().splitlines() == [
+        f"tune-cifar: error: --out {mine} already holds compare.csv, which tune-cifar compare "
+        "did not write; pick another folder (nothing was written or replaced)"
+    ]
+    assert (mine / "compare.csv").read_text() == "my own table\n"
+    assert sorted(p.name for p in mine.iterdir()) == ["compare.csv"]
+
+
+def test_analyze_and_evaluate_refuse_a_users_file_of_their_names(two_searches, tmp_path, capsys):
+    """Refused before the experiment is even read: nothing written, the file as it was."""
+    a, _ = two_searches
+    mine = tmp_path / "mine"
+    mine.mkdir()
+    (mine / "report.md").write_text("my notes\n")
+    assert main(["analyze", str(a), "--out", str(mine)]) == 2
+    assert "already holds report.md, which tune-cifar analyze did not write" in (
+        capsys.readouterr().err
+    )
+    assert sorted(p.name for p in mine.iterdir()) == ["report.md"]
+    assert (mine / "report.md").read_text() == "my notes\n"
+    (mine / "evaluation.json").write_text("{}\n")
+    assert main(["evaluate", str(a), "--out", str(mine)]) == 2
+    assert "already holds evaluation.json, which tune-cifar evaluate did not write" in (
+        capsys.readouterr().err
+    )
+    assert (mine / "evaluation.json").read_text() == "{}\n"

@@ -8,10 +8,12 @@ local folder a command then reads), true/false flags, and the data flags with th
 from __future__ import annotations
 
 import argparse
+import json
 import sys
 from pathlib import Path
 from typing import NoReturn
 
+from tune_cifar.constants import OUTPUTS_FILE
 from tune_cifar.data import DATA_DIR_ENV, SOURCES, DataSpec
 from tune_cifar.errors import UsageError
 from tune_cifar.storage import storage_place
@@ -130,3 +132,28 @@ def here(location: Path | str) -> Path:
             file=sys.stderr,
         )
     return folder
+
+
+def claim_out(out: Path, command: str, names: list[str]) -> None:
+    """Refuse, in one line and before anything is written, an ``--out`` where one of the
+    files ``command`` writes already stands and no earlier ``tune-cifar command`` wrote it
+    (a user's own file of that name); then note the names as ``command``'s."""
+    record = out / OUTPUTS_FILE
+    try:
+        earlier = json.loads(record.read_text()) if record.is_file() else {}
+    except (OSError, ValueError):
+        earlier = {}
+    if not isinstance(earlier, dict):
+        earlier = {}
+    ours = set(earlier.get(command) or [])
+    clash = sorted(n for n in names if (out / n).exists() and n not in ours)
+    if clash:
+        raise UsageError(
+            f"--out {out} already holds {', '.join(clash)}, which tune-cifar {command} did "
+            "not write; pick another folder (nothing was written or replaced)"
+        )
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+        record.write_text(json.dumps({**earlier, command: sorted(set(names))}, indent=1) + "\n")
+    except OSError as exc:
+        raise UsageError(f"cannot write --out {out}: {exc.strerror}") from None

@@ -16,7 +16,14 @@ import json
 from pathlib import Path
 from typing import Any
 
-from tune_cifar.cli._args import add_command, add_data_flags, data_spec_from, folder_arg, here
+from tune_cifar.cli._args import (
+    add_command,
+    add_data_flags,
+    claim_out,
+    data_spec_from,
+    folder_arg,
+    here,
+)
 from tune_cifar.constants import (
     ANALYSIS_DIR,
     COMPARE_PLOT_FILE,
@@ -24,6 +31,7 @@ from tune_cifar.constants import (
     CONFIRM_RUNS_FILE,
     CONFIRM_SUMMARY_FILE,
     EVALUATION_FILE,
+    EVALUATION_PLOT_FILES,
 )
 from tune_cifar.data import CLASSES
 from tune_cifar.errors import UsageError
@@ -184,9 +192,18 @@ def add_checkpoint_args(p: argparse.ArgumentParser) -> None:
 
 
 def cmd_analyze(args: argparse.Namespace) -> int:
-    from tune_cifar.analysis import load_experiment, save_frames, write_plots, write_report
+    from tune_cifar.analysis import (
+        analyze_outputs,
+        load_experiment,
+        save_frames,
+        write_plots,
+        write_report,
+    )
 
-    exp = load_experiment(here(args.experiment))
+    folder = here(args.experiment)
+    if args.out is not None:  # (the experiment's own analysis/ folder is tune-cifar's)
+        claim_out(args.out, "analyze", analyze_outputs())
+    exp = load_experiment(folder)
     out = args.out or exp.path / ANALYSIS_DIR
     frames = save_frames(exp, out)
     plots = write_plots(exp, out)
@@ -221,6 +238,7 @@ def cmd_compare(args: argparse.Namespace) -> int:
         args.out.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
         raise UsageError(f"cannot create --out {args.out}: {exc.strerror}") from None
+    claim_out(args.out, "compare", [COMPARE_TABLE_FILE, COMPARE_PLOT_FILE])
     width = max(10, *(len(name) for name in table["experiment"]))
     print(
         f"{'experiment':<{width}}  {'search':<7} {'scheduler':<9} {'trials':>6} "
@@ -343,6 +361,8 @@ def cmd_best(args: argparse.Namespace) -> int:
 
 
 def cmd_evaluate(args: argparse.Namespace) -> int:
+    if args.out is not None:  # (before torch is imported: a refusal costs nothing)
+        claim_out(args.out, "evaluate", [*EVALUATION_PLOT_FILES, EVALUATION_FILE])
     from tune_cifar.analysis import write_evaluation_plots
     from tune_cifar.results import evaluate_checkpoint, find_experiment
 
