@@ -180,7 +180,7 @@ class LiveView(Callback):
 
             self._bar = tqdm(
                 total=self.planned_epochs,
-                initial=self.epochs_before + self.epochs_now,
+                initial=self.epochs_done,
                 unit=" trial-epochs",
                 file=_console or sys.stdout,
                 dynamic_ncols=True,
@@ -189,8 +189,17 @@ class LiveView(Callback):
             _print(line)
             return
         self._bar.write(line, file=_console or sys.stdout)
-        self._bar.n = self.epochs_before + self.epochs_now
-        self._bar.refresh()
+        self._sync_bar()
+
+    @property
+    def epochs_done(self) -> int:
+        """Trial-epochs of the whole search: before a resume and in this run."""
+        return self.epochs_before + self.epochs_now
+
+    def _sync_bar(self) -> None:
+        if self._bar is not None and self._bar.n != self.epochs_done:
+            self._bar.n = self.epochs_done
+            self._bar.refresh()
 
     def _end(self, trial: Trial, state: str) -> None:
         previous = self.ended.get(trial.trial_id)
@@ -293,7 +302,7 @@ class LiveView(Callback):
         if self.planned_epochs is None and self.time_budget_s is None:
             return ""
         elapsed = time.monotonic() - self.start
-        done = self.epochs_before + self.epochs_now
+        done = self.epochs_done
         text = f"{done} trial-epochs"
         if self.planned_epochs is not None:
             text = f"{done} of at most {self.planned_epochs} trial-epochs"
@@ -330,9 +339,8 @@ class LiveView(Callback):
             self._last_key, self._last_time = key, time.monotonic()
             self._last_line = self.line(trials)
             self._say(self._last_line)
-        elif self._bar is not None and self._bar.n != self.epochs_before + self.epochs_now:
-            self._bar.n = self.epochs_before + self.epochs_now
-            self._bar.refresh()
+        else:
+            self._sync_bar()
         weights = self.weights_line(trials)
         if weights is not None:
             self._say(weights)
