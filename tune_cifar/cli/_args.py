@@ -154,6 +154,9 @@ def claim_out(out: Path, command: str, names: list[str]) -> None:
         )
     try:
         out.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise UsageError(f"cannot create --out {out}: {exc.strerror}") from None
+    try:
         record.write_text(json.dumps({**earlier, command: sorted(set(names))}, indent=1) + "\n")
     except OSError as exc:
         raise UsageError(f"cannot write --out {out}: {exc.strerror}") from None

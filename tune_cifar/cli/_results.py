@@ -234,11 +234,7 @@ def cmd_compare(args: argparse.Namespace) -> int:
 
     folders = [here(location) for location in args.experiments]
     table, curves = compare_experiments(folders)
-    try:
-        args.out.mkdir(parents=True, exist_ok=True)
-    except OSError as exc:
-        raise UsageError(f"cannot create --out {args.out}: {exc.strerror}") from None
-    claim_out(args.out, "compare", [COMPARE_TABLE_FILE, COMPARE_PLOT_FILE])
+    claim_out(args.out, "compare", [COMPARE_TABLE_FILE, COMPARE_PLOT_FILE])  # (creates it)
     width = max(10, *(len(name) for name in table["experiment"]))
     print(
         f"{'experiment':<{width}}  {'search':<7} {'scheduler':<9} {'trials':>6} "
