@@ -87,7 +87,7 @@ def _ended(outcome: SearchOutcome) -> Experiment:
 def _keyword_reference() -> str:
     lines = [f"    {f.name}: {f.help} (default: {f.shown_default})" for f in option_fields()]
     lines.append(
-        "    data, data_dir, download, val_source, val_size, train_subset: the data flags "
+        f"    {', '.join(DATA_KEYWORDS)}: the data flags "
         f"({', '.join('--' + k.replace('_', '-') for k in DATA_KEYWORDS)}); data= "
         "cifar10 (default), sample or synthetic"
     )
