@@ -67,12 +67,12 @@ def trial_dirs(folder: Path) -> list[Path]:
     return sorted(p for p in folder.glob("trial_*") if p.is_dir())
 
 
-def wait_for(condition, timeout: float, what: str) -> None:
+def wait_for(condition, timeout: float, what: str, poll: float = 0.5) -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if condition():
             return
-        time.sleep(0.5)
+        time.sleep(poll)
     raise AssertionError(f"timed out waiting for {what}")
 
 

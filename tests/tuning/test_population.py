@@ -356,14 +356,19 @@ def test_confirm_retrains_the_top_schedules_with_new_seeds(pbt_experiment, tmp_p
     from tune_cifar.results import best_row, best_schedule, load_trial, load_trials
     from tune_cifar.results._population import path
     from tune_cifar.train import SCHEDULE_KEY, encode_schedule
+    from tune_cifar.tuning._confirm import top_configs
 
     folder = tmp_path / "pbt"
     shutil.copytree(pbt_experiment, folder)  # (confirm writes into the experiment)
+    # Two trials whose best weights came from the same schedule (seed aside) are one schedule:
+    # as the perturbations fall, this search has one or two distinct ones.
+    distinct = len(top_configs(folder, 2))
     assert main(["confirm", str(folder), "--top", "2", "--seeds", "1"]) == 0
-    assert "test accuracy of the top 2 schedules, 1 new seeds each" in capsys.readouterr().out
+    out = capsys.readouterr().out
+    assert f"test accuracy of the top {distinct} schedules, 1 new seeds each" in out
     runs = pd.read_csv(folder / "confirm" / "confirm_runs.csv")
     trials = load_trials(folder)
-    assert len(runs) == 2 and set(runs["seed"]) == {1}  # the search's seed was 0
+    assert len(runs) == distinct and set(runs["seed"]) == {1}  # the search's seed was 0
     for run in runs.itertuples():
         source = next(t for t in trials if t.trial_id == run.source_trial)
         epoch = int(best_row(source)[0]["training_iteration"])
