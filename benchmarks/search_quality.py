@@ -188,7 +188,7 @@ def search_arm(
         max_epochs=max(2, args.budget // args.population) if population else args.max_epochs,
         grace_period=args.grace_period,
         reduction_factor=3,
-        perturbation_interval=args.perturbation_interval,
+        perturbation_interval=args.perturbation_interval if population else None,
         epoch_budget=args.budget,
         storage_path=str(folder.parent),
         name=folder.name,

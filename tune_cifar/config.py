@@ -255,7 +255,14 @@ MUTABLE_KEYS = (
 
 
 def check_mutable(keys: Sequence[str]) -> None:
-    """Raise a one-line UsageError if any of ``keys`` cannot change mid-training."""
+    """Raise a one-line UsageError if any of ``keys`` is no key, or cannot change
+    mid-training."""
+    unknown = [k for k in keys if k not in KEYS_BY_NAME]
+    if unknown:
+        raise UsageError(
+            f"unknown config key{'s' if len(unknown) > 1 else ''} {', '.join(map(repr, unknown))}"
+            f"; mutable keys: {', '.join(MUTABLE_KEYS)}"
+        )
     fixed = [k for k in keys if k not in MUTABLE_KEYS]
     if fixed:
         raise UsageError(

@@ -381,6 +381,59 @@ BAD_INPUTS = [
         2,
         r"^tune-cifar search: error: argument --max-epochs: invalid int value: 'x'$",
     ),
+    (
+        ["search", "--mutate", "lr"],
+        2,
+        r"--mutate steers population-based training: give it with --scheduler pbt or pb2, not "
+        r"asha-promote$",
+    ),
+    (
+        ["search", "--scheduler", "asha", "--perturbation-interval", "3", "--mutate", "lr"],
+        2,
+        r"--perturbation-interval and --mutate steer population-based training: give them",
+    ),
+    (
+        ["search", "--scheduler", "pbt", "--mutate="],
+        2,
+        r"--mutate names nothing; leave it out for its default \(every mutable key the space",
+    ),
+    (
+        ["search", "--scheduler", "pbt", "--mutate", "lr,bogus"],
+        2,
+        r"^tune-cifar: error: unknown config key 'bogus'; mutable keys: lr, momentum",
+    ),
+    (
+        [
+            "search",
+            "--scheduler",
+            "pbt",
+            "--num-samples",
+            "1",
+            "--data",
+            "sample",
+            "--space",
+            "quick",
+            "--storage-path",
+            "{experiment_parent}",
+        ],
+        2,
+        r"--scheduler pbt needs a population: 1 trial has no other to copy; give --num-samples 2",
+    ),
+    (
+        ["search", "--data", "sample", "--space", "{empty_points}"],
+        2,
+        r"space 'empty' lists no configurations: its points are an empty list$",
+    ),
+    (
+        ["search", "--data", "sample", "--space", "{late_points}", "--max-epochs", "10"],
+        2,
+        r"space 'late', configuration 1: its schedule changes at epoch 20, past --max-epochs 10",
+    ),
+    (
+        ["search", "--data", "sample", "--space", "{fractional_points}"],
+        2,
+        r"space 'fractional', configuration 1: schedule must be JSON .*epoch 2\.7 is not a whole",
+    ),
 ]
 
 
@@ -402,6 +455,13 @@ def test_bad_input_is_one_line_and_changes_nothing(
     (tmp_path / "documents").mkdir()
     (tmp_path / "documents" / "notes.txt").write_text("a user's own file")
     (tmp_path / "nan.json").write_text('{"batch_size": NaN}')
+    points = {
+        "empty": [],
+        "late": [{"lr": 0.01, "schedule": '[[20, {"lr": 0.001}]]'}],
+        "fractional": [{"lr": 0.01, "schedule": '[[2.7, {"lr": 0.001}]]'}],
+    }
+    for name, listed in points.items():
+        (tmp_path / f"{name}.json").write_text(json.dumps({"description": name, "points": listed}))
     (tmp_path / "fake").mkdir()
     (tmp_path / "fake" / SPEC_FILE).write_text('{"old": true}')
     values = {
@@ -418,6 +478,7 @@ def test_bad_input_is_one_line_and_changes_nothing(
         "out": str(tmp_path / "out"),
         "future_checkpoint": str(tmp_path / "future.pt"),
         "tmp": str(tmp_path),
+        **{f"{name}_points": str(tmp_path / f"{name}.json") for name in points},
         "too_many_gpus": str(torch.cuda.device_count() + 1),
     }
     import tune_cifar.tuning._resources

@@ -4,6 +4,7 @@ mutations from a space, and a real PBT search read back (lineage, schedule, repl
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 
 import pytest
@@ -168,8 +169,8 @@ def test_a_trial_config_carrying_a_schedule_follows_it_and_resumes_inside_it(
     ("schedule", "message"),
     [
         ('[[3, {"width": 0.5}]]', r"configuration 1: width cannot change while a trial trains"),
-        ('[[1, {"lr": 0.1}]]', r"configuration 1: config: schedule epochs must rise from 2"),
-        ("lr=0.1 from 3", r"configuration 1: config: schedule must be JSON \[\[epoch"),
+        ('[[1, {"lr": 0.1}]]', r"configuration 1: schedule epochs must rise from 2"),
+        ("lr=0.1 from 3", r"configuration 1: schedule must be JSON \[\[epoch"),
     ],
 )
 def test_a_points_file_with_a_bad_schedule_is_one_line(tmp_path, schedule, message):
@@ -419,3 +420,77 @@ def test_a_pb2_search_keeps_its_mutations_in_the_space(tmp_path, capsys):
         assert r["config/lr"].between(1e-6, 3e-3).all()
         assert r["config/dropout1"].between(0.0, 0.3).all()
     assert "ConvergenceWarning" not in capsys.readouterr().err
+
+
+@pytest.mark.slow
+def test_replay_checks_its_seed_and_refuses_data_flags_it_would_ignore(
+    pbt_experiment, tmp_path, capsys
+):
+    from tune_cifar.cli import main
+
+    for flags, message in (
+        (["--seed", "-1"], r"config key 'seed': -1 is outside \[0, 2147483647\]$"),
+        (
+            ["--val-size", "50"],
+            r"--replay trains on the experiment's own data; leave out --val-size",
+        ),
+        (["--data", "sample"], r"leave out --data \(--data-dir and --download may say where"),
+    ):
+        out = tmp_path / "replayed"
+        assert main(["train", "--replay", str(pbt_experiment), "--out", str(out), *flags]) == 2
+        lines = capsys.readouterr().err.strip().splitlines()
+        assert len(lines) == 1 and re.search(message, lines[0]), lines
+        assert not out.exists()  # refused before anything is written
+
+
+@pytest.mark.slow
+def test_a_warm_start_from_pbt_tells_only_trials_that_trained_as_configured(pbt_experiment):
+    """A trial that copied weights or mutated reached its value by a schedule: its final
+    configuration never produced that value, so TPE is not told it."""
+    from tune_cifar.results import best_row, load_trials, trained_as_configured
+    from tune_cifar.tuning import load_space
+    from tune_cifar.tuning._warm_start import plan_warm_start
+
+    trials = load_trials(pbt_experiment)
+    alone = [t for t in trials if trained_as_configured(t)]
+    assert 0 < len(alone) < len(trials)  # some copied (the fixture's bottom quarter)
+    space = load_space(str(pbt_experiment.parent / "pbt_space.py"))
+    opts = SearchOptions(search="optuna", max_epochs=8, warm_start=(str(pbt_experiment),) * 2)
+    warm = plan_warm_start(opts, space, read_data(pbt_experiment))
+    assert sorted(v for _, v in warm.evaluated) == sorted(
+        float(best_row(t)[0]["val_acc"]) for t in alone
+    )  # each once: the experiment given twice is told once
+    assert f"{len(trials) - len(alone)} skipped (population-based training" in warm.lines[0]
+    assert warm.lines[1].endswith("again: told once")
+
+
+@pytest.mark.slow
+def test_a_malformed_lineage_is_one_line_naming_the_trial_and_file(
+    pbt_experiment, tmp_path, capsys
+):
+    import shutil
+
+    from tune_cifar.cli import main
+
+    folder = tmp_path / "pbt"
+    shutil.copytree(pbt_experiment, folder)
+    result = sorted(folder.glob("trial_*/result.json"))[0]
+    rows = [json.loads(line) for line in result.read_text().splitlines()]
+    rows[1]["lineage"] = "x@y"
+    result.write_text("".join(json.dumps(r) + "\n" for r in rows))
+    for command in ("analyze", "best"):
+        assert main([command, str(folder)]) == 2
+        lines = capsys.readouterr().err.strip().splitlines()
+        assert len(lines) == 1, lines
+        assert re.search(
+            rf"trial {rows[0]['trial_id']}: .*{result.parent.name}/result\.json has a malformed "
+            r"lineage at epoch 2: 'x@y'",
+            lines[0],
+        ), lines[0]
+    assert not (folder / "analysis").exists()  # nothing written from a damaged history
+
+
+def read_data(folder: Path) -> dict:
+    from tune_cifar.results import read_spec
+
+    return read_spec(folder)["data"]

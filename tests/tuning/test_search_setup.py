@@ -137,3 +137,34 @@ def test_the_epoch_budget_counts_earlier_trials_and_new_epochs(tmp_path: Path, w
     budget("a", {"training_iteration": 4})  # the resumed trial's fourth epoch
     budget("b", {"training_iteration": 2})
     assert budget.epochs == {"a": 4, "b": 2} and budget.stop_all()
+
+
+def test_a_tpe_search_that_would_never_model_is_noted():
+    from tune_cifar.tuning._algorithms import check_plan
+
+    space = load_space("quick")
+    never = SearchOptions(search="optuna", num_samples=6, startup_trials=6)
+    (note,) = check_plan(never, space, 6)
+    assert note.startswith("note: TPE samples its first 6 trials at random, and this search runs 6")
+    assert (
+        check_plan(SearchOptions(search="optuna", num_samples=6, startup_trials=5), space, 6) == []
+    )
+    assert check_plan(SearchOptions(search="optuna", num_samples=12), space, 12) == []  # 6 first
+
+
+def test_options_of_population_training_mean_nothing_elsewhere():
+    """--perturbation-interval is 2 under pbt / pb2 unless given, and given elsewhere it is
+    refused; an older spec file, which recorded 2 for every search, still resumes."""
+    assert SearchOptions(scheduler="pbt").perturbation_interval == 2
+    assert SearchOptions(scheduler="asha").perturbation_interval is None
+    with pytest.raises(UsageError, match=r"^--perturbation-interval steers population-based"):
+        SearchOptions(scheduler="asha", perturbation_interval=2).check()
+    old = SearchOptions.from_record({"scheduler": "asha", "perturbation_interval": 2})
+    old.check()
+    assert old.perturbation_interval is None
+    assert (
+        SearchOptions.from_record(
+            {"scheduler": "pb2", "perturbation_interval": 3}
+        ).perturbation_interval
+        == 3
+    )

@@ -32,6 +32,17 @@ def encode_schedule(steps: Sequence[tuple[int, Mapping[str, Any]]]) -> str:
     return json.dumps(changes, sort_keys=True) if changes else ""
 
 
+def _whole(epoch: Any) -> int:
+    """An epoch of a schedule: a whole number (2, or 2.0), never 2.7 read as 2."""
+    if (
+        isinstance(epoch, bool)
+        or not isinstance(epoch, int | float)
+        or not float(epoch).is_integer()
+    ):
+        raise ValueError(f"epoch {epoch!r} is not a whole number")
+    return int(epoch)
+
+
 def split_schedule(config: Mapping[str, Any]) -> tuple[TrialConfig, dict[int, TrialConfig]]:
     """A trial's config as its first configuration and its schedule, {epoch: configuration in
     force from then on} ({1: first} without one). One UsageError line for a schedule that is
@@ -41,7 +52,7 @@ def split_schedule(config: Mapping[str, Any]) -> tuple[TrialConfig, dict[int, Tr
     schedule = {1: first}
     try:
         steps = json.loads(text) if text else []
-        pairs = [(int(epoch), dict(changes)) for epoch, changes in steps]
+        pairs = [(_whole(epoch), dict(changes)) for epoch, changes in steps]
     except (TypeError, ValueError) as exc:
         raise UsageError(
             f"config: {SCHEDULE_KEY} must be JSON [[epoch, {{key: value}}], ...], "

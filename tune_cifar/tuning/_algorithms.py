@@ -134,3 +134,29 @@ def planned_trials(param_space: dict[str, Any], num_samples: int) -> int:
         for v in param_space.values()
         if isinstance(v, dict) and "grid_search" in v
     )
+
+
+def check_plan(opts: SearchOptions, space: SearchSpace, trials: int) -> list[str]:
+    """One UsageError line for a search that cannot do what it was asked with these
+    ``trials``; else the notes to print about it (none when all is as it seems)."""
+    if opts.population and trials < 2:
+        raise UsageError(
+            f"--scheduler {opts.scheduler} needs a population: {trials} trial has no "
+            "other to copy; give --num-samples 2 or more"
+        )
+    for i, point in enumerate(space.points or []):
+        late = [e for e in split_schedule(point)[1] if e > opts.max_epochs]
+        if late:
+            raise UsageError(
+                f"space {space.name!r}, configuration {i + 1}: its schedule changes at "
+                f"epoch {late[0]}, past --max-epochs {opts.max_epochs}: it would never "
+                "take effect"
+            )
+    notes = []
+    if opts.search == "optuna" and tpe_startup_trials(opts) >= trials:
+        notes.append(
+            f"note: TPE samples its first {tpe_startup_trials(opts)} trials at random, and "
+            f"this search runs {trials}: it will never model the results (lower "
+            "--startup-trials or raise --num-samples)"
+        )
+    return notes

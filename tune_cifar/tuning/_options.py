@@ -33,6 +33,7 @@ SCHEDULERS = ("asha", "asha-promote", "fifo", *POPULATION_SCHEDULERS)
 STOPPED_AS = ("pruned", "complete")
 DEFAULT_STORAGE = "~/tune-cifar-results"
 DEFAULT_SAMPLES = 8  # --num-samples of a random or Optuna search
+PERTURBATION_INTERVAL = 2  # --perturbation-interval of pbt / pb2, in epochs
 # Fields of SearchOptions under their former names, as older spec files record them.
 RENAMED = {"mutations": "mutate", "progress_interval_s": "progress_interval"}
 
@@ -112,7 +113,13 @@ class OptionField:
         if value is None and (self.sep is not None or self.nargs is not None):
             return self.default
         if self.sep is not None:
-            return tuple(part.strip() for part in (value or "").split(self.sep) if part.strip())
+            parts = tuple(part.strip() for part in (value or "").split(self.sep) if part.strip())
+            if not parts:  # given, but naming nothing ("--mutate="): not the default
+                raise UsageError(
+                    f"{self.flag} names nothing; leave it out for its default "
+                    f"({self.shown_default})"
+                )
+            return parts
         if self.nargs is not None:
             return tuple(value or ())
         return value
@@ -270,11 +277,12 @@ class SearchOptions:
     reduction_factor: int = option(
         3, "asha, asha-promote: keep 1/N of the trials at each rung", group="scheduler", metavar="N"
     )
-    perturbation_interval: int = option(
-        2,
+    perturbation_interval: int | None = option(
+        None,  # (2 under pbt / pb2: see __post_init__; None elsewhere, where it means nothing)
         "pbt, pb2: epochs between a trial's exploit/explore steps",
         group="scheduler",
         metavar="EPOCHS",
+        default_text=str(PERTURBATION_INTERVAL),
     )
     mutate: tuple[str, ...] = option(
         (),
@@ -411,6 +419,8 @@ class SearchOptions:
         if self.scheduler is None:
             promote = self.search != "optuna" and self.max_concurrent is None
             object.__setattr__(self, "scheduler", "asha-promote" if promote else "asha")
+        if self.population and self.perturbation_interval is None:
+            object.__setattr__(self, "perturbation_interval", PERTURBATION_INTERVAL)
 
     @classmethod
     def from_record(cls, record: Mapping[str, Any]) -> SearchOptions:
@@ -418,6 +428,8 @@ class SearchOptions:
         releases under their former names); a field this release does not know is one
         UsageError line."""
         values = {RENAMED.get(k, k): v for k, v in record.items()}
+        if values.get("scheduler") not in POPULATION_SCHEDULERS:  # (older releases recorded
+            values["perturbation_interval"] = None  # its default 2 for every search)
         known = {f.name: f for f in option_fields()}
         unknown = sorted(set(values) - set(known))
         if unknown:
@@ -512,6 +524,22 @@ class SearchOptions:
             check_name(self.name)
         if self.scheduler in POPULATION_SCHEDULERS:
             self.check_population()
+        else:
+            given = [
+                flag
+                for flag, value in (
+                    ("--perturbation-interval", self.perturbation_interval),
+                    ("--mutate", self.mutate or None),
+                )
+                if value is not None
+            ]
+            if given:
+                raise UsageError(
+                    f"{' and '.join(given)} "
+                    f"{'steer' if len(given) > 1 else 'steers'} population-based training: "
+                    f"give {'them' if len(given) > 1 else 'it'} with --scheduler pbt or pb2, "
+                    f"not {self.scheduler}"
+                )
         self.check_objective()
         if self.startup_trials is not None:
             if self.search != "optuna":
@@ -624,6 +652,7 @@ class SearchOptions:
                 "(Ray refuses a search algorithm beside it); use --search random "
                 "or grid for the initial population"
             )
+        assert self.perturbation_interval is not None  # (set by __post_init__)
         if not 1 <= self.perturbation_interval < self.max_epochs:
             raise UsageError(
                 f"--perturbation-interval must be from 1 to --max-epochs - 1 "

@@ -44,7 +44,12 @@ from tune_cifar.storage import (
     storage_place,
     upload,
 )
-from tune_cifar.tuning._algorithms import build_search, planned_trials, tpe_startup_trials
+from tune_cifar.tuning._algorithms import (
+    build_search,
+    check_plan,
+    planned_trials,
+    tpe_startup_trials,
+)
 from tune_cifar.tuning._options import SearchOptions
 from tune_cifar.tuning._prior import load_prior
 from tune_cifar.tuning._resources import cluster_resources, start_and_check
@@ -130,6 +135,8 @@ def run_search(
         load_prior(opts.prior, space, opts.prior_confidence) if opts.prior else (None, [])
     )
     search_alg, param_space, num_samples = build_search(opts, space, warm, prior)
+    trials = planned_trials(param_space, num_samples)
+    notes = check_plan(opts, space, trials)
     scheduler = build_trial_scheduler(opts, space)
     place = experiment_place(opts, space)
     lock = claim_folder(place, opts.overwrite)
@@ -163,11 +170,11 @@ def run_search(
         print(
             f"search {place.name}: space {space.name} ({space.describe()}), "
             f"{opts.search} search{startup}, {opts.scheduler} scheduler, "
-            f"{planned_trials(param_space, num_samples)} trials x "
+            f"{trials} trials x "
             f"up to {opts.max_epochs} epochs, {cpus} CPU + {gpus:g} GPU per trial",
             flush=True,
         )
-        for line in [*warm.lines, *prior_lines]:
+        for line in [*warm.lines, *prior_lines, *notes]:
             print(line, flush=True)
         print(f"watch it in a browser: tune-cifar dashboard {place.uri}", flush=True)
         tuner = tune.Tuner(
@@ -182,9 +189,7 @@ def run_search(
                 trial_dirname_creator=trial_dirname,
                 reuse_actors=True,  # a new trial runs in the process of one that ended
             ),
-            run_config=run_config(
-                opts, place, folder, space, planned_trials(param_space, num_samples)
-            ),
+            run_config=run_config(opts, place, folder, space, trials),
         )
         results, compute = fit_and_measure(tuner, place, bundle)
     finally:

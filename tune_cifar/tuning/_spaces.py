@@ -134,7 +134,15 @@ def load_space(name_or_path: str) -> SearchSpace:
         description = getattr(module, "DESCRIPTION", None)
     if not isinstance(description, str):
         raise UsageError(f"space {name!r} has no DESCRIPTION string")
-    if isinstance(space, list) and space and all(isinstance(p, dict) for p in space):
+    if isinstance(space, list) and not space:
+        raise UsageError(f"space {name!r} lists no configurations: its points are an empty list")
+    if isinstance(space, list):
+        wrong = next((i for i, p in enumerate(space) if not isinstance(p, dict)), None)
+        if wrong is not None:
+            raise UsageError(
+                f"space {name!r}, configuration {wrong + 1}: must be an object of "
+                f"{{key: value}}, not {type(space[wrong]).__name__}"
+            )
         for i, point in enumerate(space):
             _check(name, lambda p=point: split_schedule(p), f"configuration {i + 1}")
         return SearchSpace(name, description, source, points=[dict(p) for p in space])
@@ -148,7 +156,8 @@ def _check(space_name: str, check: Any, where: str) -> None:
     try:
         check()
     except UsageError as exc:
-        detail = str(exc).removeprefix(f"config {where}: ")  # the key is named once already
+        # the key (or the configuration) is named once already
+        detail = str(exc).removeprefix(f"config {where}: ").removeprefix("config: ")
         raise UsageError(f"space {space_name!r}, {where}: {detail}") from None
 
 
