@@ -26,6 +26,7 @@ import pandas as pd
 
 from tune_cifar.analysis._backend import plt
 from tune_cifar.data import FIDELITY_KEYS, DataSpec
+from tune_cifar.errors import UsageError
 from tune_cifar.metrics import METRIC
 from tune_cifar.results import (
     TrialRecord,
@@ -35,6 +36,7 @@ from tune_cifar.results import (
     read_confirmation,
     read_spec,
 )
+from tune_cifar.storage import shown
 
 
 def anytime_curve(trials: list[TrialRecord]) -> pd.DataFrame:
@@ -56,8 +58,31 @@ def anytime_curve(trials: list[TrialRecord]) -> pd.DataFrame:
     )
 
 
-def summarize_experiment(folder: Path) -> tuple[dict[str, Any], pd.DataFrame]:
-    """(one row of the comparison, the experiment's anytime curve)."""
+def distinct_names(folders: list[Path]) -> list[str]:
+    """A name per experiment for the table and the legend: its folder's name, or as many of
+    the last parts of its path (its URI, for object storage) as tell it from the others
+    ("a/keep", "b/keep"). The same experiment twice is one UsageError line."""
+    paths = [shown(f.resolve()).rstrip("/").split("/") for f in folders]
+    seen: dict[tuple[str, ...], int] = {}
+    for i, parts in enumerate(paths):
+        if tuple(parts) in seen:
+            raise UsageError(
+                f"compare: {shown(folders[i])} is given twice (as experiment "
+                f"{seen[tuple(parts)] + 1} and {i + 1}); give each experiment once"
+            )
+        seen[tuple(parts)] = i
+    for depth in range(1, max(len(p) for p in paths) + 1):
+        names = ["/".join(p[-depth:]) for p in paths]
+        if len(set(names)) == len(names):
+            return names
+    return ["/".join(p) for p in paths]
+
+
+def summarize_experiment(
+    folder: Path, name: str | None = None
+) -> tuple[dict[str, Any], pd.DataFrame]:
+    """(one row of the comparison, the experiment's anytime curve); ``name``: the row's name
+    (default: the folder's)."""
     spec = read_spec(folder)
     options = spec["options"]
     trials = load_trials(folder)
@@ -66,7 +91,7 @@ def summarize_experiment(folder: Path) -> tuple[dict[str, Any], pd.DataFrame]:
     value = best.value if best is not None else math.nan
     reached = curve.loc[curve["best_val_acc"] >= value, "trial_epochs"]
     row: dict[str, Any] = {
-        "experiment": folder.name,
+        "experiment": name or folder.name,
         "search": options.get("search"),
         "scheduler": options.get("scheduler"),
         "trials": len(trials),
@@ -92,7 +117,9 @@ def summarize_experiment(folder: Path) -> tuple[dict[str, Any], pd.DataFrame]:
 def compare_experiments(folders: list[Path]) -> tuple[pd.DataFrame, list[pd.DataFrame]]:
     """One row per experiment (``summarize_experiment``) and its anytime curve, in the order
     given."""
-    pairs = [summarize_experiment(f) for f in folders]
+    pairs = [
+        summarize_experiment(f, n) for f, n in zip(folders, distinct_names(folders), strict=True)
+    ]
     return pd.DataFrame([row for row, _ in pairs]), [curve for _, curve in pairs]
 
 

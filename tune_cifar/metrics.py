@@ -86,8 +86,11 @@ def format_lineage(lineage: Sequence[Sequence[Any]]) -> str:
 
 
 def parse_lineage(text: str) -> list[tuple[str, int]]:
-    """The reported lineage back as (trial id, first epoch it trained) pairs."""
-    pairs = (part.rsplit("@", 1) for part in str(text).split())
+    """The reported lineage back as (trial id, first epoch it trained) pairs; ValueError for
+    text that is not "ID@EPOCH ..." with whole epochs."""
+    pairs = [part.rsplit("@", 1) for part in str(text).split()]
+    if not pairs or any(len(p) != 2 or not p[0] or not p[1].isdigit() for p in pairs):
+        raise ValueError(f"not a lineage: {text!r}")
     return [(trial, int(epoch)) for trial, epoch in pairs]
 
 

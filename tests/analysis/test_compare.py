@@ -155,3 +155,22 @@ def test_analyze_and_evaluate_refuse_a_users_file_of_their_names(two_searches, t
         capsys.readouterr().err
     )
     assert (mine / "evaluation.json").read_text() == "{}\n"
+
+
+def test_experiments_of_one_folder_name_are_told_apart(tmp_path, write_trial, capsys):
+    """Two experiments named "keep" are "a/keep" and "b/keep" in the table, the CSV and the
+    legend; the same experiment twice is one line."""
+    for parent, value in (("a", 0.4), ("b", 0.6)):
+        folder = _experiment(tmp_path / parent / "keep", "random", {"source": "sample"})
+        write_trial(folder, "t", [value], kept=[1])
+    keeps = [str(tmp_path / "a" / "keep"), str(tmp_path / "b" / "keep")]
+    assert main(["compare", *keeps, "--out", str(tmp_path / "cmp")]) == 0
+    out = capsys.readouterr().out
+    assert "a/keep" in out and "b/keep" in out
+    table = pd.read_csv(tmp_path / "cmp" / "compare.csv")
+    assert list(table["experiment"]) == ["a/keep", "b/keep"]
+    assert list(table["best_val_acc"]) == pytest.approx([0.4, 0.6])
+    assert main(["compare", keeps[0], keeps[0] + "/", "--out", str(tmp_path / "twice")]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "is given twice (as experiment 1 and 2)" in err[0]
+    assert not (tmp_path / "twice").exists()

@@ -18,7 +18,10 @@ from tune_cifar.cli._args import (
 )
 from tune_cifar.config import CUDA_GRAPH_CHOICES, KEYS, TrialConfig, format_keys_table
 from tune_cifar.constants import TRAIN_CHECKPOINT_DIR, TRAIN_HISTORY_FILE
+from tune_cifar.data import FIDELITY_KEYS, DataSpec
 from tune_cifar.errors import UsageError
+
+DATA_DEFAULT = "cifar10"  # train's --data without --replay
 
 
 def add_train_parser(sub: argparse._SubParsersAction) -> None:
@@ -79,7 +82,7 @@ def add_train_parser(sub: argparse._SubParsersAction) -> None:
             metavar=key.name.upper(),
             help=f"{key.help} ({key.describe_range()}; default {key.default})",
         )
-    add_data_flags(p)
+    add_data_flags(p, DATA_DEFAULT)
     p.set_defaults(func=cmd_train)
 
 
@@ -119,9 +122,11 @@ def cmd_train(args: argparse.Namespace) -> int:
             f"{plan.lineage}): {len(plan.schedule) - 1} configuration change(s)",
             flush=True,
         )
-        schedule, data_spec, epochs = plan.schedule, plan.data, plan.epochs
-        if seed is not None:  # the same schedule as a new training run
-            schedule = {e: dataclasses.replace(c, seed=seed) for e, c in schedule.items()}
+        schedule, data_spec, epochs = plan.schedule, replay_data(args, plan.data), plan.epochs
+        if seed is not None:  # the same schedule as a new training run, its seed checked
+            schedule = {
+                e: TrialConfig.from_dict({**c.to_dict(), "seed": seed}) for e, c in schedule.items()
+            }
         cfg = schedule[min(schedule)]
     else:
         if args.trial is not None:
@@ -143,6 +148,28 @@ def cmd_train(args: argparse.Namespace) -> int:
         f"{args.out / TRAIN_CHECKPOINT_DIR} (the state after epoch {best_epoch})"
     )
     return 0
+
+
+def replay_data(args: argparse.Namespace, data: DataSpec) -> DataSpec:
+    """The replayed experiment's data, read from where ``--data-dir`` / ``--download`` say
+    if given; a flag that would change which images it is (``--data``, ``--val-size`` ...)
+    is one UsageError line: the schedule is replayed on the data it was found on."""
+    asked, default = data_spec_from(args), DataSpec(source=DATA_DEFAULT)
+    changed = [
+        "--data" if key == "source" else f"--{key.replace('_', '-')}"
+        for key in FIDELITY_KEYS
+        if getattr(asked, key) != getattr(default, key)
+    ]
+    if changed:
+        raise UsageError(
+            f"--replay trains on the experiment's own data; leave out {', '.join(changed)} "
+            "(--data-dir and --download may say where to read it)"
+        )
+    return dataclasses.replace(
+        data,
+        data_dir=asked.data_dir or data.data_dir,
+        download=asked.download or data.download,
+    )
 
 
 def add_keys_parser(sub: argparse._SubParsersAction) -> None:

@@ -26,6 +26,7 @@ from ._population import mutated_keys as mutated_keys
 from ._population import replay_plan as replay_plan
 from ._population import schedule as schedule
 from ._population import schedule_configs as schedule_configs
+from ._population import trained_as_configured as trained_as_configured
 from ._restore import Evaluation as Evaluation
 from ._restore import RestoredModel as RestoredModel
 from ._restore import best_checkpoint as best_checkpoint

@@ -39,6 +39,19 @@ def is_population(trials: list[TrialRecord]) -> bool:
     return any(t.population for t in trials)
 
 
+def trained_as_configured(trial: TrialRecord) -> bool:
+    """Whether every epoch of ``trial`` was trained by itself under its first configuration:
+    never a copy of another trial's weights, never a mutation. Only such a trial's value was
+    produced by its configuration (what a warm start may tell TPE)."""
+    if not trial.population:
+        return True
+    first = row_config(trial.rows[0])
+    return all(
+        parse_lineage(r[LINEAGE]) == [(trial.trial_id, 1)] and row_config(r) == first
+        for r in trial.rows
+    )
+
+
 def path(trial: TrialRecord, trials: list[TrialRecord], epoch: int | None = None) -> pd.DataFrame:
     """The reports that made ``trial``'s weights at ``epoch`` (default: its last report), one
     per epoch: its own since its last copy and, before, those of the trials it descends from.

@@ -39,8 +39,8 @@ from tune_cifar.constants import (
     TRAINING_ITERATION,
     TRIAL_ID,
 )
-from tune_cifar.errors import error_line
-from tune_cifar.metrics import DONE, ERRORED, UNFINISHED, ended_status
+from tune_cifar.errors import UsageError, error_line
+from tune_cifar.metrics import DONE, ERRORED, UNFINISHED, ended_status, parse_lineage
 
 
 def trial_dirs(folder: Path) -> list[Path]:
@@ -182,12 +182,14 @@ def load_trial(trial_dir: Path) -> TrialRecord | None:
         if k.startswith(CONFIG_PREFIX)
     }
     annotations = {k: config.pop(k) for k in ANNOTATIONS if k in config}
+    trial_id = str(rows[0][TRIAL_ID])
+    _check_lineage(trial_dir, trial_id, rows)
     names = {e.name for e in os.scandir(trial_dir)}
     checkpoints = frozenset(n for n in names if n.startswith(CHECKPOINT_PREFIX))
     error = read_error(trial_dir) if ERROR_FILE in names else None
     return TrialRecord(
         trial_dir,
-        str(rows[0][TRIAL_ID]),
+        trial_id,
         config,
         rows,
         error,
@@ -195,6 +197,24 @@ def load_trial(trial_dir: Path) -> TrialRecord | None:
         annotations,
         checkpoints,
     )
+
+
+def _check_lineage(trial_dir: Path, trial_id: str, rows: list[Row]) -> None:
+    """One UsageError line naming the trial and its file for a PBT report whose lineage is
+    not "ID@EPOCH ..." (an edited or damaged result.json), before any reader trusts it."""
+    for row in rows:
+        text = row.get(LINEAGE)
+        if text is None:
+            continue
+        try:
+            parse_lineage(text)
+        except ValueError:
+            from tune_cifar.storage import shown
+
+            raise UsageError(
+                f"trial {trial_id}: {shown(trial_dir / RESULT_FILE)} has a malformed lineage "
+                f"at epoch {row[TRAINING_ITERATION]}: {text!r} (expected 'TRIAL@EPOCH ...')"
+            ) from None
 
 
 def read_error(trial_dir: Path) -> str | None:

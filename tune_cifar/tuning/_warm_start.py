@@ -27,7 +27,14 @@ from tune_cifar.config import TrialConfig
 from tune_cifar.data import FIDELITY_KEYS
 from tune_cifar.errors import UsageError
 from tune_cifar.metrics import DONE, METRIC
-from tune_cifar.results import best_row, load_trials, local_target, read_spec, trial_status
+from tune_cifar.results import (
+    best_row,
+    load_trials,
+    local_target,
+    read_spec,
+    trained_as_configured,
+    trial_status,
+)
 from tune_cifar.tuning._options import SearchOptions
 from tune_cifar.tuning._spaces import SearchSpace, load_space, space_distributions
 
@@ -85,8 +92,15 @@ def plan_warm_start(opts: SearchOptions, space: SearchSpace, data: dict[str, Any
             f"space {space.name!r} is a fixed list of configurations"
         )
     distributions = space_distributions(space)
+    seen: dict[str, str] = {}  # each source once, however it was written
     for source in opts.warm_start:
-        if source == SEED:
+        folder = None if source == SEED else local_target(source)
+        where = SEED if folder is None else str(folder.resolve())
+        if where in seen:
+            warm.lines.append(f"warm start: {source} is {seen[where]} again: told once")
+            continue
+        seen[where] = source
+        if folder is None:  # the seed study
             points = load_space("seed_study").points or []
             fitting = [
                 p
@@ -103,21 +117,30 @@ def plan_warm_start(opts: SearchOptions, space: SearchSpace, data: dict[str, Any
                 f"{len(points) - len(fitting)} skipped (not in this space)"
             )
             continue
-        folder = local_target(source)
         spec = read_spec(folder)
         max_epochs = int(spec["options"]["max_epochs"])
         finished = [t for t in load_trials(folder) if trial_status(t, max_epochs)[0] == DONE]
+        # A PBT / PB2 trial that copied weights or changed configuration reached its value
+        # by a schedule, not by its configuration: no value of that configuration to tell.
+        alone = [t for t in finished if trained_as_configured(t)]
         told = 0
-        for trial in finished:
+        for trial in alone:
             params = in_space(trial.config, space, distributions)
             found = best_row(trial, METRIC)
             if params is None or found is None or not math.isfinite(float(found[0][METRIC])):
                 continue
             warm.evaluated.append((params, float(found[0][METRIC])))
             told += 1
+        scheduled = len(finished) - len(alone)
         warm.lines.append(
             f"warm start: {told} finished trials of {folder.name} told to TPE, "
-            f"{len(finished) - told} skipped (not in this space)"
+            f"{len(alone) - told} skipped (not in this space)"
+            + (
+                f", {scheduled} skipped (population-based training changed their "
+                "weights or configuration while they trained)"
+                if scheduled
+                else ""
+            )
         )
         other = [
             f"{k} {_shown(spec['data'].get(k))}, here {_shown(data.get(k))}"
