@@ -8,6 +8,7 @@ import subprocess
 from pathlib import Path
 
 import pytest
+import torch  # (its first import runs ldconfig: here, not inside a fast test)
 
 from tune_cifar.data import DataBundle, DataSpec, load_data
 
@@ -169,8 +170,6 @@ def real_data_dir() -> Path:
 @pytest.fixture()
 def one_thread():
     """One torch thread for the test (exact comparisons of runs), then as it was."""
-    import torch
-
     threads = torch.get_num_threads()
     torch.set_num_threads(1)
     yield

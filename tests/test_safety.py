@@ -223,7 +223,10 @@ def test_reading_results_unpickles_nothing(asha_experiment, tmp_path, monkeypatc
         assert not marker.exists(), args
     from tune_cifar.results._dashboard import prepare_journal
 
-    assert prepare_journal(folder) == (folder / JOURNAL_FILE, True)
+    assert prepare_journal(folder) == (
+        folder / JOURNAL_FILE,
+        "the experiment predates live journals",
+    )
     assert not marker.exists()
     assert (folder / "confirm" / "confirm_summary.csv").is_file()
 

@@ -225,3 +225,27 @@ def test_a_search_writes_its_study_before_any_trial_starts(tmp_path):
     assert study.trials == [] and study.metric_names == ["val_acc"]
     assert study.user_attrs == {"space": "x"}
     assert (folder / JOURNAL_FILE).is_file()  # what the dashboard looks for
+
+
+def test_an_empty_journal_is_rebuilt_and_a_damaged_one_is_one_line(tmp_path, write_trial, capsys):
+    """An empty journal (a search killed before it wrote its study) holds nothing to lose:
+    the dashboard builds it from Tune's files. A damaged line is one line naming the journal,
+    and the journal stays as it was (it may hold what Tune's files do not)."""
+    from tune_cifar.cli import main
+    from tune_cifar.results._dashboard import prepare_journal
+
+    write_old_spec(tmp_path, max_epochs=3)
+    write_trial(tmp_path, "a", [0.2, 0.5, 0.4], kept=[2, 3])
+    journal = tmp_path / JOURNAL_FILE
+    journal.write_bytes(b"")
+    assert prepare_journal(tmp_path) == (journal, "the journal there was empty")
+    assert trials_by_tune_id(tmp_path)["a"].value == 0.5
+    lines = journal.read_text().splitlines()
+    damaged = "\n".join([lines[0], lines[1][:-5], *lines[2:]]) + "\n"
+    journal.write_text(damaged)
+    assert main(["dashboard", str(tmp_path), "--port", "0"]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1, err
+    assert f"journal {journal} is damaged (JSONDecodeError" in err[0]
+    assert "move it aside and 'tune-cifar dashboard' builds a new one" in err[0]
+    assert journal.read_text() == damaged

@@ -55,13 +55,17 @@ def is_loopback(host: str) -> bool:
         return False
 
 
-def prepare_journal(folder: Path) -> tuple[Path, bool]:
-    """(journal path, built now?): the search's live journal, or one built from Tune's files."""
+def prepare_journal(folder: Path) -> tuple[Path, str | None]:
+    """(journal path, why it was built now, None if it was not): the search's live journal,
+    or one built from Tune's files where there is none or an empty one (a search killed
+    before it wrote its study: nothing in it to lose)."""
     read_spec(folder)  # refuses folders that are not tune-cifar experiments
     journal = folder / JOURNAL_FILE
-    if journal.is_file():
-        return journal, False
-    return build_journal(folder), True
+    if not journal.is_file():
+        return build_journal(folder), "the experiment predates live journals"
+    if journal.stat().st_size == 0:
+        return build_journal(folder), "the journal there was empty"
+    return journal, None
 
 
 READ_METHODS = ("GET", "HEAD")
@@ -119,7 +123,7 @@ def serve_dashboard(
         raise UsageError(f"--port must be in [0, 65535], got {port}")
     journal, built = prepare_journal(folder)
     if built:
-        say(f"built {journal} from Tune's files (the experiment predates live journals)")
+        say(f"built {journal} from Tune's files ({built})")
     server = make_dashboard_server(folder, host, port, allow_writes)
     remote = remote_of(folder)  # an experiment in object storage: keep its journal fresh
     if remote is not None and not built:

@@ -41,6 +41,7 @@ from tune_cifar.constants import (
     TIMESTAMP,
     TRAINING_ITERATION,
 )
+from tune_cifar.errors import UsageError
 from tune_cifar.metrics import COSTS, DONE, METRIC, STOPPED_EARLY, UNFINISHED
 from tune_cifar.results._best import best_row
 from tune_cifar.results._spec import read_spec, recorded_distributions
@@ -60,11 +61,24 @@ TUNE_TRIAL_ID = "tune_trial_id"  # the user attribute that links an Optuna trial
 
 
 def open_journal(folder: Path) -> optuna.storages.JournalStorage:
-    """The journal storage of an experiment folder (created if it does not exist)."""
+    """The journal storage of an experiment folder (created if it does not exist); one
+    UsageError line naming the journal if a line of it is damaged (Optuna would raise
+    JSONDecodeError at its first read)."""
+    import json
+
     from optuna.storages import JournalStorage
     from optuna.storages.journal import JournalFileBackend
 
-    return JournalStorage(JournalFileBackend(str(Path(folder) / JOURNAL_FILE)))
+    path = Path(folder) / JOURNAL_FILE
+    try:  # (JournalStorage reads the whole journal here, once)
+        return JournalStorage(JournalFileBackend(str(path)))
+    except (json.JSONDecodeError, ValueError, KeyError) as exc:
+        from tune_cifar.storage import shown
+
+        raise UsageError(
+            f"journal {shown(path)} is damaged ({type(exc).__name__}: {exc}); move it aside "
+            "and 'tune-cifar dashboard' builds a new one from Tune's files"
+        ) from None
 
 
 def _batched_backend(folder: Path) -> Any:
