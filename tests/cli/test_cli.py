@@ -382,6 +382,37 @@ BAD_INPUTS = [
         r"^tune-cifar search: error: argument --max-epochs: invalid int value: 'x'$",
     ),
     (
+        ["best", "{loop}/exp"],
+        2,
+        r"argument experiment: path .*loop_a/exp: a loop of symbolic links$",
+    ),
+    (["analyze", "{loop}"], 2, r"argument experiment: path .*loop_a: a loop of symbolic links$"),
+    (
+        ["search", "--data", "sample", "--storage-path", "{loop}/runs"],
+        2,
+        r"^tune-cifar: error: --storage-path .*loop_a/runs: a loop of symbolic links$",
+    ),
+    (
+        ["analyze", "{experiment}", "--out", "{loop}/a"],
+        2,
+        r"cannot create --out .*loop_a/a: Too many levels of symbolic links",
+    ),
+    (
+        ["search", "--data", "sample", "--storage-path", "s3://bucket/runs/../elsewhere"],
+        2,
+        r"s3://bucket/runs/\.\./elsewhere: a '\.\.' segment is not allowed in an object storage",
+    ),
+    (
+        ["best", "s3://bucket/runs/./exp"],
+        2,
+        r"path s3://bucket/runs/\./exp: a '\.' segment is not allowed in an object storage URI",
+    ),
+    (
+        ["best", "s3://bucket//runs/exp"],
+        2,
+        r"an empty segment \('//'\) is not allowed in an object storage URI",
+    ),
+    (
         ["search", "--mutate", "lr"],
         2,
         r"--mutate steers population-based training: give it with --scheduler pbt or pb2, not "
@@ -462,6 +493,8 @@ def test_bad_input_is_one_line_and_changes_nothing(
     }
     for name, listed in points.items():
         (tmp_path / f"{name}.json").write_text(json.dumps({"description": name, "points": listed}))
+    (tmp_path / "loop_a").symlink_to(tmp_path / "loop_b")
+    (tmp_path / "loop_b").symlink_to(tmp_path / "loop_a")
     (tmp_path / "fake").mkdir()
     (tmp_path / "fake" / SPEC_FILE).write_text('{"old": true}')
     values = {
@@ -478,6 +511,7 @@ def test_bad_input_is_one_line_and_changes_nothing(
         "out": str(tmp_path / "out"),
         "future_checkpoint": str(tmp_path / "future.pt"),
         "tmp": str(tmp_path),
+        "loop": str(tmp_path / "loop_a"),
         **{f"{name}_points": str(tmp_path / f"{name}.json") for name in points},
         "too_many_gpus": str(torch.cuda.device_count() + 1),
     }

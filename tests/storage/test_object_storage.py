@@ -28,6 +28,7 @@ from scenarios import (
 
 from tune_cifar.analysis import load_experiment
 from tune_cifar.cli import main
+from tune_cifar.constants import SPEC_FILE
 from tune_cifar.results import local_target
 
 pytestmark = pytest.mark.slow
@@ -260,6 +261,31 @@ def test_results_commands_read_it_from_another_folder(
         dashboard.communicate(timeout=30)
 
 
+def test_a_spec_deleted_from_storage_is_not_vouched_for_by_the_cache(killed_and_resumed, capsys):
+    """The cache keeps a copy of the spec; once the spec object is gone from the storage,
+    resume refuses the experiment before Tune's state is unpickled, as a local folder
+    without its spec is refused, and best says it is no experiment."""
+    fs = s3_fs()
+    pafs.copy_files(
+        f"{BUCKET}/runs/killed",
+        f"{BUCKET}/runs/nospec",
+        source_filesystem=fs,
+        destination_filesystem=fs,
+    )
+    uri = f"s3://{BUCKET}/runs/nospec"
+    assert main(["best", uri]) == 0  # the cache now holds its spec
+    cached = local_target(uri)
+    assert (cached / SPEC_FILE).is_file()
+    fs.delete_file(f"{BUCKET}/runs/nospec/{SPEC_FILE}")
+    capsys.readouterr()
+    assert main(["resume", uri]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and f"is not a tune-cifar experiment (no {SPEC_FILE}" in err[0], err
+    assert not (cached / SPEC_FILE).exists()  # the stale copy is gone
+    assert main(["best", uri]) == 2
+    assert "is not in a tune-cifar experiment" in capsys.readouterr().err
+
+
 @pytest.fixture(scope="module")
 def s3_with_keys(tmp_path_factory):
     """A second server that checks credentials (moto's IAM after its first 5 requests): one
@@ -303,7 +329,11 @@ def s3_with_keys(tmp_path_factory):
         server.wait()
 
 
-def test_bad_object_storage_is_one_line_and_changes_nothing(s3, s3_with_keys, monkeypatch, capsys):
+def test_bad_object_storage_is_one_line_and_changes_nothing(
+    s3, s3_with_keys, monkeypatch, capsys, tmp_path
+):
+    """Each bad storage, to every command that reads or writes it: the search's
+    --storage-path, its --warm-start, and the results commands, before any listing."""
     import tune_cifar.tuning._resources
 
     monkeypatch.setattr(
@@ -345,12 +375,24 @@ def test_bad_object_storage_is_one_line_and_changes_nothing(s3, s3_with_keys, mo
                     mp.delenv(name, raising=False)
                 else:
                     mp.setenv(name, value)
-            start_time = time.monotonic()
-            assert main([*search, "--storage-path", storage]) == 2, message
-            assert time.monotonic() - start_time < 20
-            err = capsys.readouterr().err.strip()
-            assert len(err.splitlines()) == 1 and message in err, err
-            assert secret not in err and "wrong" not in err
+            experiment = f"{storage}/exp"
+            for args in (
+                [*search, "--storage-path", storage],
+                [*search, "--search", "optuna", "--warm-start", experiment],
+                ["best", experiment],
+                ["dashboard", experiment, "--port", "0"],
+            ):
+                start_time = time.monotonic()
+                assert (
+                    main(
+                        [*args, "--storage-path", str(tmp_path)] if "--warm-start" in args else args
+                    )
+                    == 2
+                ), (message, args)
+                assert time.monotonic() - start_time < 20
+                err = capsys.readouterr().err.strip()
+                assert len(err.splitlines()) == 1 and message in err, (args, err)
+                assert secret not in err and "wrong" not in err
     with monkeypatch.context() as mp:  # the right keys work
         mp.setenv("AWS_ENDPOINT_URL", endpoint)
         mp.setenv("AWS_ACCESS_KEY_ID", key_id)

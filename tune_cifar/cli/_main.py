@@ -57,12 +57,26 @@ def main(argv: Sequence[str] | None = None) -> int:
     except BrokenPipeError:  # output piped into head and the like
         sys.stderr.close()
         return 0
-    except Exception as exc:  # a bug or an unforeseen failure: still one line unless --debug
-        if args.debug:
-            raise
+    except RuntimeError as exc:  # Path.resolve() of a symbolic link loop (Python 3.11, 3.12)
+        if not str(exc).startswith("Symlink loop from"):
+            return internal_error(exc, args.debug)
         print(
-            f"tune-cifar: internal error: {type(exc).__name__}: {exc} (run with --debug "
-            "for the traceback)",
+            f"tune-cifar: error: {exc.args[0].removeprefix('Symlink loop from ')}: a loop "
+            "of symbolic links",
             file=sys.stderr,
         )
-        return 1
+        return 2
+    except Exception as exc:  # a bug or an unforeseen failure: still one line unless --debug
+        return internal_error(exc, args.debug)
+
+
+def internal_error(exc: Exception, debug: bool) -> int:
+    """A bug or an unforeseen failure: one line (the traceback with --debug), exit 1."""
+    if debug:
+        raise exc
+    print(
+        f"tune-cifar: internal error: {type(exc).__name__}: {exc} (run with --debug "
+        "for the traceback)",
+        file=sys.stderr,
+    )
+    return 1

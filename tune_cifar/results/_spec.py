@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING, Any
 from tune_cifar.constants import MAX_EPOCHS, SPEC_FILE
 from tune_cifar.errors import UsageError
 from tune_cifar.metrics import METRIC
-from tune_cifar.storage import Place, local_copy, storage_place
+from tune_cifar.storage import Place, check_storage, local_copy, storage_place
 
 if TYPE_CHECKING:
     from optuna.distributions import BaseDistribution
@@ -60,6 +60,7 @@ def local_target(location: str | Path) -> Path:
     place = storage_place(location)
     if place.is_local:
         return place.local
+    check_storage(place, "experiment")  # credentials and bucket, before anything is looked for
     found = experiment_root(place)
     if found is None:
         raise UsageError(

@@ -78,15 +78,25 @@ def local_copy(place: Place) -> Path:
 
 
 def _forget_gone(target: Path, remote: set[str]) -> None:
-    """Drop cached trial and checkpoint folders the storage no longer has (an experiment
-    replaced with --overwrite, checkpoints retention deleted); local outputs (analysis/) stay."""
-    for folder in sorted(target.rglob("*"), reverse=True):
-        if (
-            folder.is_dir()
-            and folder.name.startswith((TRIAL_PREFIX, CHECKPOINT_PREFIX))
-            and folder.relative_to(target).as_posix() not in remote
-        ):
-            shutil.rmtree(folder, ignore_errors=True)
+    """Drop cached trial and checkpoint folders, and the experiment's own files (its spec,
+    journal, a trial's results), that the storage no longer has (an experiment replaced with
+    --overwrite, checkpoints retention deleted, a spec deleted: a stale copy must not vouch
+    for it); local outputs (analysis/, confirm/) stay."""
+    for path in sorted(target.rglob("*"), reverse=True):
+        relative = path.relative_to(target).as_posix()
+        if relative in remote:
+            continue
+        if path.is_dir() and path.name.startswith((TRIAL_PREFIX, CHECKPOINT_PREFIX)):
+            shutil.rmtree(path, ignore_errors=True)
+        elif path.is_file() and _mirrored(relative.split("/")):
+            path.unlink()
+
+
+def _mirrored(parts: list[str]) -> bool:
+    """A cached file that only mirrors the storage: at the top (not our mark), or a trial's."""
+    if len(parts) == 1:
+        return parts[0] != REMOTE_MARK and parts[0].endswith(TOP_FILES)
+    return len(parts) == 2 and parts[0].startswith(TRIAL_PREFIX) and parts[1] in RESULT_FILES
 
 
 def _wanted(parts: list[str]) -> bool:

@@ -14,6 +14,7 @@ system handed to Ray's workers is built without keys, so each node reads its own
 
 from __future__ import annotations
 
+import errno
 import os
 from dataclasses import dataclass
 from pathlib import Path
@@ -104,19 +105,43 @@ def storage_place(location: str | Path, what: str = "path") -> Place:
         path = text.removeprefix("s3://").strip("/")
         if not path:
             raise UsageError(f"{what} {location}: name a bucket (s3://BUCKET/PREFIX)")
+        _check_key_path(location, what, path)
         return Place(f"s3://{path}", s3_filesystem(), path)
     if text.startswith(("gs://", "gcs://")):
         try:
             fs, path = pafs.FileSystem.from_uri(text)
         except (OSError, ValueError) as exc:
             raise UsageError(f"{what} {location}: {exc}") from None
+        _check_key_path(location, what, path.strip("/"))
         return Place(f"gs://{path.strip('/')}", fs, path.strip("/"))
     if "://" in text:
         raise UsageError(
             f"{what} {location}: only local paths, file://, s3:// and gs:// URIs are supported"
         )
-    local = str(Path(text).expanduser().resolve())
+    try:
+        local = str(Path(text).expanduser().resolve())
+    except (RuntimeError, OSError) as exc:  # a loop of symbolic links (3.11 raises RuntimeError)
+        raise UsageError(f"{what} {location}: {describe_path_error(exc)}") from None
     return Place(local, pafs.LocalFileSystem(), local)
+
+
+def _check_key_path(location: str | Path, what: str, path: str) -> None:
+    """Object storage has names, not folders: a "." or ".." segment would be a name of its
+    own (an experiment somewhere else than the one meant) and an empty one is no name."""
+    odd = [part for part in path.split("/") if part in ("", ".", "..")]
+    if odd:
+        shown = "an empty segment ('//')" if "" in odd else f"a {odd[0]!r} segment"
+        raise UsageError(
+            f"{what} {location}: {shown} is not allowed in an object storage URI; write "
+            "the prefix plainly (s3://BUCKET/PREFIX/NAME)"
+        )
+
+
+def describe_path_error(exc: BaseException) -> str:
+    """One line for a local path that cannot be resolved (a symbolic link loop)."""
+    if isinstance(exc, RuntimeError) or getattr(exc, "errno", None) == errno.ELOOP:
+        return "a loop of symbolic links"
+    return str(getattr(exc, "strerror", None) or exc)
 
 
 def check_storage(place: Place, what: str = "--storage-path") -> None:
