@@ -136,8 +136,32 @@ def _field_type(annotation: str) -> type:
     return _TYPES[annotation.split(" | ")[0]]
 
 
-TRACKERS = ("mlflow",)  # --tracker NAME[=URI]: Ray Tune's logger callback of that tracker
+# --tracker NAME[=WHERE]: Ray Tune's logger callback of that tracker, and what WHERE names
+TRACKERS = {"mlflow": "URI", "wandb": "PROJECT"}
 MLFLOW_URI_ENV = "MLFLOW_TRACKING_URI"  # MLflow's own setting of where it logs
+WANDB_MODE_ENV, WANDB_KEY_ENV = "WANDB_MODE", "WANDB_API_KEY"  # W&B's own settings
+WANDB_LOCAL_MODES = ("offline", "disabled", "dryrun")  # W&B modes that need no account
+
+
+def check_wandb_credentials() -> None:
+    """Online W&B needs an API key ($WANDB_API_KEY, or the netrc entry 'wandb login' writes
+    for its host) before any trial runs; offline W&B writes its runs to files and needs none.
+    (Whether W&B accepts the key is asked of its server only when a run starts.)"""
+    import netrc
+    import urllib.parse
+
+    if os.environ.get(WANDB_MODE_ENV, "") in WANDB_LOCAL_MODES or os.environ.get(WANDB_KEY_ENV):
+        return
+    host = urllib.parse.urlparse(os.environ.get("WANDB_BASE_URL", "https://api.wandb.ai")).hostname
+    try:
+        if netrc.netrc().authenticators(host or ""):
+            return
+    except (OSError, netrc.NetrcParseError):
+        pass
+    raise UsageError(
+        "--tracker wandb needs W&B credentials: run 'wandb login' or set WANDB_API_KEY "
+        "(or WANDB_MODE=offline to write the runs to files only)"
+    )
 
 
 def check_mlflow_server(uri: str) -> None:
@@ -395,10 +419,12 @@ class SearchOptions:
         (),
         "log every trial to an experiment tracker as it trains, a run per trial with its "
         "hyperparameters, every epoch's metrics and its status, the search as the "
-        "tracker's experiment: mlflow (MLflow's tracking URI, $MLFLOW_TRACKING_URI) or "
-        "mlflow=URI; needs pip install 'tune-cifar[mlflow]'",
+        "tracker's experiment (W&B: its group): mlflow (MLflow's tracking URI, "
+        "$MLFLOW_TRACKING_URI) or mlflow=URI; wandb (project $WANDB_PROJECT, else "
+        "tune-cifar) or wandb=PROJECT; needs pip install 'tune-cifar[mlflow]' or "
+        "'tune-cifar[wandb]'",
         group="output",
-        metavar="NAME[=URI]",
+        metavar="NAME[=WHERE]",
         nargs="+",
     )
     progress_interval: float = option(
@@ -617,7 +643,7 @@ class SearchOptions:
             if name not in TRACKERS:
                 raise UsageError(
                     f"--tracker {entry}: unknown tracker {name!r}; use "
-                    + " or ".join(f"{t}[=URI]" for t in TRACKERS)
+                    + " or ".join(f"{t}[={where}]" for t, where in TRACKERS.items())
                 )
             if names.count(name) > 1:
                 raise UsageError(f"--tracker {name} is given twice; give it once")
@@ -625,7 +651,10 @@ class SearchOptions:
                 raise UsageError(
                     f"--tracker {name} needs the {name} package: pip install 'tune-cifar[{name}]'"
                 )
-            check_mlflow_server(entry.partition("=")[2] or os.environ.get(MLFLOW_URI_ENV, ""))
+            if name == "mlflow":
+                check_mlflow_server(entry.partition("=")[2] or os.environ.get(MLFLOW_URI_ENV, ""))
+            else:
+                check_wandb_credentials()
 
     def check_promotion(self) -> None:
         """asha-promote keeps trials waiting, paused, at its rungs: neither TPE (it learns from

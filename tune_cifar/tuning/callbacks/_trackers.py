@@ -3,6 +3,11 @@ each trial is an MLflow run (its hyperparameters, every epoch's metrics, FINISHE
 at its end) in an MLflow experiment named as the search. A resumed search logs each trial
 into the run it had: Ray's callback starts a new run for every trial it sees start, and a
 resume starts every unfinished trial again.
+
+With ``--tracker wandb[=PROJECT]`` each trial is a W&B run of the project, grouped by the
+search: Ray's WandbLoggerCallback names the run by the trial's id, and is told to resume it
+("allow", where Ray's own default starts it anew), so a resumed search goes on logging into
+the run each trial had.
 """
 
 from __future__ import annotations
@@ -17,6 +22,9 @@ from tune_cifar.tuning._options import MLFLOW_URI_ENV, SearchOptions
 from tune_cifar.tuning.ray import adopt_trial_run, trial_run
 
 TRIAL_TAG = "trial_name"  # the tag Ray's callback gives each run: the trial's name
+WANDB_PROJECT_ENV = "WANDB_PROJECT"  # W&B's own setting of the project
+DEFAULT_WANDB_PROJECT = "tune-cifar"  # --tracker wandb without a project, and none set
+WANDB_SETTINGS = {"WANDB_MODE": "mode", "WANDB_DIR": "dir", "WANDB_ENTITY": "entity"}
 
 
 class MLflowRuns(MLflowLoggerCallback):
@@ -51,4 +59,16 @@ def tracker_callbacks(opts: SearchOptions, experiment: str) -> list[Any]:
         if name == "mlflow":
             uri = where or os.environ.get(MLFLOW_URI_ENV) or None
             callbacks.append(MLflowRuns(tracking_uri=uri, experiment_name=experiment))
+        elif name == "wandb":
+            from ray.air.integrations.wandb import WandbLoggerCallback
+
+            project = where or os.environ.get(WANDB_PROJECT_ENV) or DEFAULT_WANDB_PROJECT
+            # W&B runs in a Ray actor of its own, whose environment Ray gives only the API key:
+            # its mode and folder go to wandb.init as arguments, as this process has them.
+            settings = {
+                arg: os.environ[env] for env, arg in WANDB_SETTINGS.items() if os.environ.get(env)
+            }
+            callbacks.append(
+                WandbLoggerCallback(project=project, group=experiment, resume="allow", **settings)
+            )
     return callbacks
