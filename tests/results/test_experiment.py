@@ -76,3 +76,28 @@ def test_the_running_leader_matches_a_full_scan_after_every_report():
         found = running.leader()
         assert (found[0] if found else None) == expected
         assert found is None or found[1] == best[expected][1]
+
+
+def test_a_result_file_that_lost_epochs_is_not_trusted_over_a_whole_progress_file(
+    tmp_path, write_trial
+):
+    """Issue #31: after a PBT restart Tune once began a trial's result.json from a partial
+    copy (epochs 1-4 gone) while progress.csv kept every row; the reader takes the whole one,
+    and keeps result.json where no file holds more."""
+    import pandas as pd
+
+    from tune_cifar.results import load_trial
+
+    trial_dir = write_trial(tmp_path, "a", [0.1, 0.2, 0.3, 0.4, 0.5, 0.6], kept=[6])
+    result = trial_dir / "result.json"
+    lines = result.read_text().splitlines()
+    rows = [json.loads(line) for line in lines]
+    progress = pd.json_normalize(rows, sep="/")
+    progress.to_csv(trial_dir / "progress.csv", index=False)
+    result.write_text("\n".join(lines[4:]) + "\n")  # began at epoch 5
+    trial = load_trial(trial_dir)
+    assert [int(r["training_iteration"]) for r in trial.epochs] == [1, 2, 3, 4, 5, 6]
+    assert [r["val_acc"] for r in trial.epochs] == pytest.approx([0.1, 0.2, 0.3, 0.4, 0.5, 0.6])
+    assert trial.config == {"lr": 0.001}
+    progress.iloc[2:].to_csv(trial_dir / "progress.csv", index=False)  # no whole file: as read
+    assert [int(r["training_iteration"]) for r in load_trial(trial_dir).epochs] == [5, 6]

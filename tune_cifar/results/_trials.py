@@ -141,19 +141,39 @@ def _flatten(row: Mapping[str, Any], prefix: str = "") -> Row:
 
 def read_rows(trial_dir: Path) -> list[Row] | None:
     """A trial's reports from ``result.json`` (the complete lines: a running trial may be
-    caught mid-line), else ``progress.csv``; None when it has neither."""
+    caught mid-line), else ``progress.csv``; None when it has neither. A ``result.json`` that
+    lacks epochs (a history that begins after epoch 1 or skips one: Tune restarted the file
+    from a partial copy) is not trusted where ``progress.csv`` beside it holds them all."""
     if (trial_dir / RESULT_FILE).is_file():
-        rows = []
-        for line in (trial_dir / RESULT_FILE).read_text(errors="replace").splitlines():
-            if not line.strip():
-                continue
-            try:
-                row = json.loads(line)
-            except json.JSONDecodeError:
-                break
-            if isinstance(row, dict):
-                rows.append(_flatten(row))
-        return rows
+        rows = _result_rows(trial_dir)
+        if _every_epoch(rows) or not (trial_dir / PROGRESS_FILE).is_file():
+            return rows
+        progress = _progress_rows(trial_dir)
+        return progress if progress and _every_epoch(progress) else rows
+    return _progress_rows(trial_dir)
+
+
+def _every_epoch(rows: list[Row]) -> bool:
+    """Whether the reports hold each epoch from the first to the last they reach."""
+    epochs = {int(r[TRAINING_ITERATION]) for r in rows if TRAINING_ITERATION in r}
+    return not epochs or epochs == set(range(1, max(epochs) + 1))
+
+
+def _result_rows(trial_dir: Path) -> list[Row]:
+    rows = []
+    for line in (trial_dir / RESULT_FILE).read_text(errors="replace").splitlines():
+        if not line.strip():
+            continue
+        try:
+            row = json.loads(line)
+        except json.JSONDecodeError:
+            break
+        if isinstance(row, dict):
+            rows.append(_flatten(row))
+    return rows
+
+
+def _progress_rows(trial_dir: Path) -> list[Row] | None:
     if (trial_dir / PROGRESS_FILE).is_file():
         try:
             frame = pd.read_csv(trial_dir / PROGRESS_FILE)
