@@ -4,6 +4,7 @@ real search from Python whose experiment, best trial, plots and model are the co
 from __future__ import annotations
 
 import dataclasses
+import os
 import subprocess
 import sys
 
@@ -214,3 +215,77 @@ def test_a_users_own_tuner_runs_the_trainable_and_reads_back(tmp_path, shared_ra
 def test_the_trainable_refuses_what_the_flag_refuses():
     with pytest.raises(tune_cifar.UsageError, match="--max-epochs"):
         tune_cifar.trainable("synthetic", max_epochs=0)
+
+
+USERS_TUNER = """
+import os, signal, sys
+from ray import tune
+import tune_cifar
+
+
+class CtrlC(tune.Callback):  # the user presses Ctrl-C once four epochs are reported
+    reported = 0  # (Tuner.restore brings the callback back: only this script presses it)
+
+    def on_trial_result(self, iteration, trials, trial, result, **info):
+        self.reported += 1
+        if self.reported == 4 and os.environ.get("PRESS_CTRL_C"):
+            os.kill(os.getpid(), signal.SIGINT)
+
+
+tuner = tune.Tuner(
+    tune_cifar.trainable(max_epochs=EPOCHS, data="synthetic", train_subset=200),
+    param_space={"model": "cnn_v2", "width": 0.25, "batch_size": 32,
+                 "lr": tune.grid_search([3e-3, 1e-2])},
+    tune_config=tune.TuneConfig(metric="val_acc", mode="max"),
+    run_config=tune.RunConfig(storage_path=sys.argv[1], name="mine", callbacks=[CtrlC()]),
+)
+tuner.fit()
+"""
+
+
+@pytest.mark.slow
+def test_a_users_tuner_restored_goes_on_exactly_from_its_checkpoints(tmp_path, shared_ray):
+    """A user's own Tuner script interrupted by Ctrl-C with its trials unfinished, then
+    ``Tuner.restore``: each trial ends with the history it would have had in one go."""
+    from ray import tune
+
+    from tune_cifar.config import TrialConfig
+    from tune_cifar.data import load_data
+    from tune_cifar.results import load_trials
+    from tune_cifar.train import Trainer
+
+    epochs = 12
+    script = tmp_path / "mine.py"
+    script.write_text(USERS_TUNER.replace("EPOCHS", str(epochs)))
+    path = tmp_path / "mine"
+    run = subprocess.run(
+        [sys.executable, str(script), str(tmp_path)],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        env={**os.environ, "PRESS_CTRL_C": "1"},
+    )
+    assert "Experiment has been interrupted" in run.stderr + run.stdout, run.stderr[-2000:]
+    reached = [len(t.epochs) for t in load_trials(path)]
+    assert min(reached) < epochs  # interrupted with epochs to train
+    restored = tune.Tuner.restore(
+        str(path),
+        trainable=tune_cifar.trainable(max_epochs=epochs, data="synthetic", train_subset=200),
+        resume_unfinished=True,
+    )
+    assert not restored.fit().errors
+    bundle = load_data(DataSpec(source="synthetic", train_subset=200))
+    trials = load_trials(path)
+    assert len(trials) == 2
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)  # as the trainable trains (one thread per trial)
+    try:
+        for trial in trials:
+            trainer = Trainer(TrialConfig.from_dict(trial.config), bundle.training, epochs)
+            while not trainer.finished:
+                trainer.run_epoch()
+            assert [round(r["val_acc"], 6) for r in trial.epochs] == [
+                round(m["val_acc"], 6) for m in trainer.history
+            ]
+    finally:
+        torch.set_num_threads(threads)
