@@ -51,7 +51,8 @@ def test_search_overhead(smoke_here):
 
 def test_device_check_on_a_cpu(tmp_path):
     """``benchmarks/device_check.sh --smoke-test``, as CI runs it: every section of
-    gpu_throughput.py runs (eagerly on a CPU) and lands in the JSON, and nothing failed."""
+    gpu_throughput.py and packing.py runs (eagerly on a CPU) and lands in its JSON, and
+    nothing failed."""
     import json
     import os
     import subprocess
@@ -72,6 +73,17 @@ def test_device_check_on_a_cpu(tmp_path):
     assert all(name in figures and "error" not in figures[name] for name in sections)
     assert figures["same model"]["largest_difference"] == 0.0  # both eager on a CPU
     assert (tmp_path / "gpu.txt").read_text() and not (tmp_path / "errors.txt").exists()
+    packing = json.loads((tmp_path / "packing.json").read_text())
+    assert packing["flops_per_training_image"] == pytest.approx(231.6e6, rel=1e-3)
+    assert all(
+        name in packing and "error" not in packing[name]
+        for name in ("one trial", "stacked", "processes", "compiled")
+    )
+    assert packing["stacked"]["check"]["same"]  # each stacked model trains as it would alone
+    assert packing["one trial"]["batch 100"]["trainer eager"]["images_per_s"] > 0
+    assert set(packing["processes"]) == {"1", "2"}
+    assert set(packing["stacked"]) == {"check", "width", "1", "2"}
+    assert packing["peak_flops"] is None  # a CPU's peak is not known: no MFU is made up
 
 
 def test_a_failing_section_keeps_the_figures_before_and_after_it(tmp_path, monkeypatch):
