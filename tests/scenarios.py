@@ -50,6 +50,12 @@ def start(args: list[str], log: Path) -> subprocess.Popen:
     )
 
 
+def trial_rows(experiment: Path) -> dict[str, list[dict]]:
+    """Every trial's result.json rows, by trial id."""
+    found = (rows_of(p.parent) for p in sorted(Path(experiment).glob("trial_*/result.json")))
+    return {rows[0]["trial_id"]: rows for rows in found if rows}
+
+
 def rows_of(trial_dir: Path) -> list[dict]:
     path = trial_dir / "result.json"
     if not path.exists():

@@ -3,7 +3,6 @@ its resume; the runs read back through MLflow's client against the trials' resul
 
 from __future__ import annotations
 
-import json
 import subprocess
 import sys
 import time
@@ -11,6 +10,7 @@ import urllib.request
 from pathlib import Path
 
 import pytest
+from scenarios import trial_rows
 
 from tests.conftest import SYNTHETIC
 from tune_cifar.errors import UsageError
@@ -51,16 +51,6 @@ def mlflow_server(tmp_path, free_port):
         proc.wait(timeout=30)
 
 
-def result_rows(experiment: Path) -> dict[str, list[dict]]:
-    return {
-        rows[0]["trial_id"]: rows
-        for rows in (
-            [json.loads(line) for line in path.read_text().splitlines()]
-            for path in sorted(experiment.glob("trial_*/result.json"))
-        )
-    }
-
-
 def test_each_trial_is_a_run_that_a_resume_logs_into_again(
     mlflow_server, tmp_path, synthetic_bundle, shared_ray
 ):
@@ -84,7 +74,7 @@ def test_each_trial_is_a_run_that_a_resume_logs_into_again(
     client = MlflowClient(tracking_uri=mlflow_server)
     experiment = client.get_experiment_by_name("tracked")
     runs = client.search_runs([experiment.experiment_id])
-    trials = result_rows(Path(first.experiment_path))
+    trials = trial_rows(Path(first.experiment_path))
     assert len(runs) == len(trials) == 2  # the resume made no second run of either trial
     for run in runs:
         trial_id = run.data.tags["trial_name"].rsplit("_", 2)[-2:]

@@ -7,6 +7,7 @@ import json
 from pathlib import Path
 
 import pytest
+from scenarios import trial_rows
 
 from tests.conftest import SYNTHETIC
 from tune_cifar.errors import UsageError
@@ -39,15 +40,20 @@ def wandb_records(path: Path) -> list:
     return records
 
 
+def key(item) -> str:
+    """An item's name: W&B writes it as ``key``, or as the parts of ``nested_key``."""
+    return item.key or "/".join(item.nested_key)
+
+
 def logged(run_file: Path) -> tuple[dict, list[tuple[int, float]]]:
     """(the run's config, its (training_iteration, val_acc) history) from an offline run."""
     config, history = {}, []
     for record in wandb_records(run_file):
         kind = record.WhichOneof("record_type")
         if kind == "run":
-            config.update({i.key: json.loads(i.value_json) for i in record.run.config.update})
+            config.update({key(i): json.loads(i.value_json) for i in record.run.config.update})
         elif kind == "history":
-            items = {i.key: json.loads(i.value_json) for i in record.history.item}
+            items = {key(i): json.loads(i.value_json) for i in record.history.item}
             if "val_acc" in items:
                 history.append((int(items["training_iteration"]), round(items["val_acc"], 6)))
     return config, history
@@ -76,13 +82,7 @@ def test_each_trial_is_a_wandb_run_that_a_resume_logs_into_again(
     assert first.unfinished == 2
     resume_search(first.experiment_path, bundle=synthetic_bundle)
 
-    trials = {
-        rows[0]["trial_id"]: rows
-        for rows in (
-            [json.loads(line) for line in path.read_text().splitlines()]
-            for path in sorted(Path(first.experiment_path).glob("trial_*/result.json"))
-        )
-    }
+    trials = trial_rows(Path(first.experiment_path))
     runs: dict[str, list[Path]] = {}  # run id: its offline files, the search's then the resume's
     for run_file in sorted((tmp_path / "wandb-files" / "wandb").glob("offline-run-*/run-*.wandb")):
         runs.setdefault(run_file.stem.removeprefix("run-"), []).append(run_file)
@@ -92,9 +92,12 @@ def test_each_trial_is_a_wandb_run_that_a_resume_logs_into_again(
         rows = trials[trial_id]
         history = [h for f in files for h in logged(f)[1]]
         assert history == [(r["training_iteration"], round(r["val_acc"], 6)) for r in rows]
-        config = logged(files[0])[0]
-        assert config["model"]["value"] == rows[0]["config"]["model"]
-        assert config["lr"]["value"] == pytest.approx(rows[0]["config"]["lr"])
+        config = {  # (a value as {"value": V, "desc": ...}, or V, as W&B wrote it)
+            k: v["value"] if isinstance(v, dict) and "value" in v else v
+            for k, v in logged(files[0])[0].items()
+        }
+        assert config["model"] == rows[0]["config"]["model"]
+        assert config["lr"] == pytest.approx(rows[0]["config"]["lr"])
 
 
 def test_online_wandb_without_credentials_is_one_line_before_ray_starts(monkeypatch, tmp_path):

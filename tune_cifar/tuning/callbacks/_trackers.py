@@ -19,7 +19,7 @@ from ray.air.integrations.mlflow import MLflowLoggerCallback
 from ray.tune.experiment import Trial
 
 from tune_cifar.tuning._options import MLFLOW_URI_ENV, SearchOptions
-from tune_cifar.tuning.ray import adopt_trial_run, trial_run
+from tune_cifar.tuning.ray import adopt_trial_run, finish_wandb_runs, trial_run
 
 TRIAL_TAG = "trial_name"  # the tag Ray's callback gives each run: the trial's name
 WANDB_PROJECT_ENV = "WANDB_PROJECT"  # W&B's own setting of the project
@@ -51,6 +51,19 @@ class MLflowRuns(MLflowLoggerCallback):
         return runs[0].info.run_id if runs else None
 
 
+def wandb_runs() -> type:
+    """Ray's WandbLoggerCallback, whose experiment end finishes the W&B run of every trial,
+    ended or not (Ray's own waits 30 minutes for a trial the search left unfinished)."""
+    from ray.air.integrations.wandb import WandbLoggerCallback
+
+    class WandbRuns(WandbLoggerCallback):
+        def on_experiment_end(self, trials: list[Trial], **info: Any) -> None:
+            finish_wandb_runs(self)
+            super().on_experiment_end(trials, **info)
+
+    return WandbRuns
+
+
 def tracker_callbacks(opts: SearchOptions, experiment: str) -> list[Any]:
     """The callbacks ``--tracker`` asks for, each logging into ``experiment``."""
     callbacks: list[Any] = []
@@ -60,15 +73,13 @@ def tracker_callbacks(opts: SearchOptions, experiment: str) -> list[Any]:
             uri = where or os.environ.get(MLFLOW_URI_ENV) or None
             callbacks.append(MLflowRuns(tracking_uri=uri, experiment_name=experiment))
         elif name == "wandb":
-            from ray.air.integrations.wandb import WandbLoggerCallback
-
             project = where or os.environ.get(WANDB_PROJECT_ENV) or DEFAULT_WANDB_PROJECT
             # W&B runs in a Ray actor of its own, whose environment Ray gives only the API key:
             # its mode and folder go to wandb.init as arguments, as this process has them.
-            settings = {
+            settings: dict[str, Any] = {
                 arg: os.environ[env] for env, arg in WANDB_SETTINGS.items() if os.environ.get(env)
             }
             callbacks.append(
-                WandbLoggerCallback(project=project, group=experiment, resume="allow", **settings)
+                wandb_runs()(project=project, group=experiment, resume="allow", **settings)
             )
     return callbacks

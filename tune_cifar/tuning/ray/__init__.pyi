@@ -3,6 +3,7 @@ from ._private import adopt_trial_run as adopt_trial_run
 from ._private import defer_checkpoint_deletion as defer_checkpoint_deletion
 from ._private import delete_orphan_checkpoints as delete_orphan_checkpoints
 from ._private import delete_unnamed_checkpoints as delete_unnamed_checkpoints
+from ._private import finish_wandb_runs as finish_wandb_runs
 from ._private import forget_step_history as forget_step_history
 from ._private import optuna_study as optuna_study
 from ._private import optuna_told as optuna_told

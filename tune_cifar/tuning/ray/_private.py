@@ -24,6 +24,12 @@ without them, each fails with one line naming the version it was written for.
 6. Ray's ``MLflowLoggerCallback`` keeps the MLflow run of each trial in ``_trial_runs``
    (trial -> run id) and empties it at setup: ``trial_run`` reads it, ``adopt_trial_run``
    gives a resumed trial the run it had (``tune_cifar.tuning.callbacks``, MLflowRuns).
+7. Ray's ``WandbLoggerCallback`` keeps each trial's logging actor in
+   ``_trial_logging_actors`` and tells one to finish its W&B run with
+   ``_signal_logging_actor_stop``; at the experiment's end it waits for every actor (up to
+   ``upload_timeout``, 30 minutes) but tells only those of trials that ended. A search that
+   stops with trials unfinished (a time budget, Ctrl-C) waited the 30 minutes:
+   ``finish_wandb_runs`` tells every actor first.
 
 Why 1: Tune saves its experiment state (which names each trial's latest checkpoint, the one a
 resume restores from) every couple of seconds, but deletes a dropped checkpoint at once. A
@@ -260,3 +266,16 @@ def adopt_trial_run(callback: Any, trial: Any, run_id: str) -> None:
     """Make Ray's MLflowLoggerCallback log ``trial`` into the existing run ``run_id``."""
     trial_run(callback, trial)  # (fails in one line where Ray keeps them elsewhere)
     callback._trial_runs[trial] = run_id
+
+
+def finish_wandb_runs(callback: Any) -> None:
+    """Tell the W&B logging actor of every trial Ray's WandbLoggerCallback still logs to
+    finish its run (for a trial that ended, a second word to an actor that is done)."""
+    actors, stop = (
+        getattr(callback, name, None)
+        for name in ("_trial_logging_actors", "_signal_logging_actor_stop")
+    )
+    if not isinstance(actors, dict) or not callable(stop):
+        raise _written_for("keeps WandbLoggerCallback's actors elsewhere (_trial_logging_actors)")
+    for trial in list(actors):
+        stop(trial)
