@@ -28,20 +28,19 @@ from __future__ import annotations
 
 import argparse
 import contextlib
-import json
 import os
 import re
 import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import torch
-from common import images_per_s_together, train_at_once
+from common import images_per_s_together, random_data, run_sections, train_at_once
 
 from tune_cifar.config import TrialConfig
 from tune_cifar.data import DataSpec, TrainingData, load_data
@@ -58,16 +57,6 @@ SPACE = {"model": tune.choice(["cnn_v2", "cnn_v3", "cnn_v4"]),
 """
 COMPARED = ("train_loss", "train_acc", "val_loss", "val_acc")
 TOLERANCE = 1e-3  # largest difference of a loss or accuracy still called "the same" (bf16)
-
-
-def random_data(n_train: int, n_val: int) -> TrainingData:
-    rng = np.random.default_rng(0)
-    return TrainingData(
-        rng.integers(0, 256, (n_train, 3, 32, 32), dtype=np.uint8),
-        rng.integers(0, 10, n_train),
-        rng.integers(0, 256, (n_val, 3, 32, 32), dtype=np.uint8),
-        rng.integers(0, 10, n_val),
-    )
 
 
 def train(cfg: TrialConfig, data: TrainingData, device: str, graph: str, epochs: int) -> Trainer:
@@ -253,23 +242,6 @@ def search(args: argparse.Namespace, root: Path, data_flags: list[str]) -> dict[
         flush=True,
     )
     return out
-
-
-def run_sections(
-    sections: list[tuple[str, Callable[[], Any]]], path: Path, figures: dict[str, Any]
-) -> bool:
-    """Each section in turn, the JSON rewritten after each; a failing section is recorded (its
-    error's first lines) and the next ones still run. True if every section ran."""
-    ok = True
-    for name, section in sections:
-        try:
-            figures[name] = section()
-        except Exception as exc:  # the figures so far are kept, the error named
-            ok = False
-            figures[name] = {"error": f"{type(exc).__name__}: {exc}"[:2000]}
-            print(f"{name}: FAILED: {type(exc).__name__}: {str(exc)[:500]}", flush=True)
-        path.write_text(json.dumps(figures, indent=2) + "\n")
-    return ok
 
 
 def main() -> None:

@@ -38,8 +38,7 @@ from typing import Any
 
 import torch
 import torch.nn.functional as F
-from common import images_per_s_together, train_at_once
-from gpu_throughput import random_data, run_sections
+from common import images_per_s_together, random_data, run_sections, train_at_once
 
 from tune_cifar.config import TrialConfig
 from tune_cifar.hardware import describe_hardware

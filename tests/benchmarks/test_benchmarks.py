@@ -90,7 +90,7 @@ def test_a_failing_section_keeps_the_figures_before_and_after_it(tmp_path, monke
     import json
 
     monkeypatch.syspath_prepend(str(REPO / "benchmarks"))
-    from gpu_throughput import run_sections
+    from common import run_sections
 
     def broken():
         raise RuntimeError("CUDA error: out of memory")
