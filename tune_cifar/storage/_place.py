@@ -112,8 +112,9 @@ def storage_place(location: str | Path, what: str = "path") -> Place:
             fs, path = pafs.FileSystem.from_uri(text)
         except (OSError, ValueError) as exc:
             raise UsageError(f"{what} {location}: {exc}") from None
-        _check_key_path(location, what, path.strip("/"))
-        return Place(f"gs://{path.strip('/')}", fs, path.strip("/"))
+        path = path.strip("/")
+        _check_key_path(location, what, path)
+        return Place(f"gs://{path}", fs, path)
     if "://" in text:
         raise UsageError(
             f"{what} {location}: only local paths, file://, s3:// and gs:// URIs are supported"

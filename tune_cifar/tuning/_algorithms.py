@@ -153,9 +153,10 @@ def check_plan(opts: SearchOptions, space: SearchSpace, trials: int) -> list[str
                 "take effect"
             )
     notes = []
-    if opts.search == "optuna" and tpe_startup_trials(opts) >= trials:
+    startup = tpe_startup_trials(opts) if opts.search == "optuna" else None
+    if startup is not None and startup >= trials:
         notes.append(
-            f"note: TPE samples its first {tpe_startup_trials(opts)} trials at random, and "
+            f"note: TPE samples its first {startup} trials at random, and "
             f"this search runs {trials}: it will never model the results (lower "
             "--startup-trials or raise --num-samples)"
         )

@@ -139,7 +139,9 @@ def _field_type(annotation: str) -> type:
 # --tracker NAME[=WHERE]: Ray Tune's logger callback of that tracker, and what WHERE names
 TRACKERS = {"mlflow": "URI", "wandb": "PROJECT"}
 MLFLOW_URI_ENV = "MLFLOW_TRACKING_URI"  # MLflow's own setting of where it logs
-WANDB_MODE_ENV, WANDB_KEY_ENV = "WANDB_MODE", "WANDB_API_KEY"  # W&B's own settings
+# W&B's own settings: its mode, API key, server, project, run folder and entity
+WANDB_MODE_ENV, WANDB_KEY_ENV, WANDB_URL_ENV = "WANDB_MODE", "WANDB_API_KEY", "WANDB_BASE_URL"
+WANDB_PROJECT_ENV, WANDB_DIR_ENV, WANDB_ENTITY_ENV = "WANDB_PROJECT", "WANDB_DIR", "WANDB_ENTITY"
 WANDB_LOCAL_MODES = ("offline", "disabled", "dryrun")  # W&B modes that need no account
 
 
@@ -152,7 +154,7 @@ def check_wandb_credentials() -> None:
 
     if os.environ.get(WANDB_MODE_ENV, "") in WANDB_LOCAL_MODES or os.environ.get(WANDB_KEY_ENV):
         return
-    host = urllib.parse.urlparse(os.environ.get("WANDB_BASE_URL", "https://api.wandb.ai")).hostname
+    host = urllib.parse.urlparse(os.environ.get(WANDB_URL_ENV, "https://api.wandb.ai")).hostname
     try:
         if netrc.netrc().authenticators(host or ""):
             return

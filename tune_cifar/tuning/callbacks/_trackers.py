@@ -18,13 +18,20 @@ from typing import Any
 from ray.air.integrations.mlflow import MLflowLoggerCallback
 from ray.tune.experiment import Trial
 
-from tune_cifar.tuning._options import MLFLOW_URI_ENV, SearchOptions
+from tune_cifar.tuning._options import (
+    MLFLOW_URI_ENV,
+    WANDB_DIR_ENV,
+    WANDB_ENTITY_ENV,
+    WANDB_MODE_ENV,
+    WANDB_PROJECT_ENV,
+    SearchOptions,
+)
 from tune_cifar.tuning.ray import adopt_trial_run, finish_wandb_runs, trial_run
 
 TRIAL_TAG = "trial_name"  # the tag Ray's callback gives each run: the trial's name
-WANDB_PROJECT_ENV = "WANDB_PROJECT"  # W&B's own setting of the project
 DEFAULT_WANDB_PROJECT = "tune-cifar"  # --tracker wandb without a project, and none set
-WANDB_SETTINGS = {"WANDB_MODE": "mode", "WANDB_DIR": "dir", "WANDB_ENTITY": "entity"}
+# The W&B settings that go to wandb.init as its arguments (see tracker_callbacks)
+WANDB_SETTINGS = {WANDB_MODE_ENV: "mode", WANDB_DIR_ENV: "dir", WANDB_ENTITY_ENV: "entity"}
 
 
 class MLflowRuns(MLflowLoggerCallback):
