@@ -589,7 +589,10 @@ def draw_pareto(exp: Experiment) -> Figure | None:
     return fig
 
 
-SOURCE_COLORS = {"prior": "tab:green", "uniform": "tab:gray", "incumbent": "tab:purple"}
+WEIGHT_COLORS = {"prior": "tab:green", "uniform": "tab:gray", "incumbent": "tab:purple"}
+# where a configuration came from: one of the three weighted ways, or the prior's mode (the
+# search's first trial, before any weights)
+SOURCE_COLORS = {"prior mode": "black", **WEIGHT_COLORS}
 
 
 def sampling_weights(text: str) -> dict[str, float]:
@@ -612,11 +615,11 @@ def draw_sampling(exp: Experiment) -> Figure | None:
     fig, (top, bottom) = plt.subplots(2, 1, figsize=(9, 6.5), sharex=True, layout="constrained")
     top.stackplot(
         order,
-        *(weights[s] for s in SOURCE_COLORS),
+        *(weights[s] for s in WEIGHT_COLORS),
         step="mid",
         alpha=0.75,
-        labels=list(SOURCE_COLORS),
-        colors=list(SOURCE_COLORS.values()),
+        labels=list(WEIGHT_COLORS),
+        colors=list(WEIGHT_COLORS.values()),
     )
     top.set(
         ylabel="probability",
@@ -626,6 +629,8 @@ def draw_sampling(exp: Experiment) -> Figure | None:
     top.legend(fontsize=8, loc="upper right")
     for source, color in SOURCE_COLORS.items():
         drawn = trials[SAMPLED_FROM] == source
+        if source not in WEIGHT_COLORS and not drawn.any():
+            continue
         bottom.scatter(
             order[drawn.to_numpy()],
             trials.loc[drawn, "best_val_acc"],

@@ -69,8 +69,8 @@ then stops in order (``tune_cifar.tuning`` watches for it)."""
 # -- Keys a searcher may add to a trial's config beside its hyperparameters -----------------
 
 SAMPLED_FROM = "sampled_from"
-"""``--search priorband``: where the trial's configuration was drawn from: "prior",
-"uniform" or "incumbent"."""
+"""``--search priorband``: where the trial's configuration was drawn from: "prior mode" (the
+believed configuration itself, the search's first), "prior", "uniform" or "incumbent"."""
 
 SAMPLING_WEIGHTS = "sampling_weights"
 """``--search priorband``: the weights of the three when it was drawn ("prior 0.500, uniform
@@ -80,7 +80,12 @@ SAMPLE_NUMBER = "sample_number"
 """``--search priorband``: which of the searcher's draws it was (1, 2, ...; trial ids of a
 searcher's trials do not say their order)."""
 
-ANNOTATIONS = (SAMPLED_FROM, SAMPLING_WEIGHTS, SAMPLE_NUMBER)
+FULL_BUDGET = "full_budget"
+"""A searcher's request that the trial train to ``--max-epochs``, never stopped or paused at
+a rung (``--search priorband``'s first trial, the prior's mode, as PriorBand evaluates it);
+both ASHA schedulers honour it, and still count its value at each rung."""
+
+ANNOTATIONS = (SAMPLED_FROM, SAMPLING_WEIGHTS, SAMPLE_NUMBER, FULL_BUDGET)
 """The config keys that say how a configuration was chosen, not how it trains: the trial
 drops them before it builds its configuration, and readers keep them apart."""
 

@@ -12,7 +12,13 @@ import numpy as np
 import pytest
 from ray import tune
 
-from tune_cifar.constants import ANNOTATIONS, SAMPLE_NUMBER, SAMPLED_FROM, SAMPLING_WEIGHTS
+from tune_cifar.constants import (
+    ANNOTATIONS,
+    FULL_BUDGET,
+    SAMPLE_NUMBER,
+    SAMPLED_FROM,
+    SAMPLING_WEIGHTS,
+)
 from tune_cifar.errors import UsageError
 from tune_cifar.tuning import SearchOptions, SearchSpace, load_space
 from tune_cifar.tuning._prior import Belief, Prior, load_prior, mutate, space_dims
@@ -74,6 +80,20 @@ def test_the_prior_is_a_truncated_normal_on_the_scaled_interval_and_mass_on_a_ch
         _normal_cdf((1 - 1 / 3) / 0.25) - _normal_cdf(-(1 / 3) / 0.25)
     )
     assert near.mean() == pytest.approx(mass, abs=0.03)
+
+
+def test_the_prior_mode_is_the_belief_then_the_defaults_where_the_space_holds_them():
+    space = _space(
+        lr=tune.loguniform(1e-4, 1e-1),
+        dropout1=tune.uniform(0.0, 0.5),  # holds the default, 0.2
+        dropout2=tune.uniform(0.35, 0.5),  # does not hold the default, 0.3: drawn
+        optimizer=tune.choice(["sgd", "adam"]),
+    )
+    prior = Prior(space_dims(space), {"lr": Belief(0.01, 0.75)})
+    modes = [prior.mode(np.random.default_rng(seed)) for seed in range(5)]
+    assert all(m["lr"] == 0.01 and m["dropout1"] == 0.2 and m["optimizer"] == "adam" for m in modes)
+    assert all(0.35 <= m["dropout2"] <= 0.5 for m in modes)
+    assert len({m["dropout2"] for m in modes}) == 5
 
 
 def test_integers_keep_their_grid_and_mutation_moves_about_half_the_keys():
@@ -154,10 +174,18 @@ def test_the_searcher_annotates_records_rungs_and_resumes_its_stream(tmp_path):
         seed=0,
     )
     assert searcher.set_search_properties(None, None, {})
+    # first the prior's mode (the seed's run 6 itself), to be trained to the full budget
     first = searcher.suggest("a")
-    assert first[SAMPLED_FROM] in ("prior", "uniform")
+    assert first[SAMPLED_FROM] == "prior mode" and first[FULL_BUDGET] is True
+    assert (
+        {k: first[k] for k in space.params} == {k: b.value for k, b in prior.beliefs.items()}
+        and first["optimizer"] == "adam"
+        and first["lr"] == 0.001
+    )
     assert first[SAMPLING_WEIGHTS] == "prior 0.500, uniform 0.500, incumbent 0.000"
     assert first[SAMPLE_NUMBER] == 1 and set(first) - set(ANNOTATIONS) == set(space.params)
+    second = searcher.suggest("z")
+    assert second[SAMPLED_FROM] in ("prior", "uniform") and FULL_BUDGET not in second
     for epoch, acc in ((1, 0.2), (2, 0.3), (3, 0.35)):
         searcher.on_trial_result("a", {"val_acc": acc, "training_iteration": epoch})
     assert {k: e.value for k, e in searcher.evaluations.items()} == {("a", 0): 0.2, ("a", 1): 0.35}
@@ -246,7 +274,7 @@ def test_a_priorband_search_says_where_each_configuration_came_from(
 
     from tune_cifar.analysis import load_experiment, write_plots, write_report
     from tune_cifar.data import DataSpec
-    from tune_cifar.results import load_trials, open_journal
+    from tune_cifar.results import epochs_run, load_trials, open_journal
     from tune_cifar.tuning import run_search
 
     (tmp_path / "space.py").write_text(PRIORBAND_SPACE)
@@ -274,7 +302,13 @@ def test_a_priorband_search_says_where_each_configuration_came_from(
     assert "drawn from " in out
     trials = load_trials(outcome.experiment_path)
     assert len(trials) == 8
-    assert {t.annotations[SAMPLED_FROM] for t in trials} <= {"prior", "uniform", "incumbent"}
+    drawn = sorted(trials, key=lambda t: t.annotations[SAMPLE_NUMBER])
+    # the first is the prior's mode (adam, lr 0.003), trained to the full budget, where
+    # asha-promote pauses the others at its rungs
+    assert drawn[0].annotations[SAMPLED_FROM] == "prior mode"
+    assert drawn[0].config["optimizer"] == "adam" and drawn[0].config["lr"] == 0.003
+    assert epochs_run(drawn[0]) == 4 and drawn[0].annotations[FULL_BUDGET] is True
+    assert {t.annotations[SAMPLED_FROM] for t in drawn[1:]} <= {"prior", "uniform", "incumbent"}
     assert all(SAMPLED_FROM not in t.config for t in trials)  # apart from the hyperparameters
     exp = load_experiment(outcome.experiment_path)
     assert exp.trials[SAMPLED_FROM].notna().all()

@@ -13,7 +13,7 @@ import pytest
 from ray.tune.experiment import Trial
 from ray.tune.schedulers import TrialScheduler
 
-from tune_cifar.constants import STOPPED_FILE
+from tune_cifar.constants import FULL_BUDGET, STOPPED_FILE
 from tune_cifar.metrics import asha_rungs
 from tune_cifar.tuning import SearchOptions
 from tune_cifar.tuning._promotion import PromotionASHA
@@ -24,11 +24,18 @@ CONTINUE, PAUSE = TrialScheduler.CONTINUE, TrialScheduler.PAUSE
 class Controller:
     """What the scheduler sees of Tune's controller: the trials, and stop_trial."""
 
-    def __init__(self, scheduler: PromotionASHA, *names: str, folder: Path | None = None) -> None:
+    def __init__(
+        self,
+        scheduler: PromotionASHA,
+        *names: str,
+        folder: Path | None = None,
+        full_budget: tuple[str, ...] = (),
+    ) -> None:
         self.scheduler = scheduler
         self.trials = [
             SimpleNamespace(
                 trial_id=n,
+                config={FULL_BUDGET: True} if n in full_budget else {},
                 status=Trial.PENDING,
                 last_result={},
                 storage=SimpleNamespace(
@@ -110,6 +117,24 @@ def test_a_trial_waits_at_a_rung_until_it_ranks_in_the_top_third(tmp_path):
         "epoch": 3,
     }
     assert "epoch 1: 2 of 5 promoted, epoch 3: 1 of 2 promoted" in sched.debug_string()
+
+
+def test_a_trial_asked_to_train_to_the_end_goes_on_and_counts_at_each_rung(tmp_path):
+    """PriorBand's prior mode (``FULL_BUDGET``) never waits; its value ranks the others, and
+    it takes a promotion only where it is among the top."""
+    sched = PromotionASHA(max_t=9, grace_period=1, reduction_factor=3, metric="val_acc", mode="max")
+    ctl = Controller(sched, "m", "a", "b", "c", folder=tmp_path, full_budget=("m",))
+    assert [report(sched, ctl, "m", e, v) for e, v in ((1, 0.5), (2, 0.55), (3, 0.6))] == [
+        CONTINUE
+    ] * 3
+    assert report(sched, ctl, "m", 9, 0.7) == CONTINUE
+    assert report(sched, ctl, "a", 1, 0.4) == PAUSE  # 2 at rung 1: none go on
+    # 3 at rung 1: one goes on, and the top is m, already gone on: nobody else
+    assert report(sched, ctl, "b", 1, 0.45) == PAUSE
+    # 4: still one; c is now the top, above m (m's promotion stands): c goes on
+    assert report(sched, ctl, "c", 1, 0.8) == CONTINUE
+    assert sched.rungs[1] == {"m": 0.5, "a": 0.4, "b": 0.45, "c": 0.8}
+    assert sched.promoted[1] == {"m", "c"} and sched.promoted[3] == {"m"}
 
 
 def test_an_epoch_budget_ends_waiting_trials_as_stopped_and_pending_ones_as_nothing(tmp_path):

@@ -8,11 +8,11 @@ import json
 from pathlib import Path
 
 import pytest
-from ray.tune.schedulers import ASHAScheduler, FIFOScheduler
+from ray.tune.schedulers import ASHAScheduler, FIFOScheduler, TrialScheduler
 from ray.tune.search import BasicVariantGenerator, ConcurrencyLimiter
 from ray.tune.search.sample import Categorical
 
-from tune_cifar.constants import SPEC_FILE
+from tune_cifar.constants import FULL_BUDGET, SPEC_FILE
 from tune_cifar.errors import UsageError
 from tune_cifar.tuning import (
     SearchOptions,
@@ -74,6 +74,9 @@ def test_tpe_models_the_results_after_its_random_first_trials(options, random_fi
     assert algorithm._sampler._n_startup_trials == random_first
 
 
+CONTINUE = TrialScheduler.CONTINUE
+
+
 def test_the_trial_scheduler():
     quick = load_space("quick")
     asha = build_trial_scheduler(
@@ -82,6 +85,36 @@ def test_the_trial_scheduler():
     assert isinstance(asha, ASHAScheduler)
     assert asha._max_t == 9 and asha._reduction_factor == 3  # rungs at 2 and 6 epochs
     assert isinstance(build_trial_scheduler(SearchOptions(scheduler="fifo"), quick), FIFOScheduler)
+
+
+def test_rays_asha_trains_a_trial_asked_for_the_full_budget_to_the_end():
+    """PriorBand's prior mode (``FULL_BUDGET``) under Ray's ASHA: never stopped at a rung, and
+    its value there ranks the trials after it."""
+    from ray.tune.experiment import Trial
+
+    asha = build_trial_scheduler(
+        SearchOptions(scheduler="asha", max_epochs=9, grace_period=1, reduction_factor=3),
+        load_space("quick"),
+    )
+    asha.set_search_properties("val_acc", "max")
+    trials = {
+        name: Trial("__fake", trial_id=name, config=config, stub=True)
+        for name, config in (("b", {}), ("m", {FULL_BUDGET: True}), ("a", {}))
+    }
+    for trial in trials.values():
+        asha.on_trial_add(None, trial)
+
+    def report(name: str, epoch: int, value: float) -> str:
+        return asha.on_trial_result(
+            None, trials[name], {"training_iteration": epoch, "val_acc": value}
+        )
+
+    assert [report("b", e, v) for e, v in ((1, 0.3), (2, 0.5), (3, 0.9))] == [CONTINUE] * 3
+    # m is below b at rung 3 (Ray's ASHA would stop it there): it goes on to the end
+    assert [report("m", e, v) for e, v in ((1, 0.9), (2, 0.5), (3, 0.1))] == [CONTINUE] * 3
+    assert [report("m", e, 0.1) for e in range(4, 9)] == [CONTINUE] * 5
+    # rung 1 holds b (0.3) and m (0.9): a's 0.5 is below the top third's cutoff
+    assert report("a", 1, 0.5) == TrialScheduler.STOP and asha._num_stopped == 1
 
 
 def test_the_default_scheduler_is_the_measured_best_where_it_applies():

@@ -7,6 +7,7 @@ configurations are thought to lie, and how surely.
     prior, lines = load_prior("belief.json", space)   # {"lr": {"value": 0.001, "confidence":
                                                       #  "high"}, "model": "cnn_v4", ...}
     config = prior.sample(rng); density = prior.pdf(config)
+    config = prior.mode(rng)    # the believed configuration itself
 
 Each key the space searches is a dimension on the unit interval, linear or logarithmic as
 the space samples it (Ray's conversion of the space to Optuna distributions). A believed
@@ -141,6 +142,20 @@ class Prior:
         scale = 1 - belief.confidence
         unit = _truncnorm(dim.to_unit(belief.value), scale).rvs(random_state=rng)
         return dim.from_unit(float(unit))
+
+    def mode(self, rng: np.random.Generator) -> dict[str, Any]:
+        """The configuration believed in: each believed key's value; a key without a belief
+        at tune-cifar's default where the space's range holds it, else drawn uniformly."""
+        defaults = TrialConfig().to_dict()
+        out = {}
+        for key, dim in self.dims.items():
+            if key in self.beliefs:
+                out[key] = self.beliefs[key].value
+            elif key in defaults and dim.contains(defaults[key]):
+                out[key] = defaults[key]
+            else:
+                out[key] = self._sample_key(dim, rng)
+        return out
 
     def pdf(self, config: Mapping[str, Any]) -> float:
         """The prior's density at ``config`` (over the unit-interval dimensions; a product of

@@ -8,7 +8,12 @@ the search up; a bad one is outvoted by the evidence.
     searcher = PriorBandSearcher(prior, grace_period=2, reduction_factor=3, max_epochs=35,
                                  metric="val_acc", mode="max", seed=0)
 
-A Ray Tune ``Searcher``, so any scheduler with rungs runs it (Ray's ASHA, asha-promote). The
+A Ray Tune ``Searcher``, so any scheduler with rungs runs it (Ray's ASHA, asha-promote). Its
+first configuration is the prior's mode, trained to the full budget (``constants.FULL_BUDGET``:
+the schedulers never stop it at a rung), as PriorBand runs it (neps' ``sample_default_first``
+and ``sample_default_at_target``, both on by default): the search has measured the believed
+configuration at the target budget before anything else, and has a full-budget evaluation,
+the first of the evidence PriorBand waits for to sample around the incumbent. The
 evidence is each trial's metric at the rungs it reached (``--grace-period`` x
 ``--reduction-factor``^k, and ``--max-epochs``), as successive halving counts it. Every
 configuration it suggests names where it came from and the weights then
@@ -27,6 +32,7 @@ import numpy as np
 from ray.tune.search import Searcher
 
 from tune_cifar.constants import (
+    FULL_BUDGET,
     SAMPLE_NUMBER,
     SAMPLED_FROM,
     SAMPLING_WEIGHTS,
@@ -36,7 +42,8 @@ from tune_cifar.metrics import asha_rungs
 from tune_cifar.tuning._prior import Prior, mutate
 
 PRIOR, UNIFORM, INCUMBENT = "prior", "uniform", "incumbent"
-SOURCES = (PRIOR, UNIFORM, INCUMBENT)
+SOURCES = (PRIOR, UNIFORM, INCUMBENT)  # the three ways PriorBand's weights choose among
+PRIOR_MODE = "prior mode"  # the first draw: the believed configuration itself
 MUTATION_RATE, MUTATION_STD = 0.5, 0.25  # PriorBand's incumbent sampling (neps' defaults)
 
 
@@ -135,8 +142,10 @@ class PriorBandSearcher(Searcher):
         metric: str | None = None,
         mode: str | None = None,
         seed: int = 0,
+        mode_first: bool = True,
     ) -> None:
         super().__init__()
+        self.mode_first = mode_first and bool(prior.beliefs)
         self.rank_metric, self.rank_mode = metric or "", mode or ""  # ("": Tune's, once set)
         self.prior = prior
         self.eta = reduction_factor
@@ -169,9 +178,17 @@ class PriorBandSearcher(Searcher):
 
     def suggest(self, trial_id: str) -> dict[str, Any] | None:
         weights = self.weights()
-        probabilities = [weights.prior, weights.uniform, weights.incumbent]
-        source = SOURCES[int(self.rng.choice(3, p=np.array(probabilities) / sum(probabilities)))]
-        if source == PRIOR:
+        annotations: dict[str, Any] = {}
+        if self.mode_first and not self.history:
+            source = PRIOR_MODE
+            annotations[FULL_BUDGET] = True
+        else:
+            probabilities = [weights.prior, weights.uniform, weights.incumbent]
+            chosen = self.rng.choice(3, p=np.array(probabilities) / sum(probabilities))
+            source = SOURCES[int(chosen)]
+        if source == PRIOR_MODE:
+            config = self.prior.mode(self.rng)
+        elif source == PRIOR:
             config = self.prior.sample(self.rng)
         elif source == UNIFORM:
             config = Prior(self.prior.dims, {}).sample(self.rng)
@@ -190,6 +207,7 @@ class PriorBandSearcher(Searcher):
             SAMPLED_FROM: source,
             SAMPLING_WEIGHTS: weights.as_text(),
             SAMPLE_NUMBER: len(self.history),
+            **annotations,
         }
 
     def on_trial_result(self, trial_id: str, result: dict) -> None:

@@ -18,6 +18,9 @@ trials, at its end), each rung promotes at least its best waiting trial, then th
 A trial stopped while it waits (so, or by an epoch budget) says so in its folder
 (``STOPPED_FILE``).
 
+A trial whose searcher asked for the full budget (``constants.FULL_BUDGET``: PriorBand's
+prior mode) is judged at each rung as every other, and goes on whatever its rank.
+
 A trial's rung value is its ``metric`` at the first result at or past the rung's epoch (after
 ``tune-cifar resume``, which starts waiting trials again, the rungs fill anew as they report).
 """
@@ -31,7 +34,7 @@ from typing import Any
 from ray.tune.experiment import Trial
 from ray.tune.schedulers import FIFOScheduler, TrialScheduler
 
-from tune_cifar.constants import STOPPED_FILE, TRAINING_ITERATION
+from tune_cifar.constants import FULL_BUDGET, STOPPED_FILE, TRAINING_ITERATION
 from tune_cifar.metrics import asha_rungs
 from tune_cifar.tuning.ray import trial_storage
 
@@ -86,7 +89,12 @@ class PromotionASHA(FIFOScheduler):
             self.rungs[milestone][trial.trial_id] = (
                 sign * value if math.isfinite(value) else -math.inf
             )
-            if trial.trial_id in self._promotable(milestone, quota=self._quota(milestone)):
+            # a trial its searcher asked to train to the end (constants.FULL_BUDGET) goes on,
+            # counted as promoted: it takes a promotion only if it ranks among the top
+            full_budget = bool(trial.config.get(FULL_BUDGET))
+            if full_budget or trial.trial_id in self._promotable(
+                milestone, quota=self._quota(milestone)
+            ):
                 self.promoted[milestone].add(trial.trial_id)
                 return TrialScheduler.CONTINUE
             return TrialScheduler.PAUSE

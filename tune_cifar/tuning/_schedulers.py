@@ -7,10 +7,11 @@ or PB2) with the mutations the space allows.
 
 from __future__ import annotations
 
+import functools
 from typing import Any
 
 from tune_cifar.config import MUTABLE_KEYS, check_mutable
-from tune_cifar.constants import TRAINING_ITERATION
+from tune_cifar.constants import FULL_BUDGET, TRAINING_ITERATION
 from tune_cifar.errors import UsageError
 from tune_cifar.metrics import POPULATION_SCHEDULERS
 from tune_cifar.tuning._options import SearchOptions
@@ -22,7 +23,7 @@ def build_trial_scheduler(opts: SearchOptions, space: SearchSpace) -> Any:
     promotions, a trial waiting paused at a rung), FIFO (every trial to the end), or a population
     (Tune's PopulationBasedTraining or PB2) that every ``--perturbation-interval`` epochs
     restarts its bottom quarter from a top-quarter trial's checkpoint with mutated keys."""
-    from ray.tune.schedulers import ASHAScheduler, FIFOScheduler
+    from ray.tune.schedulers import FIFOScheduler
 
     if opts.scheduler == "fifo":
         return FIFOScheduler()
@@ -36,12 +37,35 @@ def build_trial_scheduler(opts: SearchOptions, space: SearchSpace) -> Any:
             grace_period=opts.grace_period,
             reduction_factor=opts.reduction_factor,
         )
-    return ASHAScheduler(
+    return _full_budget_asha()(
         time_attr=TRAINING_ITERATION,
         max_t=opts.max_epochs,
         grace_period=opts.grace_period,
         reduction_factor=opts.reduction_factor,
     )
+
+
+@functools.cache
+def _full_budget_asha() -> type:
+    from ray.tune.schedulers import ASHAScheduler, TrialScheduler
+
+    class FullBudgetASHA(ASHAScheduler):
+        """Ray's ASHA, except that a trial its searcher asked to train to the end
+        (``constants.FULL_BUDGET``: PriorBand's prior mode) is never stopped at a rung; its
+        value still counts there, for the trials after it."""
+
+        def on_trial_result(self, tune_controller: Any, trial: Any, result: dict) -> str:
+            action = super().on_trial_result(tune_controller, trial, result)
+            if (
+                action == TrialScheduler.STOP
+                and trial.config.get(FULL_BUDGET)
+                and result.get(TRAINING_ITERATION, 0) < self._max_t
+            ):
+                self._num_stopped -= 1
+                return TrialScheduler.CONTINUE
+            return action
+
+    return FullBudgetASHA
 
 
 def mutations(opts: SearchOptions, space: SearchSpace) -> dict[str, Any]:
