@@ -8,7 +8,7 @@
 # packing.json (each written after each section), gpu_throughput.txt and packing.txt (the
 # logs) and, if anything failed, errors.txt (the first lines of each error).
 #
-# On a GPU machine with PyTorch: first ../shared/device-kit (Ray, Optuna, CIFAR-10), then
+# On a GPU machine with PyTorch: first the device kit (Ray, Optuna, CIFAR-10), then
 #   source /tmp/kit/env.sh && bash benchmarks/device_check.sh        # figures under $OUT
 # On any machine, as CI runs it (seconds, no GPU needed):
 #   bash benchmarks/device_check.sh --smoke-test

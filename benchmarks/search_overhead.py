@@ -9,7 +9,7 @@ on the same data, N at once with one thread each. The figures:
   standalone throughput the search keeps;
 - per epoch: mean standalone epoch time / mean trial epoch time (training and validation).
 
-    python benchmarks/search_overhead.py --data-dir ../shared/data --train-subset 5000 --epochs 8
+    python benchmarks/search_overhead.py --data-dir $TUNE_CIFAR_DATA --train-subset 5000 --epochs 8
     python benchmarks/search_overhead.py --smoke-test         # seconds, the shipped sample
 """
 

@@ -46,9 +46,9 @@ again, so arms can run in separate sittings (``--arms``). Writes ``table.md``, `
 ``runs.csv`` and ``anytime.png`` (best holdout val_acc so far against trial-epochs spent, every
 arm-seed).
 
-    python benchmarks/search_quality.py --data-dir ../shared/data --train-subset 2000 \\
+    python benchmarks/search_quality.py --data-dir $TUNE_CIFAR_DATA --train-subset 2000 \\
         --val-size 1000 --budget 100 --max-epochs 16 --grace-period 2 --reuse  # CPU, ~2 h
-    python benchmarks/search_quality.py --data-dir ../shared/data --arms seed,pbt --reuse
+    python benchmarks/search_quality.py --data-dir $TUNE_CIFAR_DATA --arms seed,pbt --reuse
     python benchmarks/search_quality.py --smoke-test          # a minute, for CI
 """
 

@@ -8,13 +8,14 @@ test set as validation, CNN_v4 + Adam + flip + RandomErasing (the seed's run 6),
 seed, and prints the last and best validation accuracy of each pipeline as mean ± standard
 deviation over the seeds, the speed ratio, and the hardware.
 
-    python benchmarks/seed_pipeline.py --data-dir ../shared/data --epochs 10 --seeds 3
+    python benchmarks/seed_pipeline.py --data-dir $TUNE_CIFAR_DATA --epochs 10 --seeds 3
     python benchmarks/seed_pipeline.py --smoke-test      # seconds, on the shipped sample
 """
 
 from __future__ import annotations
 
 import argparse
+import os
 import time
 from pathlib import Path
 
@@ -26,7 +27,7 @@ from torch.utils.data import DataLoader, Dataset
 from torchvision import transforms
 
 from tune_cifar.config import TrialConfig
-from tune_cifar.data import TrainingData, load_sample
+from tune_cifar.data import DATA_DIR_ENV, TrainingData, load_sample
 from tune_cifar.data._cifar_reader import read_cifar10_folder, resolve_folder
 from tune_cifar.hardware import describe_hardware, mean_spread
 from tune_cifar.train import Trainer, build_model
@@ -118,7 +119,7 @@ def ours_fit(train_x, train_y, test_x, test_y, epochs: int, seed: int) -> list[d
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--data-dir", type=Path, default=Path("../shared/data"))
+    parser.add_argument("--data-dir", type=Path, default=Path(os.environ.get(DATA_DIR_ENV, "data")))
     parser.add_argument("--epochs", type=int, default=10)
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--train-images", type=int, default=10000)

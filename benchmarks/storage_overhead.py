@@ -11,7 +11,7 @@ The S3 side is an S3-compatible server on 127.0.0.1 (moto's server mode, started
   epoch_time_s``: building the checkpoint and handing it to storage), local and s3, and the
   difference: what a checkpoint upload adds per epoch.
 
-    python benchmarks/storage_overhead.py --data-dir ../shared/data --train-subset 5000
+    python benchmarks/storage_overhead.py --data-dir $TUNE_CIFAR_DATA --train-subset 5000
     python benchmarks/storage_overhead.py --smoke-test       # seconds, synthetic images
 """
 

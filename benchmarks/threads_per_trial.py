@@ -6,7 +6,7 @@ augmentation); the figure is every image the processes trained over the wall win
 first epoch's start to the last epoch's end (``common.images_per_s_together``, from the
 timestamps in each ``history.csv``).
 
-    python benchmarks/threads_per_trial.py --data-dir ../shared/data --train-subset 10000
+    python benchmarks/threads_per_trial.py --data-dir $TUNE_CIFAR_DATA --train-subset 10000
     python benchmarks/threads_per_trial.py --smoke-test      # seconds, the shipped sample
 """
 
