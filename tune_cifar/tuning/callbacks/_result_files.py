@@ -11,6 +11,15 @@ since the last copy are lost: seen under PBT as result.json files missing 2 to 4
 run config's) and copies the staging files into the experiment first whenever they are longer;
 and once more when the run ends, since Tune's own last upload was seen one epoch short in
 object storage (about one run in four of the kill-and-resume test).
+
+That copy is not enough on its own: Tune uploads the staging folder from a background thread,
+and an upload of a trial's file that is under way while the trial starts again (a PBT
+restart) leaves the stored copy partial, even empty, for the moment Tune's logger copies it
+back: the staging file then starts over at the epoch the trial continues from (#31: a PBT
+result.json that began at epoch 5, its progress.csv whole, since Tune's CSV logger keeps its
+file open across restarts and copies nothing back). So the callback also holds the staging
+files as they were when the trial started again and, at the trial's next result (before Tune's
+loggers append it), puts back any that came back shorter.
 """
 
 from __future__ import annotations
@@ -45,6 +54,11 @@ class KeepResultFiles(Callback):
     def __init__(self, location: str) -> None:
         self.location = location
         self._warned = False
+        # trial id -> its staging files' bytes when it started again, until its next result
+        self._held: dict[str, dict[str, bytes]] = {}
+
+    def __getstate__(self) -> dict[str, Any]:
+        return {**self.__dict__, "_held": {}}  # (Tune pickles its callbacks with the run)
 
     def keep(self, trial: Trial, names: tuple[str, ...]) -> None:
         place = storage_place(self.location)
@@ -82,6 +96,30 @@ class KeepResultFiles(Callback):
         self, iteration: int, trials: list[Trial], trial: Trial, **info: Any
     ) -> None:
         self._safely(trial, GROWING)
+        staged = trial_folder(trial, staged=True)
+        held = {n: (staged / n).read_bytes() for n in GROWING if (staged / n).is_file()}
+        if held:
+            self._held[trial.trial_id] = held
+
+    def on_trial_result(
+        self, iteration: int, trials: list[Trial], trial: Trial, result: dict, **info: Any
+    ) -> None:
+        """Before Tune's loggers append the result: a staging file that Tune's logger copied
+        back shorter than it was when the trial started again gets its rows back (Tune's
+        logger appends to the same file, so it goes on after them)."""
+        held = self._held.pop(trial.trial_id, None)
+        staged = trial_folder(trial, staged=True)
+        for name, data in (held or {}).items():
+            path = staged / name
+            if not path.is_file() or path.stat().st_size < len(data):
+                path.write_bytes(data)
+
+    def on_trial_complete(
+        self, iteration: int, trials: list[Trial], trial: Trial, **info: Any
+    ) -> None:
+        self._held.pop(trial.trial_id, None)
+
+    on_trial_error = on_trial_complete
 
     def on_experiment_end(self, trials: list[Trial], **info: Any) -> None:
         for trial in trials:
