@@ -101,3 +101,19 @@ def test_a_result_file_that_lost_epochs_is_not_trusted_over_a_whole_progress_fil
     assert trial.config == {"lr": 0.001}
     progress.iloc[2:].to_csv(trial_dir / "progress.csv", index=False)  # no whole file: as read
     assert [int(r["training_iteration"]) for r in load_trial(trial_dir).epochs] == [5, 6]
+    # epochs 5-6 lost at the end: every epoch from 1 on, but the checkpoint saved at epoch 6
+    # is named by no row, so the whole progress.csv is read
+    kept = rows[-1]["checkpoint_dir_name"]
+    assert (trial_dir / kept).is_dir() and not (trial_dir / rows[3]["checkpoint_dir_name"]).exists()
+    result.write_text("\n".join(lines[:4]) + "\n")
+    progress.to_csv(trial_dir / "progress.csv", index=False)
+    assert [int(r["training_iteration"]) for r in load_trial(trial_dir).epochs] == [
+        1,
+        2,
+        3,
+        4,
+        5,
+        6,
+    ]
+    progress.iloc[:5].to_csv(trial_dir / "progress.csv", index=False)  # short too: as read
+    assert len(load_trial(trial_dir).epochs) == 4

@@ -139,24 +139,30 @@ def _flatten(row: Mapping[str, Any], prefix: str = "") -> Row:
     return flat
 
 
-def read_rows(trial_dir: Path) -> list[Row] | None:
+def read_rows(trial_dir: Path, names: set[str] | None = None) -> list[Row] | None:
     """A trial's reports from ``result.json`` (the complete lines: a running trial may be
     caught mid-line), else ``progress.csv``; None when it has neither. A ``result.json`` that
     lacks epochs (a history that begins after epoch 1 or skips one: Tune restarted the file
-    from a partial copy) is not trusted where ``progress.csv`` beside it holds them all."""
+    from a partial copy), or that never names a checkpoint folder the trial has (the reports
+    of its last epochs are missing), is not trusted where ``progress.csv`` beside it is
+    whole. ``names``: the folder's listing, where the caller has it."""
     if (trial_dir / RESULT_FILE).is_file():
+        names = names if names is not None else set(os.listdir(trial_dir))
+        checkpoints = {n for n in names if n.startswith(CHECKPOINT_PREFIX)}
         rows = _result_rows(trial_dir)
-        if _every_epoch(rows) or not (trial_dir / PROGRESS_FILE).is_file():
+        if _whole(rows, checkpoints) or not (trial_dir / PROGRESS_FILE).is_file():
             return rows
         progress = _progress_rows(trial_dir)
-        return progress if progress and _every_epoch(progress) else rows
+        return progress if progress and _whole(progress, checkpoints) else rows
     return _progress_rows(trial_dir)
 
 
-def _every_epoch(rows: list[Row]) -> bool:
-    """Whether the reports hold each epoch from the first to the last they reach."""
+def _whole(rows: list[Row], checkpoints: set[str]) -> bool:
+    """Whether the reports hold each epoch from the first to the last they reach, and name
+    each of the trial's checkpoint folders (each was reported with the epoch it saved)."""
     epochs = {int(r[TRAINING_ITERATION]) for r in rows if TRAINING_ITERATION in r}
-    return not epochs or epochs == set(range(1, max(epochs) + 1))
+    named = {r.get(CHECKPOINT_DIR_NAME) for r in rows}
+    return (not epochs or epochs == set(range(1, max(epochs) + 1))) and checkpoints <= named
 
 
 def _result_rows(trial_dir: Path) -> list[Row]:
@@ -192,7 +198,8 @@ def load_trial(trial_dir: Path) -> TrialRecord | None:
     Tune's pickled ``error.pkl`` is never opened: the error comes from ``error.txt``. The
     folder is listed once, for its checkpoints."""
     trial_dir = Path(trial_dir)
-    rows = read_rows(trial_dir)
+    names = {e.name for e in os.scandir(trial_dir)}
+    rows = read_rows(trial_dir, names)
     rows = [r for r in rows or [] if TRAINING_ITERATION in r]
     if not rows:
         return None
@@ -204,7 +211,6 @@ def load_trial(trial_dir: Path) -> TrialRecord | None:
     annotations = {k: config.pop(k) for k in ANNOTATIONS if k in config}
     trial_id = str(rows[0][TRIAL_ID])
     _check_lineage(trial_dir, trial_id, rows)
-    names = {e.name for e in os.scandir(trial_dir)}
     checkpoints = frozenset(n for n in names if n.startswith(CHECKPOINT_PREFIX))
     error = read_error(trial_dir) if ERROR_FILE in names else None
     return TrialRecord(
