@@ -11,6 +11,7 @@ from __future__ import annotations
 import base64
 import html
 import os
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -22,7 +23,7 @@ from tune_cifar.analysis._frames import Experiment
 from tune_cifar.analysis._pareto import COST_LABELS, format_cost, pareto_front, seed_trials
 from tune_cifar.analysis._stability import MIN_TRIALS, rank_stability
 from tune_cifar.constants import SAMPLE_NUMBER, SAMPLED_FROM, SAMPLING_WEIGHTS
-from tune_cifar.metrics import POPULATION_SCHEDULERS
+from tune_cifar.metrics import POPULATION_SCHEDULERS, fidelities, sh_bracket_cost
 from tune_cifar.results import (
     best_schedule,
     confirmed_what,
@@ -324,9 +325,14 @@ def sampling_blocks(exp: Experiment) -> list[Block]:
         f"they first moved for its draw {numbers[shifted]} of {numbers[-1]}, to "
         f"{weights[shifted]}, and were {weights[-1]} for the last"
         if shifted
-        else "they never moved: the evidence PriorBand asks for (a trial at the full "
-        "budget, a successive-halving bracket's worth of epochs, and a rung with "
-        f"{opts.get('reduction_factor')} evaluations) was not there yet"
+        else "they never moved: PriorBand samples around the incumbent once it has "
+        f"{_missing_evidence(trials, opts)}"
+    )
+    first = (
+        " Its first trial was the prior's mode, the believed configuration itself, trained "
+        "to the full budget."
+        if (trials[SAMPLED_FROM] == "prior mode").any()
+        else ""
     )
     return [
         Block("h2", "Where the configurations came from (PriorBand)"),
@@ -334,11 +340,31 @@ def sampling_blocks(exp: Experiment) -> list[Block]:
             "p",
             f"PriorBand drew each configuration from the prior "
             f"(`--prior {opts.get('prior')}`, {opts.get('prior_confidence')} "
-            f"confidence), uniformly from the space, or around the best so far. "
+            f"confidence), uniformly from the space, or around the best so far.{first} "
             f"The weights started at {weights[0]}; {moved}.",
         ),
         Block("table", table),
     ]
+
+
+def _missing_evidence(trials: pd.DataFrame, opts: Mapping[str, Any]) -> str:
+    """PriorBand's three conditions for sampling around the incumbent, each with what this
+    search had of it ("a trial at the full budget (had: none), ...")."""
+    eta, max_epochs = int(opts["reduction_factor"]), int(opts["max_epochs"])
+    rungs = fidelities(int(opts["grace_period"]), eta, max_epochs)
+    reached = [
+        max((r for r, epoch in enumerate(rungs) if epoch <= run), default=-1)
+        for run in trials["epochs_run"].fillna(0).astype(int)
+    ]
+    # the epochs that count: each trial's, to the highest rung it reached (as the searcher)
+    spent = sum(rungs[r] for r in reached if r >= 0)
+    counts = [sum(r >= k for r in reached) for k in range(len(rungs))]
+    full = counts[-1]
+    return (
+        f"a trial at the full budget ({max_epochs} epochs; had {full}), one successive-"
+        f"halving bracket's worth of epochs ({sh_bracket_cost(rungs, eta)}; had {spent}) "
+        f"and a rung with {eta} evaluations (had at most {max(counts)})"
+    )
 
 
 def confirmation_blocks(exp: Experiment) -> list[Block]:

@@ -310,10 +310,11 @@ def plot_anytime(
 
 def confirmation_key(chosen: dict[str, Any]) -> str:
     """What a pick's re-trained runs depend on: its configuration (or schedule) and epochs
-    (training is deterministic per configuration, epochs and seed)."""
-    return json.dumps(
-        [chosen.get("schedule") or chosen["config"], chosen["epochs"]], sort_keys=True
-    )
+    (training is deterministic per configuration, epochs and seed; ``confirm`` sets the
+    seeds, so the trial's own is left out)."""
+    steps = chosen.get("schedule") or [[1, chosen["config"]]]
+    unseeded = [[epoch, {k: v for k, v in c.items() if k != "seed"}] for epoch, c in steps]
+    return json.dumps([unseeded, chosen["epochs"]], sort_keys=True)
 
 
 def run_arm_seed(

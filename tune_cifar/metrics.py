@@ -107,3 +107,18 @@ def asha_rungs(grace_period: int, reduction_factor: int, max_epochs: int) -> lis
         rungs.append(rung)
         rung *= reduction_factor
     return rungs
+
+
+def fidelities(grace_period: int, reduction_factor: int, max_epochs: int) -> list[int]:
+    """The rungs of successive halving, in epochs: ASHA's rungs and the full budget."""
+    return [*asha_rungs(grace_period, reduction_factor, max_epochs), max_epochs]
+
+
+def sh_bracket_cost(rungs: list[int], eta: int) -> int:
+    """Epochs one successive-halving bracket spends: eta^(R-r) configurations at rung r, each
+    continued from rung r-1 (so costing the epochs between them); PriorBand samples around
+    its incumbent only after this much (``--search priorband``)."""
+    top = len(rungs) - 1
+    return sum(
+        eta ** (top - r) * (rungs[r] - (rungs[r - 1] if r else 0)) for r in range(len(rungs))
+    )

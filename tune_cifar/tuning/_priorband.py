@@ -38,7 +38,7 @@ from tune_cifar.constants import (
     SAMPLING_WEIGHTS,
     TRAINING_ITERATION,
 )
-from tune_cifar.metrics import asha_rungs
+from tune_cifar.metrics import fidelities, sh_bracket_cost
 from tune_cifar.tuning._prior import Prior, mutate
 
 PRIOR, UNIFORM, INCUMBENT = "prior", "uniform", "incumbent"
@@ -67,20 +67,6 @@ class Weights:
 
     def as_text(self) -> str:
         return f"prior {self.prior:.3f}, uniform {self.uniform:.3f}, incumbent {self.incumbent:.3f}"
-
-
-def fidelities(grace_period: int, reduction_factor: int, max_epochs: int) -> list[int]:
-    """The rungs of successive halving, in epochs: ASHA's rungs and the full budget."""
-    return [*asha_rungs(grace_period, reduction_factor, max_epochs), max_epochs]
-
-
-def sh_bracket_cost(rungs: list[int], eta: int) -> int:
-    """Epochs one successive-halving bracket spends: eta^(R-r) configurations at rung r, each
-    continued from rung r-1 (so costing the epochs between them)."""
-    top = len(rungs) - 1
-    return sum(
-        eta ** (top - r) * (rungs[r] - (rungs[r - 1] if r else 0)) for r in range(len(rungs))
-    )
 
 
 def priorband_weights(
