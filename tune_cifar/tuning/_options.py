@@ -211,8 +211,9 @@ class SearchOptions:
     search: str = option(
         "random",
         "random or grid: Ray's variant generator (grid combines every choice); "
-        "optuna: seeded multivariate Optuna TPE; priorband: PriorBand, from the --prior, "
-        "uniformly or around the best so far, weighted by the evidence",
+        "optuna: seeded multivariate Optuna TPE; priorband: PriorBand, the --prior's mode "
+        "first (to --max-epochs), then from the prior, uniformly or around the best so far, "
+        "weighted by the evidence",
         group="search",
         choices=SEARCHES,
     )
