@@ -96,8 +96,11 @@ class KeepResultFiles(Callback):
         self, iteration: int, trials: list[Trial], trial: Trial, **info: Any
     ) -> None:
         self._safely(trial, GROWING)
-        staged = trial_folder(trial, staged=True)
-        held = {n: (staged / n).read_bytes() for n in GROWING if (staged / n).is_file()}
+        try:
+            staged = trial_folder(trial, staged=True)
+            held = {n: (staged / n).read_bytes() for n in GROWING if (staged / n).is_file()}
+        except (OSError, TuneCifarError):
+            return  # nothing to hold: Tune's loggers start the files
         if held:
             self._held[trial.trial_id] = held
 
@@ -108,8 +111,10 @@ class KeepResultFiles(Callback):
         back shorter than it was when the trial started again gets its rows back (Tune's
         logger appends to the same file, so it goes on after them)."""
         held = self._held.pop(trial.trial_id, None)
+        if not held:
+            return
         staged = trial_folder(trial, staged=True)
-        for name, data in (held or {}).items():
+        for name, data in held.items():
             path = staged / name
             if not path.is_file() or path.stat().st_size < len(data):
                 path.write_bytes(data)
