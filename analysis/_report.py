@@ -358,12 +358,11 @@ def _missing_evidence(trials: pd.DataFrame, opts: Mapping[str, Any]) -> str:
     ]
     # the epochs that count: each trial's, to the highest rung it reached (as the searcher)
     spent = sum(rungs[r] for r in reached if r >= 0)
-    counts = [sum(r >= k for r in reached) for k in range(len(rungs))]
-    full = counts[-1]
+    counts = [sum(r >= k for r in reached) for k in range(len(rungs))]  # (most at the first)
     return (
-        f"a trial at the full budget ({max_epochs} epochs; had {full}), one successive-"
+        f"a trial at the full budget ({max_epochs} epochs; had {counts[-1]}), one successive-"
         f"halving bracket's worth of epochs ({sh_bracket_cost(rungs, eta)}; had {spent}) "
-        f"and a rung with {eta} evaluations (had at most {max(counts)})"
+        f"and a rung with {eta} evaluations (had at most {counts[0]})"
     )
 
 

@@ -128,10 +128,8 @@ class PriorBandSearcher(Searcher):
         metric: str | None = None,
         mode: str | None = None,
         seed: int = 0,
-        mode_first: bool = True,
     ) -> None:
         super().__init__()
-        self.mode_first = mode_first and bool(prior.beliefs)
         self.rank_metric, self.rank_mode = metric or "", mode or ""  # ("": Tune's, once set)
         self.prior = prior
         self.eta = reduction_factor
@@ -165,15 +163,15 @@ class PriorBandSearcher(Searcher):
     def suggest(self, trial_id: str) -> dict[str, Any] | None:
         weights = self.weights()
         annotations: dict[str, Any] = {}
-        if self.mode_first and not self.history:
-            source = PRIOR_MODE
-            annotations[FULL_BUDGET] = True
-        else:
-            probabilities = [weights.prior, weights.uniform, weights.incumbent]
-            chosen = self.rng.choice(3, p=np.array(probabilities) / sum(probabilities))
-            source = SOURCES[int(chosen)]
+        probabilities = [weights.prior, weights.uniform, weights.incumbent]
+        source = (
+            PRIOR_MODE  # the first draw, where something is believed
+            if not self.history and self.prior.beliefs
+            else SOURCES[int(self.rng.choice(3, p=np.array(probabilities) / sum(probabilities)))]
+        )
         if source == PRIOR_MODE:
             config = self.prior.mode(self.rng)
+            annotations[FULL_BUDGET] = True
         elif source == PRIOR:
             config = self.prior.sample(self.rng)
         elif source == UNIFORM:

@@ -19,7 +19,8 @@ A trial stopped while it waits (so, or by an epoch budget) says so in its folder
 (``STOPPED_FILE``).
 
 A trial whose searcher asked for the full budget (``constants.FULL_BUDGET``: PriorBand's
-prior mode) is judged at each rung as every other, and goes on whatever its rank.
+prior mode) is judged at each rung as every other, and goes on whatever its rank; so too
+under Ray's ASHA, through ``FullBudgetASHA``.
 
 A trial's rung value is its ``metric`` at the first result at or past the rung's epoch (after
 ``tune-cifar resume``, which starts waiting trials again, the rungs fill anew as they report).
@@ -32,7 +33,7 @@ import math
 from typing import Any
 
 from ray.tune.experiment import Trial
-from ray.tune.schedulers import FIFOScheduler, TrialScheduler
+from ray.tune.schedulers import ASHAScheduler, FIFOScheduler, TrialScheduler
 
 from tune_cifar.constants import FULL_BUDGET, STOPPED_FILE, TRAINING_ITERATION
 from tune_cifar.metrics import asha_rungs
@@ -152,6 +153,23 @@ class PromotionASHA(FIFOScheduler):
             f"epoch {m}: {len(self.promoted[m])} of {len(self.rungs[m])} promoted"
             for m in self.milestones
         )
+
+
+class FullBudgetASHA(ASHAScheduler):
+    """Ray's ASHA (``--scheduler asha``), except that a trial its searcher asked to train to
+    the end (``constants.FULL_BUDGET``: PriorBand's prior mode) is never stopped at a rung;
+    its value still counts there, for the trials after it."""
+
+    def on_trial_result(self, tune_controller: Any, trial: Trial, result: dict) -> str:
+        action = super().on_trial_result(tune_controller, trial, result)
+        if (
+            action == TrialScheduler.STOP
+            and trial.config.get(FULL_BUDGET)
+            and result.get(TRAINING_ITERATION, 0) < self._max_t
+        ):
+            self._num_stopped -= 1
+            return TrialScheduler.CONTINUE
+        return action
 
 
 def mark_stopped(trial: Trial) -> None:

@@ -7,11 +7,10 @@ or PB2) with the mutations the space allows.
 
 from __future__ import annotations
 
-import functools
 from typing import Any
 
 from tune_cifar.config import MUTABLE_KEYS, check_mutable
-from tune_cifar.constants import FULL_BUDGET, TRAINING_ITERATION
+from tune_cifar.constants import TRAINING_ITERATION
 from tune_cifar.errors import UsageError
 from tune_cifar.metrics import POPULATION_SCHEDULERS
 from tune_cifar.tuning._options import SearchOptions
@@ -29,43 +28,20 @@ def build_trial_scheduler(opts: SearchOptions, space: SearchSpace) -> Any:
         return FIFOScheduler()
     if opts.scheduler in POPULATION_SCHEDULERS:
         return _population_scheduler(opts, space)
-    if opts.scheduler == "asha-promote":
-        from tune_cifar.tuning._promotion import PromotionASHA
+    from tune_cifar.tuning._promotion import FullBudgetASHA, PromotionASHA
 
+    if opts.scheduler == "asha-promote":
         return PromotionASHA(
             max_t=opts.max_epochs,
             grace_period=opts.grace_period,
             reduction_factor=opts.reduction_factor,
         )
-    return _full_budget_asha()(
+    return FullBudgetASHA(
         time_attr=TRAINING_ITERATION,
         max_t=opts.max_epochs,
         grace_period=opts.grace_period,
         reduction_factor=opts.reduction_factor,
     )
-
-
-@functools.cache
-def _full_budget_asha() -> type:
-    from ray.tune.schedulers import ASHAScheduler, TrialScheduler
-
-    class FullBudgetASHA(ASHAScheduler):
-        """Ray's ASHA, except that a trial its searcher asked to train to the end
-        (``constants.FULL_BUDGET``: PriorBand's prior mode) is never stopped at a rung; its
-        value still counts there, for the trials after it."""
-
-        def on_trial_result(self, tune_controller: Any, trial: Any, result: dict) -> str:
-            action = super().on_trial_result(tune_controller, trial, result)
-            if (
-                action == TrialScheduler.STOP
-                and trial.config.get(FULL_BUDGET)
-                and result.get(TRAINING_ITERATION, 0) < self._max_t
-            ):
-                self._num_stopped -= 1
-                return TrialScheduler.CONTINUE
-            return action
-
-    return FullBudgetASHA
 
 
 def mutations(opts: SearchOptions, space: SearchSpace) -> dict[str, Any]:
