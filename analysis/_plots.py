@@ -624,7 +624,7 @@ def draw_sampling(exp: Experiment) -> Figure | None:
     top.set(
         ylabel="probability",
         ylim=(0, 1),
-        title="PriorBand: where each new configuration was drawn from, and how likely each way was",
+        title="PriorBand: how likely each way of drawing a new configuration was",
     )
     top.legend(fontsize=8, loc="upper right")
     for source, color in SOURCE_COLORS.items():
@@ -638,9 +638,13 @@ def draw_sampling(exp: Experiment) -> Figure | None:
             s=30,
             label=f"{source} ({int(drawn.sum())})",
         )
-    bottom.set(xlabel="trial, in the order it was drawn", ylabel="best validation accuracy")
+    bottom.set(
+        xlabel="trial, in the order it was drawn",
+        ylabel="best validation accuracy",
+        title="each trial's best, by where its configuration came from",
+    )
     bottom.xaxis.set_major_locator(MaxNLocator(integer=True))
-    bottom.legend(fontsize=8, loc="lower right")
+    bottom.legend(fontsize=8, loc="best")  # clear of the points (many sit at chance)
     for ax in (top, bottom):
         ax.grid(alpha=0.3)
     return fig
