@@ -25,9 +25,14 @@ random process):
 - ``tpe-complete``: TPE + ASHA with Ray's OptunaSearch default (stopped trials told as
   complete), for comparison;
 - ``prior``: PriorBand under asha-promote (``--search priorband``), the seed study's best run
-  (6) as the prior at medium confidence;
+  (6) as the prior at medium confidence, its mode trained first to the full budget
+  (``--prior-mode full-budget``);
 - ``prior-bad``: the same with a deliberately wrong prior, the seed's run 1 (CNN_v2, plain
-  SGD, no augmentation): it should do no worse than ``random-promote``.
+  SGD, no augmentation): it should do no worse than ``random-promote``;
+- ``prior-rung``, ``prior-bad-rung``: the same two, the mode started at the first rung and
+  judged there as every other trial (``--prior-mode first-rung``);
+- ``prior-none``, ``prior-bad-none``: the same two, the mode never drawn (``--prior-mode
+  none``, neps' default).
 
 The default ``--space seed_ranges`` holds every seed configuration (so a search can find what
 the hand-tuner found) and makes every mutable key a range (so PBT and PB2 move them all).
@@ -165,8 +170,17 @@ ARMS: dict[str, dict[str, Any]] = {
     "pbt": {"search": "random", "scheduler": "pbt"},
     "pb2": {"search": "random", "scheduler": "pb2"},
     "tpe-complete": {"search": "optuna", "scheduler": "asha", "stopped_as": "complete"},
-    "prior": {"search": "priorband", "scheduler": "asha-promote", "prior": "seed"},
-    "prior-bad": {"search": "priorband", "scheduler": "asha-promote", "prior": "seed:1"},
+    **{
+        # PriorBand: a good prior (run 6) and a wrong one (run 1), the mode at each placement
+        f"{name}{suffix}": {
+            "search": "priorband",
+            "scheduler": "asha-promote",
+            "prior": prior,
+            "prior_mode": prior_mode,
+        }
+        for name, prior in (("prior", "seed"), ("prior-bad", "seed:1"))
+        for suffix, prior_mode in (("", "full-budget"), ("-rung", "first-rung"), ("-none", "none"))
+    },
 }
 DEFAULT_ARMS = ("seed", "random", "tpe", "tpe-warm", "pbt", "pb2")
 

@@ -196,6 +196,31 @@ def test_the_searcher_annotates_records_rungs_and_resumes_its_stream(tmp_path):
     assert restored.suggest("b") == expected and restored.metric == "val_acc"
 
 
+def test_prior_mode_at_the_first_rung_or_never(tmp_path):
+    """--prior-mode first-rung: the mode first, judged at the rungs as any trial (no
+    FULL_BUDGET); none: the first draw is already from the weights, as neps' default."""
+    space = load_space("seed_ranges")
+    prior, _ = load_prior("seed", space)
+
+    def first_two(prior_mode: str) -> list[dict]:
+        searcher = PriorBandSearcher(
+            prior, grace_period=1, reduction_factor=3, max_epochs=9, seed=0, prior_mode=prior_mode
+        )
+        return [searcher.suggest("a"), searcher.suggest("b")]
+
+    rung = first_two("first-rung")
+    assert rung[0][SAMPLED_FROM] == "prior mode" and FULL_BUDGET not in rung[0]
+    assert {k: rung[0][k] for k in prior.beliefs} == {k: b.value for k, b in prior.beliefs.items()}
+    assert rung[1][SAMPLED_FROM] in ("prior", "uniform")
+    never = first_two("none")
+    assert [d[SAMPLED_FROM] for d in never] != ["prior mode"] * 2
+    assert all(d[SAMPLED_FROM] in ("prior", "uniform") and FULL_BUDGET not in d for d in never)
+    with pytest.raises(ValueError, match="prior_mode 'last'"):
+        PriorBandSearcher(
+            prior, grace_period=1, reduction_factor=3, max_epochs=9, prior_mode="last"
+        )
+
+
 def test_priors_from_the_seed_an_experiment_or_a_file_and_their_refusals(tmp_path):
     space = load_space("seed_ranges")
     prior, lines = load_prior("seed", space)

@@ -100,6 +100,7 @@ def build_search(
             metric=METRIC,
             mode=MODE,
             seed=opts.seed,
+            prior_mode=opts.prior_mode,
         )
         if opts.max_concurrent:
             searcher = ConcurrencyLimiter(searcher, max_concurrent=opts.max_concurrent)

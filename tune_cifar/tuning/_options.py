@@ -29,6 +29,7 @@ from tune_cifar.metrics import COSTS, METRIC, POPULATION_SCHEDULERS, RUNG_SCHEDU
 
 SEARCHES = ("random", "grid", "optuna", "priorband")
 PRIOR_CONFIDENCES = ("low", "medium", "high")
+PRIOR_MODES = ("full-budget", "first-rung", "none")  # --prior-mode: where the mode is trained
 SCHEDULERS = ("asha", "asha-promote", "fifo", *POPULATION_SCHEDULERS)
 STOPPED_AS = ("pruned", "complete")
 DEFAULT_STORAGE = "~/tune-cifar-results"
@@ -212,7 +213,7 @@ class SearchOptions:
         "random",
         "random or grid: Ray's variant generator (grid combines every choice); "
         "optuna: seeded multivariate Optuna TPE; priorband: PriorBand, the --prior's mode "
-        "first (to --max-epochs), then from the prior, uniformly or around the best so far, "
+        "first (see --prior-mode), then from the prior, uniformly or around the best so far, "
         "weighted by the evidence",
         group="search",
         choices=SEARCHES,
@@ -292,6 +293,15 @@ class SearchOptions:
         "own per key): the spread of the prior around each value",
         group="search",
         choices=PRIOR_CONFIDENCES,
+    )
+    prior_mode: str = option(
+        "full-budget",
+        "--search priorband: the prior's mode (the believed configuration itself) as the "
+        "first trial: trained to --max-epochs whatever its rank (neps' first PriorBand: "
+        "sample_default_at_target), or started at the first rung and judged there as every "
+        "other trial (neps: sample_prior_first), or never drawn (neps' priorband default)",
+        group="search",
+        choices=PRIOR_MODES,
     )
     # -- early stopping and population-based training
     grace_period: int = option(

@@ -9,11 +9,13 @@ the search up; a bad one is outvoted by the evidence.
                                  metric="val_acc", mode="max", seed=0)
 
 A Ray Tune ``Searcher``, so any scheduler with rungs runs it (Ray's ASHA, asha-promote). Its
-first configuration is the prior's mode, trained to the full budget (``constants.FULL_BUDGET``:
-the schedulers never stop it at a rung), as PriorBand runs it (neps' ``sample_default_first``
-and ``sample_default_at_target``, both on by default): the search has measured the believed
-configuration at the target budget before anything else, and has a full-budget evaluation,
-the first of the evidence PriorBand waits for to sample around the incumbent. The
+first configuration is the prior's mode (``--prior-mode``): by default trained to the full
+budget (``constants.FULL_BUDGET``: the schedulers never stop it at a rung), as neps' first
+``PriorBand`` did (``sample_default_first``, ``sample_default_at_target``), so that the search
+has measured the believed configuration at the target budget before anything else, the first
+of the evidence PriorBand waits for to sample around the incumbent; or started at the first
+rung and judged there as every other trial (neps' ``sample_prior_first=True``); or never drawn
+(the default of neps' ``priorband`` today). The
 evidence is each trial's metric at the rungs it reached (``--grace-period`` x
 ``--reduction-factor``^k, and ``--max-epochs``), as successive halving counts it. Every
 configuration it suggests names where it came from and the weights then
@@ -39,6 +41,7 @@ from tune_cifar.constants import (
     TRAINING_ITERATION,
 )
 from tune_cifar.metrics import fidelities, sh_bracket_cost
+from tune_cifar.tuning._options import PRIOR_MODES
 from tune_cifar.tuning._prior import Prior, mutate
 
 PRIOR, UNIFORM, INCUMBENT = "prior", "uniform", "incumbent"
@@ -128,8 +131,12 @@ class PriorBandSearcher(Searcher):
         metric: str | None = None,
         mode: str | None = None,
         seed: int = 0,
+        prior_mode: str = PRIOR_MODES[0],
     ) -> None:
         super().__init__()
+        if prior_mode not in PRIOR_MODES:
+            raise ValueError(f"prior_mode {prior_mode!r}: one of {', '.join(PRIOR_MODES)}")
+        self.prior_mode = prior_mode
         self.rank_metric, self.rank_mode = metric or "", mode or ""  # ("": Tune's, once set)
         self.prior = prior
         self.eta = reduction_factor
@@ -166,12 +173,13 @@ class PriorBandSearcher(Searcher):
         probabilities = [weights.prior, weights.uniform, weights.incumbent]
         source = (
             PRIOR_MODE  # the first draw, where something is believed
-            if not self.history and self.prior.beliefs
+            if not self.history and self.prior.beliefs and self.prior_mode != "none"
             else SOURCES[int(self.rng.choice(3, p=np.array(probabilities) / sum(probabilities)))]
         )
         if source == PRIOR_MODE:
             config = self.prior.mode(self.rng)
-            annotations[FULL_BUDGET] = True
+            if self.prior_mode == "full-budget":
+                annotations[FULL_BUDGET] = True
         elif source == PRIOR:
             config = self.prior.sample(self.rng)
         elif source == UNIFORM:
