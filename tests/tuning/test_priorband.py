@@ -172,6 +172,7 @@ def test_the_searcher_annotates_records_rungs_and_resumes_its_stream(tmp_path):
         metric="val_acc",
         mode="max",
         seed=0,
+        prior_mode="full-budget",
     )
     assert searcher.set_search_properties(None, None, {})
     # first the prior's mode (the seed's run 6 itself), to be trained to the full budget
@@ -310,6 +311,7 @@ def test_a_priorband_search_says_where_each_configuration_came_from(
         space=str(tmp_path / "space.py"),
         search="priorband",
         prior=str(tmp_path / "prior.json"),
+        prior_mode="full-budget",
         scheduler="asha-promote",
         num_samples=8,
         max_epochs=4,

@@ -29,7 +29,7 @@ from tune_cifar.metrics import COSTS, METRIC, POPULATION_SCHEDULERS, RUNG_SCHEDU
 
 SEARCHES = ("random", "grid", "optuna", "priorband")
 PRIOR_CONFIDENCES = ("low", "medium", "high")
-PRIOR_MODES = ("full-budget", "first-rung", "none")  # --prior-mode: where the mode is trained
+PRIOR_MODES = ("first-rung", "full-budget", "none")  # --prior-mode: where the mode is trained
 SCHEDULERS = ("asha", "asha-promote", "fifo", *POPULATION_SCHEDULERS)
 STOPPED_AS = ("pruned", "complete")
 DEFAULT_STORAGE = "~/tune-cifar-results"
@@ -295,13 +295,14 @@ class SearchOptions:
         choices=PRIOR_CONFIDENCES,
     )
     prior_mode: str = option(
-        "full-budget",
+        "first-rung",
         "--search priorband: the prior's mode (the believed configuration itself) as the "
-        "first trial: trained to --max-epochs whatever its rank (neps' first PriorBand: "
-        "sample_default_at_target), or started at the first rung and judged there as every "
-        "other trial (neps: sample_prior_first), or never drawn (neps' priorband default)",
+        "first trial: started at the first rung and judged there as every other trial "
+        "(neps: sample_prior_first), trained to --max-epochs whatever its rank (neps' first "
+        "PriorBand: sample_default_at_target), or never drawn (neps' priorband default)",
         group="search",
         choices=PRIOR_MODES,
+        default_text="first-rung, measured best of the three (docs/benchmarks.md)",
     )
     # -- early stopping and population-based training
     grace_period: int = option(

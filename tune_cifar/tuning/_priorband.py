@@ -9,13 +9,13 @@ the search up; a bad one is outvoted by the evidence.
                                  metric="val_acc", mode="max", seed=0)
 
 A Ray Tune ``Searcher``, so any scheduler with rungs runs it (Ray's ASHA, asha-promote). Its
-first configuration is the prior's mode (``--prior-mode``): by default trained to the full
-budget (``constants.FULL_BUDGET``: the schedulers never stop it at a rung), as neps' first
-``PriorBand`` did (``sample_default_first``, ``sample_default_at_target``), so that the search
-has measured the believed configuration at the target budget before anything else, the first
-of the evidence PriorBand waits for to sample around the incumbent; or started at the first
-rung and judged there as every other trial (neps' ``sample_prior_first=True``); or never drawn
-(the default of neps' ``priorband`` today). The
+first configuration is the prior's mode (``--prior-mode``): by default started at the first
+rung and judged there as every other trial (neps' ``sample_prior_first=True``), so the
+believed configuration itself is measured, at the price of one first-rung trial; or trained
+to the full budget (``constants.FULL_BUDGET``: the schedulers never stop it at a rung), as
+neps' first ``PriorBand`` did (``sample_default_first``, ``sample_default_at_target``), which
+costs a wrong prior one full-length trial; or never drawn (the default of neps' ``priorband``
+today). The 35-epoch benchmark chose the default (docs/benchmarks.md). The
 evidence is each trial's metric at the rungs it reached (``--grace-period`` x
 ``--reduction-factor``^k, and ``--max-epochs``), as successive halving counts it. Every
 configuration it suggests names where it came from and the weights then
@@ -131,7 +131,7 @@ class PriorBandSearcher(Searcher):
         metric: str | None = None,
         mode: str | None = None,
         seed: int = 0,
-        prior_mode: str = PRIOR_MODES[0],
+        prior_mode: str = "first-rung",
     ) -> None:
         super().__init__()
         if prior_mode not in PRIOR_MODES:
