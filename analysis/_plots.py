@@ -442,7 +442,7 @@ def draw_rank_stability(exp: Experiment) -> Figure | None:
     settled = (
         f"settled from epoch {stability.stable_from}" if stability.stable_from else "never settled"
     )
-    ax.set_title(f"When could early stopping be trusted? The ranking {settled}")
+    ax.set_title(f"When could early stopping be trusted?\nThe ranking {settled}")  # (2 lines fit)
     return fig
 
 
