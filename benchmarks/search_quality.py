@@ -279,7 +279,8 @@ def plot_anytime(
     import matplotlib.pyplot as plt
 
     arms = list(dict.fromkeys(arm for arm, _ in curves))
-    colors = {arm: f"C{i}" for i, arm in enumerate(arms)}
+    palette = plt.get_cmap("tab10" if len(arms) <= 10 else "tab20").colors  # (10 repeat)
+    colors = {arm: palette[i % len(palette)] for i, arm in enumerate(arms)}
     grid = np.arange(1, budget + 1)
     fig, ax = plt.subplots(figsize=(9.5, 6), layout="constrained")
     for arm in arms:
