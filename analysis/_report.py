@@ -22,7 +22,7 @@ from tune_cifar.analysis._diagnostics import diagnose
 from tune_cifar.analysis._frames import Experiment
 from tune_cifar.analysis._pareto import COST_LABELS, format_cost, pareto_front, seed_trials
 from tune_cifar.analysis._stability import MIN_TRIALS, rank_stability
-from tune_cifar.constants import SAMPLE_NUMBER, SAMPLED_FROM, SAMPLING_WEIGHTS
+from tune_cifar.constants import FULL_BUDGET, SAMPLE_NUMBER, SAMPLED_FROM, SAMPLING_WEIGHTS
 from tune_cifar.metrics import POPULATION_SCHEDULERS, fidelities, sh_bracket_cost
 from tune_cifar.results import (
     best_schedule,
@@ -328,12 +328,17 @@ def sampling_blocks(exp: Experiment) -> list[Block]:
         else "they never moved: PriorBand samples around the incumbent once it has "
         f"{_missing_evidence(trials, opts)}"
     )
-    first = (
-        " Its first trial was the prior's mode, the believed configuration itself, trained "
-        "to the full budget."
-        if (trials[SAMPLED_FROM] == "prior mode").any()
-        else ""
-    )
+    mode = trials[trials[SAMPLED_FROM] == "prior mode"]
+    first = ""
+    if not mode.empty:
+        full = FULL_BUDGET in mode and mode[FULL_BUDGET].fillna(False).astype(bool).iloc[0]
+        first = " Its first trial was the prior's mode, the believed configuration itself, " + (
+            "trained to the full budget (`--prior-mode full-budget`)."
+            if full
+            else "started at the first rung and judged there as every other trial: "
+            f"it trained {int(mode['epochs_run'].iloc[0])} of "
+            f"{opts.get('max_epochs')} epochs."
+        )
     return [
         Block("h2", "Where the configurations came from (PriorBand)"),
         Block(

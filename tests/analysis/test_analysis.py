@@ -282,3 +282,39 @@ def test_importance_of_trials_that_all_scored_the_same_is_none():
             )
         )
     assert param_importances(study) == {}
+
+
+@pytest.mark.parametrize(
+    ("full_budget", "said"),
+    [
+        (True, "trained to the full budget (`--prior-mode full-budget`)."),
+        (
+            None,
+            "started at the first rung and judged there as every other trial: it trained 3 of 9",
+        ),
+    ],
+)
+def test_the_priorband_section_says_where_the_mode_was_trained(full_budget, said):
+    """The report tells a mode trained to the end from one judged at the rungs (the default,
+    whose trials carry no FULL_BUDGET column)."""
+    from types import SimpleNamespace
+
+    from tune_cifar.analysis._report import sampling_blocks
+    from tune_cifar.constants import FULL_BUDGET, SAMPLE_NUMBER, SAMPLED_FROM, SAMPLING_WEIGHTS
+
+    trials = pd.DataFrame(
+        {
+            SAMPLED_FROM: ["prior mode", "uniform", "prior"],
+            SAMPLING_WEIGHTS: ["prior 0.500, uniform 0.500, incumbent 0.000"] * 3,
+            SAMPLE_NUMBER: [1, 2, 3],
+            "best_val_acc": [0.3, 0.2, 0.25],
+            "epochs_run": [3, 1, 1],
+        }
+    )
+    if full_budget:
+        trials[FULL_BUDGET] = [True, None, None]
+    options = {"prior": "seed", "prior_confidence": "medium", "max_epochs": 9}
+    options |= {"grace_period": 1, "reduction_factor": 3}
+    blocks = sampling_blocks(SimpleNamespace(trials=trials, spec={"options": options}))
+    text = blocks[1].content
+    assert "Its first trial was the prior's mode" in text and said in text
