@@ -197,7 +197,7 @@ def test_the_searcher_annotates_records_rungs_and_resumes_its_stream(tmp_path):
     assert restored.suggest("b") == expected and restored.metric == "val_acc"
 
 
-def test_prior_mode_at_the_first_rung_or_never(tmp_path):
+def test_prior_mode_at_the_first_rung_or_never():
     """--prior-mode first-rung: the mode first, judged at the rungs as any trial (no
     FULL_BUDGET); none: the first draw is already from the weights, as neps' default."""
     space = load_space("seed_ranges")
