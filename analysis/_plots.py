@@ -52,6 +52,7 @@ from tune_cifar.analysis._study import (
 from tune_cifar.constants import (
     CONFIG_PREFIX,
     LINEAGE,
+    PRIOR_MODE,
     SAMPLE_NUMBER,
     SAMPLED_FROM,
     SAMPLING_WEIGHTS,
@@ -592,7 +593,7 @@ def draw_pareto(exp: Experiment) -> Figure | None:
 WEIGHT_COLORS = {"prior": "tab:green", "uniform": "tab:gray", "incumbent": "tab:purple"}
 # where a configuration came from: one of the three weighted ways, or the prior's mode (the
 # search's first trial, before any weights)
-SOURCE_COLORS = {"prior mode": "black", **WEIGHT_COLORS}
+SOURCE_COLORS = {PRIOR_MODE: "black", **WEIGHT_COLORS}
 
 
 def sampling_weights(text: str) -> dict[str, float]:

@@ -22,7 +22,13 @@ from tune_cifar.analysis._diagnostics import diagnose
 from tune_cifar.analysis._frames import Experiment
 from tune_cifar.analysis._pareto import COST_LABELS, format_cost, pareto_front, seed_trials
 from tune_cifar.analysis._stability import MIN_TRIALS, rank_stability
-from tune_cifar.constants import FULL_BUDGET, SAMPLE_NUMBER, SAMPLED_FROM, SAMPLING_WEIGHTS
+from tune_cifar.constants import (
+    FULL_BUDGET,
+    PRIOR_MODE,
+    SAMPLE_NUMBER,
+    SAMPLED_FROM,
+    SAMPLING_WEIGHTS,
+)
 from tune_cifar.metrics import POPULATION_SCHEDULERS, fidelities, sh_bracket_cost
 from tune_cifar.results import (
     best_schedule,
@@ -328,7 +334,7 @@ def sampling_blocks(exp: Experiment) -> list[Block]:
         else "they never moved: PriorBand samples around the incumbent once it has "
         f"{_missing_evidence(trials, opts)}"
     )
-    mode = trials[trials[SAMPLED_FROM] == "prior mode"]
+    mode = trials[trials[SAMPLED_FROM] == PRIOR_MODE]
     first = ""
     if not mode.empty:
         full = FULL_BUDGET in mode and mode[FULL_BUDGET].fillna(False).astype(bool).iloc[0]

@@ -72,6 +72,9 @@ SAMPLED_FROM = "sampled_from"
 """``--search priorband``: where the trial's configuration was drawn from: "prior mode" (the
 believed configuration itself, the search's first), "prior", "uniform" or "incumbent"."""
 
+PRIOR_MODE = "prior mode"
+"""The ``SAMPLED_FROM`` of PriorBand's first trial, the prior's mode (``--prior-mode``)."""
+
 SAMPLING_WEIGHTS = "sampling_weights"
 """``--search priorband``: the weights of the three when it was drawn ("prior 0.500, uniform
 0.500, incumbent 0.000")."""
@@ -82,8 +85,8 @@ searcher's trials do not say their order)."""
 
 FULL_BUDGET = "full_budget"
 """A searcher's request that the trial train to ``--max-epochs``, never stopped or paused at
-a rung (``--search priorband``'s first trial, the prior's mode, as PriorBand evaluates it);
-both ASHA schedulers honour it, and still count its value at each rung."""
+a rung (``--search priorband``'s first trial, the prior's mode, under ``--prior-mode
+full-budget``); both ASHA schedulers honour it, and still count its value at each rung."""
 
 ANNOTATIONS = (SAMPLED_FROM, SAMPLING_WEIGHTS, SAMPLE_NUMBER, FULL_BUDGET)
 """The config keys that say how a configuration was chosen, not how it trains: the trial

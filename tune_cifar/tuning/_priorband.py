@@ -35,6 +35,7 @@ from ray.tune.search import Searcher
 
 from tune_cifar.constants import (
     FULL_BUDGET,
+    PRIOR_MODE,
     SAMPLE_NUMBER,
     SAMPLED_FROM,
     SAMPLING_WEIGHTS,
@@ -46,7 +47,6 @@ from tune_cifar.tuning._prior import Prior, mutate
 
 PRIOR, UNIFORM, INCUMBENT = "prior", "uniform", "incumbent"
 SOURCES = (PRIOR, UNIFORM, INCUMBENT)  # the three ways PriorBand's weights choose among
-PRIOR_MODE = "prior mode"  # the first draw: the believed configuration itself
 MUTATION_RATE, MUTATION_STD = 0.5, 0.25  # PriorBand's incumbent sampling (neps' defaults)
 
 
